@@ -1,0 +1,158 @@
+"""Image-level upscaling: channels, bit depths, alpha and the final resize around the network.
+
+Rules, applied in :func:`upscale_image`:
+- samples are mapped to [0, 1]: uint8 / 255, uint16 / 65535; any other type (float, int16,
+  ...) linearly from the image's own min..max, and mapped back to the same type after;
+- alpha is upscaled separately by the same network (as a gray image) and re-attached;
+- a gray image through an RGB network is replicated to RGB and averaged back to gray;
+  an RGB image through a 1-channel (Y) network has Y upscaled by the network and
+  Cb/Cr by bicubic, as SRCNN did; other band counts go band by band as gray images;
+- ``outscale`` resizes the network's output to round(size * outscale) with the
+  MATLAB-style bicubic (antialiased when shrinking).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from superres.errors import SuperresError
+from superres.inference import TileOptions, upscale_tensor
+from superres.io import DEFAULT_MAX_PIXELS, ImageData, from_pil, read_image, to_pil, write_image
+from superres.models import SRModel, load_model
+from superres.resize import imresize
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+TileCallback = Callable[[int, int], None]
+
+# BT.601 full-range RGB <-> YCbCr (JPEG convention: exactly invertible, values stay in [0, 1]).
+_RGB_TO_YCBCR = torch.tensor(
+    [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]]
+)
+_YCBCR_TO_RGB = torch.linalg.inv(_RGB_TO_YCBCR)
+_CHROMA_OFFSET = torch.tensor([0.0, 0.5, 0.5]).view(3, 1, 1)
+
+
+def _to_unit_range(pixels: np.ndarray) -> tuple[torch.Tensor, Callable[[torch.Tensor], np.ndarray]]:
+    """C x H x W float32 tensor in [0, 1] and the function that maps a result back."""
+    dtype = pixels.dtype
+    data = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)).astype(np.float32))
+    if dtype in (np.uint8, np.uint16):
+        peak = float(np.iinfo(dtype).max)
+        low, span = 0.0, peak
+    else:
+        finite = data[torch.isfinite(data)]
+        low = float(finite.min()) if finite.numel() else 0.0
+        span = (float(finite.max()) - low) if finite.numel() else 1.0
+        span = span or 1.0
+        data = torch.nan_to_num(data, nan=low, posinf=low + span, neginf=low)
+
+    def restore(result: torch.Tensor) -> np.ndarray:
+        values = result.clamp(0, 1).mul(span).add(low).permute(1, 2, 0).numpy()
+        if np.issubdtype(dtype, np.integer):
+            info = np.iinfo(dtype)
+            return np.clip(np.round(values), info.min, info.max).astype(dtype)
+        return values.astype(dtype)
+
+    return (data - low) / span, restore
+
+
+def _run_bands(
+    model: SRModel, bands: torch.Tensor, options: TileOptions, on_tile: TileCallback | None
+) -> torch.Tensor:
+    """Upscale a C x H x W tensor whatever its band count (see the module rules)."""
+    channels = bands.shape[0]
+    if channels == model.in_channels:
+        return upscale_tensor(model, bands[None], options, on_tile)[0]
+    if channels == 1 and model.in_channels == 3:
+        return upscale_tensor(model, bands.expand(3, -1, -1)[None], options, on_tile)[0].mean(0, keepdim=True)
+    if channels == 3 and model.in_channels == 1:
+        ycbcr = torch.einsum("ij,jhw->ihw", _RGB_TO_YCBCR, bands) + _CHROMA_OFFSET
+        luma = upscale_tensor(model, ycbcr[None, :1], options, on_tile)[0]
+        chroma = imresize(ycbcr[1:], size=tuple(luma.shape[-2:]))
+        ycbcr = torch.cat([luma, chroma]) - _CHROMA_OFFSET
+        return torch.einsum("ij,jhw->ihw", _YCBCR_TO_RGB, ycbcr)
+    return torch.cat([_run_bands(model, band[None], options, on_tile) for band in bands])
+
+
+def upscale_image(
+    model: SRModel,
+    image: ImageData,
+    options: TileOptions = TileOptions(),
+    outscale: float | None = None,
+    on_tile: TileCallback | None = None,
+) -> ImageData:
+    """Upscale decoded pixels; the result keeps sample type, bands, alpha and metadata."""
+    data, restore = _to_unit_range(image.pixels)
+    color_channels = image.color_channels
+    result = _run_bands(model, data[:color_channels], options, on_tile)
+    if image.has_alpha:
+        alpha = _run_bands(model, data[color_channels:], options, on_tile)
+        result = torch.cat([result, alpha])
+    if outscale is not None and outscale != model.scale:
+        height, width = image.pixels.shape[:2]
+        size = (max(1, round(height * outscale)), max(1, round(width * outscale)))
+        result = imresize(result, size=size)
+    return replace(image, pixels=restore(result))
+
+
+def upscale_file(
+    model: SRModel,
+    input_path: str | Path,
+    output_path: str | Path,
+    options: TileOptions = TileOptions(),
+    outscale: float | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    on_tile: TileCallback | None = None,
+) -> Path:
+    """Read, upscale and atomically write one image file."""
+    image = read_image(input_path, max_pixels=max_pixels)
+    return write_image(output_path, upscale_image(model, image, options, outscale, on_tile))
+
+
+def upscale(
+    image: str | Path | np.ndarray | Image.Image,
+    model: str | Path | SRModel | None = None,
+    scale: int | None = None,
+    outscale: float | None = None,
+    tile: int | None = None,
+    tile_overlap: int = TileOptions.tile_overlap,
+    tta: bool = False,
+    device: str | None = "cpu",
+    output: str | Path | None = None,
+) -> Any:
+    """Upscale a path, PIL image or numpy array and return the same kind.
+
+    - path: the result is written to ``output`` (default ``<stem>_x<scale><suffix>`` beside
+      the input) and that path is returned;
+    - PIL image: a PIL image (16-bit RGB is not representable in Pillow and comes back 8-bit);
+    - numpy array (H x W or H x W x C, any sample type): an array of the same dtype and layout.
+    """
+    from PIL import Image as PILImage
+
+    sr_model = model if isinstance(model, SRModel) else load_model(model, scale=scale, device=device)
+    options = TileOptions(tile=tile, tile_overlap=tile_overlap, tta=tta)
+    if isinstance(image, (str, Path)):
+        source = Path(image)
+        if output is None:
+            output = source.with_name(f"{source.stem}_x{sr_model.scale}{source.suffix}")
+        if Path(output).resolve() == source.resolve():
+            raise SuperresError("refusing to overwrite the input image", source)
+        return upscale_file(sr_model, source, output, options, outscale)
+    if isinstance(image, PILImage.Image):
+        return to_pil(upscale_image(sr_model, from_pil(image), options, outscale))
+    if isinstance(image, np.ndarray):
+        if image.ndim not in (2, 3):
+            raise ValueError(f"expected an H x W or H x W x C array, got shape {image.shape}")
+        pixels = image[:, :, None] if image.ndim == 2 else image
+        has_alpha = pixels.shape[2] in (2, 4)
+        result = upscale_image(sr_model, ImageData(pixels, has_alpha), options, outscale).pixels
+        return result[:, :, 0] if image.ndim == 2 else result
+    raise TypeError(f"cannot upscale a {type(image).__name__}; give a path, PIL image or numpy array")

@@ -1,0 +1,110 @@
+"""IMDN (Hui et al., ACM MM 2019), key-compatible with the official weights.
+
+Note: the contrast-aware channel attention (CCA) pools over the whole input, so a tiled
+run is not bit-identical to a whole-image run; with overlapping tiles the difference is
+small but not zero.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+_SLOPE = 0.05  # the official LeakyReLU slope
+
+
+class CCALayer(nn.Module):
+    """Channel attention driven by per-channel mean + standard deviation."""
+
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        self.conv_du = nn.Sequential(
+            nn.Conv2d(channels, channels // reduction, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels // reduction, channels, 1),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=(2, 3), keepdim=True)
+        std = (x - mean).pow(2).mean(dim=(2, 3), keepdim=True).sqrt()
+        return x * self.conv_du(std + mean)
+
+
+class IMDModule(nn.Module):
+    """Three distillation steps keep 1/4 of the channels each; the rest goes on."""
+
+    def __init__(self, channels: int, distillation_rate: float = 0.25) -> None:
+        super().__init__()
+        self.distilled = int(channels * distillation_rate)
+        self.remaining = channels - self.distilled
+        self.c1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.c2 = nn.Conv2d(self.remaining, channels, 3, padding=1)
+        self.c3 = nn.Conv2d(self.remaining, channels, 3, padding=1)
+        self.c4 = nn.Conv2d(self.remaining, self.distilled, 3, padding=1)
+        self.c5 = nn.Conv2d(self.distilled * 4, channels, 1)
+        self.cca = CCALayer(self.distilled * 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kept = []
+        out = x
+        for conv in (self.c1, self.c2, self.c3):
+            distilled, out = torch.split(
+                F.leaky_relu(conv(out), _SLOPE), (self.distilled, self.remaining), dim=1
+            )
+            kept.append(distilled)
+        kept.append(self.c4(out))
+        return self.c5(self.cca(torch.cat(kept, dim=1))) + x
+
+
+class IMDN(nn.Module):
+    supported_scales = (2, 3, 4)
+    global_pooling = True  # CCA statistics span the whole input: prefer few, large tiles
+
+    def __init__(
+        self, scale: int = 4, in_channels: int = 3, num_feat: int = 64, num_modules: int = 6
+    ) -> None:
+        super().__init__()
+        self.scale = scale
+        self.in_channels = self.out_channels = in_channels
+        self.num_modules = num_modules
+        self.fea_conv = nn.Conv2d(in_channels, num_feat, 3, padding=1)
+        for i in range(num_modules):
+            setattr(self, f"IMDB{i + 1}", IMDModule(num_feat))
+        self.c = nn.Sequential(
+            nn.Conv2d(num_feat * num_modules, num_feat, 1), nn.LeakyReLU(_SLOPE, inplace=True)
+        )
+        self.LR_conv = nn.Conv2d(num_feat, num_feat, 3, padding=1)
+        self.upsampler = nn.Sequential(
+            nn.Conv2d(num_feat, in_channels * scale * scale, 3, padding=1), nn.PixelShuffle(scale)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.fea_conv(x)
+        outputs = []
+        out = features
+        for i in range(self.num_modules):
+            out = getattr(self, f"IMDB{i + 1}")(out)
+            outputs.append(out)
+        out = self.LR_conv(self.c(torch.cat(outputs, dim=1))) + features
+        return self.upsampler(out)
+
+
+def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
+    if "fea_conv.weight" not in state_dict or "upsampler.0.weight" not in state_dict:
+        return None
+    num_feat, in_channels = state_dict["fea_conv.weight"].shape[:2]
+    num_modules = len({m.group(1) for k in state_dict if (m := re.match(r"IMDB(\d+)\.", k))})
+    up_channels = state_dict["upsampler.0.weight"].shape[0]
+    scale = round((up_channels / in_channels) ** 0.5)
+    if scale * scale * in_channels != up_channels:
+        return None
+    return {
+        "scale": scale,
+        "in_channels": int(in_channels),
+        "num_feat": int(num_feat),
+        "num_modules": num_modules,
+    }

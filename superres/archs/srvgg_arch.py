@@ -1,0 +1,78 @@
+"""SRVGGNetCompact (Real-ESRGAN compact / animevideo models): a plain conv stack in LR
+space, pixel shuffle, plus a nearest-upsampled copy of the input."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class SRVGGNetCompact(nn.Module):
+    supported_scales = (1, 2, 3, 4)
+
+    def __init__(
+        self,
+        scale: int = 4,
+        in_channels: int = 3,
+        out_channels: int | None = None,
+        num_feat: int = 64,
+        num_conv: int = 16,
+        act_type: str = "prelu",
+    ) -> None:
+        super().__init__()
+        self.scale = scale
+        self.in_channels = in_channels
+        self.out_channels = out_channels or in_channels
+        self.body = nn.ModuleList([nn.Conv2d(in_channels, num_feat, 3, 1, 1), self._act(act_type, num_feat)])
+        for _ in range(num_conv):
+            self.body.append(nn.Conv2d(num_feat, num_feat, 3, 1, 1))
+            self.body.append(self._act(act_type, num_feat))
+        self.body.append(nn.Conv2d(num_feat, self.out_channels * scale * scale, 3, 1, 1))
+        self.upsampler = nn.PixelShuffle(scale)
+
+    @staticmethod
+    def _act(act_type: str, num_feat: int) -> nn.Module:
+        if act_type == "prelu":
+            return nn.PReLU(num_parameters=num_feat)
+        if act_type == "relu":
+            return nn.ReLU(inplace=True)
+        if act_type == "leakyrelu":
+            return nn.LeakyReLU(0.1, inplace=True)
+        raise ValueError(f"unknown act_type {act_type!r}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x
+        for layer in self.body:
+            out = layer(out)
+        out = self.upsampler(out)
+        if self.out_channels == self.in_channels:
+            out = out + F.interpolate(x, scale_factor=self.scale, mode="nearest")
+        return out
+
+
+def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
+    """``body.0`` conv, then (act, conv) pairs; last conv has out*scale^2 channels."""
+    if "body.0.weight" not in state_dict or state_dict["body.0.weight"].dim() != 4:
+        return None
+    if any(not k.startswith("body.") for k in state_dict):
+        return None
+    conv_indices = sorted(
+        int(k.split(".")[1]) for k in state_dict if k.endswith(".weight") and state_dict[k].dim() == 4
+    )
+    num_feat, in_channels = state_dict["body.0.weight"].shape[:2]
+    last = state_dict[f"body.{conv_indices[-1]}.weight"]
+    scale = math.isqrt(last.shape[0] // int(in_channels))
+    if scale * scale * in_channels != last.shape[0]:
+        return None
+    # PReLU slopes are stored as 1-D weights; ReLU/LeakyReLU leave no trace (assume ReLU).
+    act_type = "prelu" if "body.1.weight" in state_dict else "relu"
+    return {
+        "scale": scale,
+        "in_channels": int(in_channels),
+        "num_feat": int(num_feat),
+        "num_conv": len(conv_indices) - 2,
+        "act_type": act_type,
+    }

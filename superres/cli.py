@@ -1,0 +1,199 @@
+"""The ``superres`` command line.
+
+Exit status: 0 all good; 1 some images failed (listed at the end); 2 bad usage or model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from superres.errors import SuperresError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    relative: Path  # where the output goes, relative to the output folder
+
+
+def collect_inputs(inputs: list[str], recursive: bool) -> tuple[list[Job], list[str]]:
+    """Expand files, folders and globs into jobs; also return inputs that matched nothing."""
+    jobs: list[Job] = []
+    missing: list[str] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            pattern = "**/*" if recursive else "*"
+            files = sorted(
+                p for p in path.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+            )
+            jobs += [Job(p, p.relative_to(path)) for p in files]
+        elif path.exists():
+            jobs.append(Job(path, Path(path.name)))
+        elif any(ch in item for ch in "*?["):
+            matches = sorted(Path(p) for p in glob.glob(item, recursive=recursive) if Path(p).is_file())
+            if not matches:
+                missing.append(item)
+            jobs += [Job(p, Path(p.name)) for p in matches]
+        else:
+            missing.append(item)
+    return jobs, missing
+
+
+def output_path(job: Job, output: str | None, single_file: bool, suffix: str, ext: str | None) -> Path:
+    """Where a job's result goes: ``-o FILE`` for one input, else ``OUT/<rel stem><suffix>.<ext>``
+    (beside the input when no ``-o`` is given)."""
+    from superres.io import FORMATS
+
+    if output and single_file and Path(output).suffix.lower() in FORMATS and not Path(output).is_dir():
+        return Path(output)
+    folder = Path(output) if output else job.source.parent
+    extension = f".{ext.lstrip('.')}" if ext else job.source.suffix
+    if extension.lower() not in FORMATS:
+        extension = ".png"
+    relative = job.relative if output else Path(job.source.name)
+    return folder / relative.parent / f"{relative.stem}{suffix}{extension}"
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    return f"warning: {message}\n"
+
+
+def cmd_upscale(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from superres.api import upscale_file
+    from superres.inference import TileOptions
+    from superres.models import load_model
+
+    jobs, missing = collect_inputs(args.inputs, args.recursive)
+    for item in missing:
+        print(f"error: {item}: no such file, folder or matching glob", file=sys.stderr)
+    if not jobs:
+        print("error: no input images", file=sys.stderr)
+        return 2
+    try:
+        model = load_model(args.model, scale=args.scale, device=args.device, precision=args.precision)
+    except SuperresError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    options = TileOptions(tile=args.tile, tile_overlap=args.tile_overlap, tta=args.tta)
+    shown_scale = args.outscale if args.outscale is not None else model.scale
+    suffix = args.suffix if args.suffix is not None else f"_x{shown_scale:g}"
+    sources = {job.source.resolve() for job in jobs}
+    failures: list[str] = [f"{item}: no such file, folder or matching glob" for item in missing]
+    images = tqdm(jobs, desc=f"{model.name} x{model.scale}", unit="img", disable=args.quiet)
+    for job in images:
+        target = output_path(job, args.output, len(jobs) == 1 and not missing, suffix, args.ext)
+        tiles = tqdm(total=0, desc=job.source.name, unit="tile", leave=False, disable=args.quiet)
+
+        def on_tile(done: int, total: int, bar=tiles) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        try:
+            if target.resolve() in sources:
+                raise SuperresError(
+                    f"output {target} would overwrite an input image; use --suffix or -o", job.source
+                )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            upscale_file(model, job.source, target, options, args.outscale, args.max_pixels, on_tile)
+        except SuperresError as exc:
+            failures.append(str(exc))
+            tqdm.write(f"error: {exc}", file=sys.stderr)
+        except (OSError, RuntimeError, MemoryError) as exc:
+            failures.append(f"{job.source}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+            tqdm.write(f"error: {failures[-1]}", file=sys.stderr)
+        finally:
+            tiles.close()
+    if failures:
+        print(f"{len(failures)} of {len(jobs) + len(missing)} inputs failed:", file=sys.stderr)
+        for line in failures:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(f"wrote {len(jobs)} image(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from superres.archs import ARCHS, arch_module, build_network, count_parameters
+    from superres.models import default_model_name, shipped_weights
+    from superres.weights import read_metadata
+
+    shipped = shipped_weights()
+    print(f"{'network':<10} {'scales':<16} {'in/out':<7} {'params (x4)':>11}  shipped weights  description")
+    for name, entry in ARCHS.items():
+        cls = getattr(arch_module(name), entry.class_name)
+        network = build_network(name, scale=4)
+        weights = [n for n in shipped if read_metadata(shipped[n]).get("arch") == name]
+        weights_text = "(none needed)" if name == "bicubic" else ", ".join(weights) or "-"
+        scales = ",".join(str(s) for s in cls.supported_scales)
+        channels = f"{network.in_channels}/{network.out_channels}"
+        print(
+            f"{name:<10} {scales:<16} {channels:<7} {count_parameters(network):>11,}  {weights_text:<15}  "
+            f"{entry.summary}"
+        )
+    print()
+    print("default model: " + ", ".join(f"x{s}: {default_model_name(s)}" for s in (2, 3, 4)))
+    print("weights files work too (-m PATH): RRDBNet/ESRGAN, SRVGGNetCompact, EDSR, IMDN and superres files")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from superres.io import DEFAULT_MAX_PIXELS
+
+    parser = argparse.ArgumentParser(prog="superres", description="Deep-learning image super-resolution.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser(
+        "upscale", help="upscale images", description="Upscale image files, folders or globs."
+    )
+    up.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    up.add_argument(
+        "-o", "--output", help="output folder, or output file for a single input (default: beside each input)"
+    )
+    up.add_argument(
+        "-m", "--model", default="default", help="shipped model, network name, or weights file path"
+    )
+    up.add_argument(
+        "-s", "--scale", type=int, help="upscaling factor of the model (default: the model's own)"
+    )
+    up.add_argument("--outscale", type=float, help="final factor: model scale, then a bicubic resize to this")
+    up.add_argument(
+        "--tile", type=int, help="tile size in input pixels (0 = whole image; default: from memory)"
+    )
+    up.add_argument("--tile-overlap", type=int, default=16, help="overlap between tiles in input pixels")
+    up.add_argument("--tta", action="store_true", help="x8 self-ensemble: slower, slightly better")
+    up.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default: cpu)")
+    up.add_argument(
+        "--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help="compute precision"
+    )
+    up.add_argument("--suffix", help="added to output names (default: _x<scale>)")
+    up.add_argument("--ext", help="output format by extension, e.g. png (default: as the input)")
+    up.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
+    up.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger inputs")
+    up.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    up.set_defaults(func=cmd_upscale)
+
+    models = commands.add_parser("models", help="list networks and shipped weights")
+    models.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.formatwarning = _format_warning
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

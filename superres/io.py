@@ -1,0 +1,308 @@
+"""Image files in and out, keeping what a photographer or a remote-sensing user cares about:
+bit depth, grayscale, alpha, EXIF orientation, the ICC profile and EXIF data.
+
+Pixels are held as an H x W x C numpy array: uint8 and uint16 as they are, any other
+sample type (float, int16, ...) as found in the file. Pillow reads and writes the common
+formats; tifffile handles TIFF (16-bit, float, multi-band); imagecodecs handles 16-bit
+RGB(A) PNG, which Pillow cannot represent.
+"""
+
+from __future__ import annotations
+
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from superres.atomic import atomic_output
+from superres.errors import SuperresError
+
+DEFAULT_MAX_PIXELS = 2 * 89_478_485  # Pillow's own hard limit (about 179 megapixels)
+FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
+_ORIENTATION_TAG = 0x0112
+_ICC_TAG = 34675
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """Decoded pixels plus the metadata to carry to the output."""
+
+    pixels: np.ndarray  # H x W x C; orientation already applied
+    has_alpha: bool = False  # the last channel is alpha
+    icc_profile: bytes | None = None
+    exif: bytes | None = None  # orientation reset to 1
+    source_format: str | None = None
+
+    @property
+    def color_channels(self) -> int:
+        return self.pixels.shape[2] - int(self.has_alpha)
+
+
+def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF/TIFF orientation (1..8) to an H x W x C array."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.transpose(1, 0, 2),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: np.rot90(a, 1)[::-1, :],
+        8: lambda a: np.rot90(a, 1),
+    }
+    op = ops.get(orientation)
+    return np.ascontiguousarray(op(pixels)) if op else pixels
+
+
+def _check_size(width: int, height: int, max_pixels: int, path: Path) -> None:
+    if width * height > max_pixels:
+        raise SuperresError(
+            f"image is {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,} "
+            "(possible decompression bomb; raise the limit with --max-pixels if you trust the file)",
+            path,
+        )
+
+
+def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageData:
+    """Decode an image file; raises SuperresError with a one-line reason on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise SuperresError("no such file", path)
+    if path.stat().st_size == 0:
+        raise SuperresError("empty file (0 bytes)", path)
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    try:
+        if magic in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+            return _read_tiff(path, max_pixels)
+        return _read_pillow(path, max_pixels)
+    except SuperresError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise SuperresError(f"image is too large, possible decompression bomb ({exc})", path) from None
+    except UnidentifiedImageError:
+        raise SuperresError("not an image file, or a format superres does not read", path) from None
+    except (OSError, ValueError, SyntaxError, struct.error, zlib.error, IndexError, KeyError) as exc:
+        raise SuperresError(f"truncated or corrupt image ({str(exc).splitlines()[0][:160]})", path) from None
+
+
+def _read_pillow(path: Path, max_pixels: int) -> ImageData:
+    with Image.open(path) as im:
+        _check_size(im.width, im.height, max_pixels, path)
+        if im.format == "PNG" and _png_is_16bit_color(path):
+            import imagecodecs
+
+            pixels = imagecodecs.png_decode(path.read_bytes())
+            return _with_pillow_metadata(im, pixels, pixels.shape[2] in (2, 4), True)
+        return from_pil(im)
+
+
+def from_pil(im: Image.Image) -> ImageData:
+    """ImageData from a Pillow image (decoded now; orientation applied, metadata kept)."""
+    pixels, has_alpha, keep_icc = _pillow_pixels(im)
+    return _with_pillow_metadata(im, pixels, has_alpha, keep_icc)
+
+
+def _with_pillow_metadata(im: Image.Image, pixels: np.ndarray, has_alpha: bool, keep_icc: bool) -> ImageData:
+    """Attach ICC/EXIF from ``im``, apply its EXIF orientation and reset that tag."""
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    exif = im.getexif()
+    pixels = _orient(pixels, int(exif.get(_ORIENTATION_TAG, 1) or 1))
+    exif_bytes = None
+    if len(exif):
+        exif[_ORIENTATION_TAG] = 1
+        exif_bytes = exif.tobytes()
+    icc = im.info.get("icc_profile") if keep_icc else None
+    return ImageData(pixels, has_alpha, icc, exif_bytes, im.format)
+
+
+def _png_is_16bit_color(path: Path) -> bool:
+    with open(path, "rb") as f:
+        header = f.read(26)
+    bit_depth, color_type = header[24], header[25]
+    return bit_depth == 16 and color_type in (2, 4, 6)  # RGB, gray+alpha, RGBA
+
+
+def _pillow_pixels(im: Image.Image) -> tuple[np.ndarray, bool, bool]:
+    """(H x W [x C] array, has_alpha, whether the ICC profile still applies)."""
+    mode = im.mode
+    if mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    elif mode == "PA":
+        im = im.convert("RGBA")
+    elif mode == "1":
+        im = im.convert("L")
+    elif mode == "CMYK":
+        # A CMYK ICC profile does not describe the RGB result, so it is dropped.
+        return np.asarray(im.convert("RGB")), False, False
+    elif mode in ("YCbCr", "LAB", "HSV", "RGBX"):
+        im = im.convert("RGB")
+    elif mode.startswith("I;16"):
+        return np.asarray(im).astype(np.uint16), False, True
+    elif mode == "I":
+        pixels = np.asarray(im)
+        if pixels.min() >= 0 and pixels.max() <= 65535:
+            pixels = pixels.astype(np.uint16)  # 16-bit PNG/TIFF gray as older Pillow reads it
+        return pixels, False, True
+    pixels = np.asarray(im)
+    return pixels, im.mode in ("RGBA", "LA"), True
+
+
+def _read_tiff(path: Path, max_pixels: int) -> ImageData:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        page = tif.pages[0]
+        axes = series.axes
+        shape = dict(zip(axes, series.shape, strict=True))
+        _check_size(shape.get("X", 1), shape.get("Y", 1), max_pixels, path)
+        pixels = series.asarray()
+        icc = page.tags[_ICC_TAG].value if _ICC_TAG in page.tags else None
+        orientation = int(page.tags[274].value) if 274 in page.tags else 1
+        extra = page.tags[338].value if 338 in page.tags else ()
+    # Keep Y, X and samples; take the first of any other axis (pages, time, ...).
+    index = tuple(slice(None) if a in "YXS" else 0 for a in axes)
+    pixels = pixels[index]
+    kept_axes = [a for a in axes if a in "YXS"]
+    if "S" not in kept_axes:
+        pixels = pixels[..., None]
+        kept_axes.append("S")
+    pixels = np.ascontiguousarray(np.moveaxis(pixels, [kept_axes.index(a) for a in "YXS"], [0, 1, 2]))
+    extra = tuple(np.atleast_1d(extra))
+    has_alpha = bool(extra) and int(extra[-1]) in (1, 2) and pixels.shape[2] in (2, 4)
+    if pixels.dtype == np.bool_:
+        pixels = pixels.astype(np.uint8) * 255
+    return ImageData(_orient(pixels, orientation), has_alpha, bytes(icc) if icc else None, None, "TIFF")
+
+
+def output_format(path: str | Path) -> str:
+    try:
+        return FORMATS[Path(path).suffix.lower()]
+    except KeyError:
+        raise SuperresError(
+            f"unknown output extension; use one of {', '.join(sorted(set(FORMATS)))}", path
+        ) from None
+
+
+def _to_uint8(pixels: np.ndarray) -> np.ndarray:
+    if pixels.dtype == np.uint16:
+        return ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    return pixels
+
+
+def adapt_for_format(image: ImageData, fmt: str, path: Path) -> ImageData:
+    """Make ``image`` storable as ``fmt``: warn when depth or alpha must be given up,
+    refuse (SuperresError) what the format cannot hold at all."""
+    pixels = image.pixels
+    if fmt == "TIFF":
+        return image
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise SuperresError(f"{pixels.dtype} samples can only be written as TIFF (.tif)", path)
+    if image.color_channels not in (1, 3):
+        raise SuperresError(f"a {pixels.shape[2]}-band image can only be written as TIFF (.tif)", path)
+    if pixels.dtype == np.uint16 and fmt != "PNG":
+        warnings.warn(
+            f"{path}: {fmt} holds 8 bits per sample; the 16-bit result is reduced to 8 bits", stacklevel=3
+        )
+        image = replace(image, pixels=_to_uint8(pixels))
+    if image.has_alpha and fmt == "JPEG":
+        warnings.warn(f"{path}: JPEG has no alpha channel; the alpha channel is dropped", stacklevel=3)
+        image = replace(image, pixels=image.pixels[:, :, :-1], has_alpha=False)
+    return image
+
+
+def write_image(path: str | Path, image: ImageData, quality: int = 95) -> Path:
+    """Encode ``image`` in the format named by the extension, atomically (temp + rename)."""
+    path = Path(path)
+    fmt = output_format(path)
+    image = adapt_for_format(image, fmt, path)
+    with atomic_output(path) as tmp:
+        if fmt == "TIFF":
+            _write_tiff(tmp, image)
+        elif fmt == "PNG" and image.pixels.dtype == np.uint16 and image.pixels.shape[2] > 1:
+            tmp.write_bytes(_png16_bytes(image))
+        else:
+            _write_pillow(tmp, image, fmt, quality)
+    return path
+
+
+def _write_pillow(path: Path, image: ImageData, fmt: str, quality: int) -> None:
+    pixels = image.pixels
+    # Pillow picks L / I;16 / LA / RGB / RGBA from the dtype and channel count.
+    im = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
+    options: dict = {}
+    if fmt in ("JPEG", "WEBP"):
+        options["quality"] = quality
+    if fmt == "JPEG":
+        options["subsampling"] = 0  # 4:4:4: chroma subsampling would blur the upscaled detail
+    if fmt != "BMP":
+        if image.icc_profile:
+            options["icc_profile"] = image.icc_profile
+        if image.exif:
+            options["exif"] = image.exif
+    im.save(path, format=fmt, **options)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return (
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
+
+
+def _png16_bytes(image: ImageData) -> bytes:
+    """16-bit gray+alpha / RGB / RGBA PNG, with iCCP and eXIf chunks added after IHDR."""
+    import imagecodecs
+
+    encoded = imagecodecs.png_encode(np.ascontiguousarray(image.pixels))
+    extra = b""
+    if image.icc_profile:
+        extra += _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(image.icc_profile))
+    if image.exif:
+        exif = image.exif[6:] if image.exif.startswith(b"Exif\x00\x00") else image.exif
+        extra += _png_chunk(b"eXIf", exif)
+    ihdr_end = 8 + 8 + 13 + 4  # signature, IHDR length+type, IHDR data, CRC
+    return encoded[:ihdr_end] + extra + encoded[ihdr_end:]
+
+
+def _write_tiff(path: Path, image: ImageData) -> None:
+    import tifffile
+
+    pixels = image.pixels
+    channels = pixels.shape[2]
+    photometric = "rgb" if image.color_channels == 3 else "minisblack"
+    extratags = (
+        [(_ICC_TAG, "B", len(image.icc_profile), image.icc_profile, True)] if image.icc_profile else []
+    )
+    tifffile.imwrite(
+        path,
+        pixels if channels > 1 else pixels[:, :, 0],
+        photometric=photometric,
+        planarconfig="contig" if channels > 1 else None,
+        extrasamples=("unassalpha",) if image.has_alpha else None,
+        compression="zlib",
+        extratags=extratags,
+    )
+
+
+def to_pil(image: ImageData) -> Image.Image:
+    """A Pillow image of ``image`` (8-bit, or I;16 for 16-bit gray); metadata in ``.info``."""
+    pixels = image.pixels
+    im = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else _to_uint8(pixels))
+    if image.icc_profile:
+        im.info["icc_profile"] = image.icc_profile
+    if image.exif:
+        im.info["exif"] = image.exif
+    return im

@@ -1,0 +1,158 @@
+"""Loaded models and the model zoo: shipped weights, default choice, name resolution."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from superres.archs import ARCHS, build_network
+from superres.errors import SuperresError
+
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+WEIGHT_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin", ".safetensors")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class SRModel:
+    """A network ready for inference. Calling it maps a float N x C x H x W batch in [0, 1]
+    to N x C x sH x sW (float32, on the caller's device, not clamped). It holds no
+    per-call state, so one instance may serve several threads at once."""
+
+    network: nn.Module
+    arch: str
+    arch_params: dict[str, Any]
+    name: str
+    device: torch.device
+    precision: str = "fp32"  # fp32, bf16 or fp16 (autocast)
+    card: dict[str, Any] = field(default_factory=dict)
+    channels_last: bool = False  # NHWC activations: ~1.4x faster fp32 convs on CPU
+
+    @property
+    def scale(self) -> int:
+        return int(self.network.scale)
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.network.in_channels)
+
+    @property
+    def out_channels(self) -> int:
+        return int(self.network.out_channels)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        source_device = x.device
+        x = x.to(self.device, torch.float32)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        autocast = (
+            torch.autocast(
+                self.device.type, dtype=torch.bfloat16 if self.precision == "bf16" else torch.float16
+            )
+            if self.precision in ("bf16", "fp16")
+            else contextlib.nullcontext()
+        )
+        with torch.inference_mode(), autocast:
+            y = self.network(x)
+        return y.float().contiguous().to(source_device)
+
+
+def shipped_weights() -> dict[str, Path]:
+    """Weight files that ship inside the package, by model name (file stem)."""
+    return {p.stem: p for p in sorted(PRETRAINED_DIR.glob("*.safetensors"))}
+
+
+def default_model_name(scale: int = 4) -> str:
+    """The best shipped model for ``scale``: the one whose card lists the highest Set5 PSNR.
+
+    With no shipped weights for that scale, bicubic (which needs none)."""
+    from superres.weights import read_metadata
+
+    best, best_psnr = "bicubic", float("-inf")
+    for name, path in shipped_weights().items():
+        meta = read_metadata(path)
+        if meta.get("scale") == scale and meta.get("kind", "psnr") == "psnr":
+            psnr = float(meta.get("card", {}).get("metrics", {}).get("Set5", {}).get("psnr", 0.0))
+            if psnr > best_psnr:
+                best, best_psnr = name, psnr
+    return best
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    if device is None or device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SuperresError("--device cuda asked for, but no CUDA device is available")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise SuperresError("--device mps asked for, but MPS is not available")
+    return device
+
+
+def _default_precision(device: torch.device) -> str:
+    # fp32 by default: bf16 autocast is 1.8-2.7x faster on CPU but moved IMDN x2's Set5 PSNR
+    # by -0.028 dB (benchmarks/precision.py), over the 0.01 dB a default may cost.
+    return "fp32"
+
+
+def load_model(
+    name_or_path: str | Path | None = None,
+    scale: int | None = None,
+    device: str | torch.device | None = "cpu",
+    precision: str = "auto",
+    channels_last: bool | None = None,
+) -> SRModel:
+    """Load a model by shipped name, network name, or weights-file path.
+
+    ``None``/``"default"`` picks the best shipped model for ``scale`` (default 4). A bare
+    network name uses its shipped weights (``bicubic`` needs none). A path loads any
+    supported file, recognising the network from its keys.
+    """
+    from superres.weights import load_network
+
+    if precision not in PRECISIONS:
+        raise SuperresError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    torch_device = resolve_device(device)
+    if precision == "auto":
+        precision = _default_precision(torch_device)
+    if precision == "fp16" and torch_device.type == "cpu":
+        raise SuperresError("fp16 is for GPUs; on CPU use --precision bf16 or fp32")
+    name = str(name_or_path) if name_or_path is not None else "default"
+    if name == "default":
+        name = default_model_name(scale or 4)
+    shipped = shipped_weights()
+    path = Path(name)
+    if name in shipped:
+        path = shipped[name]
+    elif name in ARCHS:
+        if name == "bicubic":
+            network, params, card = build_network("bicubic", scale=scale or 4), {"scale": scale or 4}, {}
+            return SRModel(network.eval(), "bicubic", params, "bicubic", torch_device, "fp32", card)
+        matching = [n for n, p in shipped.items() if n.split("-")[0] == name]
+        raise SuperresError(
+            f"network {name!r} has no shipped weights"
+            + (f" (shipped: {', '.join(matching)})" if matching else "")
+            + "; pass a weights file with -m path/to/weights.pth"
+        )
+    elif path.suffix.lower() not in WEIGHT_SUFFIXES or not path.exists():
+        known = ", ".join([*shipped, *ARCHS])
+        raise SuperresError(f"no model or weights file named {name!r} (models: {known})")
+    network, arch, params, card = load_network(path)
+    if scale is not None and network.scale != scale:
+        raise SuperresError(f"model is x{network.scale}, but --scale {scale} was asked for", path)
+    network = network.to(torch_device)
+    if channels_last is None:
+        channels_last = torch_device.type == "cpu"
+    if channels_last:
+        network = network.to(memory_format=torch.channels_last)
+    model_name = path.stem if name not in shipped else name
+    return SRModel(network, arch, params, model_name, torch_device, precision, card, channels_last)

@@ -1,0 +1,36 @@
+"""Shared fixtures. Tests that need real data read it from ../shared (never copied here);
+without it they fail loudly rather than skip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    if not (SHARED / "README.md").is_file():
+        pytest.fail(f"../shared not found at {SHARED}: tests need the shared data beside the checkout")
+    return SHARED
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+    np.random.seed(0)
+
+
+def smooth_image(height: int, width: int, channels: int = 3, seed: int = 0) -> np.ndarray:
+    """A smooth, non-trivial uint8 test picture (gradients and soft blobs)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width] / max(height, width)
+    planes = []
+    for _ in range(channels):
+        fx, fy, phase = rng.uniform(2, 6, size=3)
+        planes.append(0.5 + 0.4 * np.sin(fx * xx * 6.28 + phase) * np.cos(fy * yy * 6.28))
+    return (np.stack(planes, axis=-1) * 255).round().astype(np.uint8)

@@ -1,0 +1,93 @@
+"""Every network: output shape per scale, declared channels, parameter count, state-dict round trip."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from superres.archs import ARCHS, arch_module, build_network, count_parameters
+from superres.weights import load_network, save_network
+
+# Standard configurations and their parameter counts (x4, RGB). Published counts agree where
+# papers give them: IMDN 715K, EDSR baseline 1.5M, RRDBNet (ESRGAN) 16.7M.
+EXPECTED_PARAMS = {
+    "bicubic": 0,
+    "srcnn": 20_099,
+    "fsrcnn": 24_683,
+    "espcn": 37_200,
+    "edsr": 1_517_571,
+    "srresnet": 1_550_659,
+    "msrresnet": 1_517_571,
+    "rrdbnet": 16_697_987,
+    "srvgg": 621_424,
+    "imdn": 715_176,
+    "seed": 358_131,
+}
+# Small variants keep the shape tests fast.
+SMALL = {
+    "edsr": {"num_feat": 16, "num_block": 2},
+    "srresnet": {"num_feat": 16, "num_block": 2},
+    "msrresnet": {"num_feat": 16, "num_block": 2},
+    "rrdbnet": {"num_feat": 16, "num_block": 1, "num_grow_ch": 8},
+    "srvgg": {"num_feat": 16, "num_conv": 2},
+    "imdn": {"num_feat": 16, "num_modules": 2},
+    "seed": {"base_width": 8, "deconv_widths": (8, 8, 8), "tail_width": 8},
+}
+
+
+def test_registry_lists_every_network_of_the_issue():
+    assert set(ARCHS) == set(EXPECTED_PARAMS)
+
+
+@pytest.mark.parametrize("name", sorted(ARCHS))
+def test_parameter_count_of_standard_configuration(name):
+    assert count_parameters(build_network(name, scale=4)) == EXPECTED_PARAMS[name]
+
+
+def test_srcnn_915_on_y_has_the_papers_8129_parameters():
+    # 9x9x64 + 64 + 1x1x64x32 + 32 + 5x5x32 + 1
+    assert count_parameters(build_network("srcnn", scale=3, in_channels=1)) == 8_129
+
+
+def test_seed_full_widths_follow_the_design():
+    from superres.archs.seed_arch import FULL_WIDTHS
+
+    net = build_network("seed", scale=2, **FULL_WIDTHS)
+    widths = [m.out_channels for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    # head 64, block 64 64, three deconv blocks (w, w, w), three tail blocks at 512, output 3
+    assert widths == [64, 64, 64, 128, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512, 3]
+    # each deconv block's second conv sees its width plus the 64-channel skip
+    concat_inputs = [blk.post[0][0].in_channels for blk in net.deconv_blocks]
+    assert concat_inputs == [128 + 64, 256 + 64, 512 + 64]
+
+
+@pytest.mark.parametrize("name", sorted(ARCHS))
+def test_output_shape_for_every_supported_scale(name):
+    cls = getattr(arch_module(name), ARCHS[name].class_name)
+    for scale in cls.supported_scales:
+        net = build_network(name, scale=scale, **SMALL.get(name, {})).eval()
+        assert (net.scale, net.in_channels, net.out_channels) == (scale, 3, 3)
+        with torch.no_grad():
+            y = net(torch.rand(1, 3, 12, 10))
+        assert y.shape == (1, 3, 12 * scale, 10 * scale), (name, scale)
+        assert torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize("name", ["srcnn", "fsrcnn", "espcn", "edsr", "imdn", "srvgg", "rrdbnet"])
+def test_single_channel_variants(name):
+    net = build_network(name, scale=2, in_channels=1, **SMALL.get(name, {})).eval()
+    with torch.no_grad():
+        assert net(torch.rand(1, 1, 8, 8)).shape == (1, 1, 16, 16)
+
+
+@pytest.mark.parametrize("name", sorted(set(ARCHS) - {"bicubic"}))
+def test_state_dict_round_trip_through_superres_file(name, tmp_path):
+    params = {"scale": 2, **SMALL.get(name, {})}
+    net = build_network(name, **params).eval()
+    path = save_network(tmp_path / f"{name}.safetensors", net, name, params, {"note": "test"})
+    loaded, arch, loaded_params, card = load_network(path)
+    assert arch == name and card == {"note": "test"}
+    assert loaded_params == {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+    x = torch.rand(1, 3, 9, 11)
+    with torch.no_grad():
+        assert torch.equal(net(x), loaded(x))

@@ -1,0 +1,215 @@
+"""The command line and the Python API: batches, bad inputs, safety of files, import cost."""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import superres
+from superres.cli import main
+from superres.errors import SuperresError
+from tests.conftest import smooth_image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _bomb_png(path: Path, side: int = 60_000) -> None:
+    """A tiny file whose header claims side x side pixels."""
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 64)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture
+def batch(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(smooth_image(12, 14)).save(src / "good.png")
+    Image.fromarray(smooth_image(10, 10)).save(src / "good2.jpg")
+    good = (src / "good.png").read_bytes()
+    (src / "truncated.png").write_bytes(good[: len(good) // 2])
+    (src / "empty.png").write_bytes(b"")
+    (src / "notes.png").write_text("this is not an image\n")
+    _bomb_png(src / "bomb.png")
+    return src
+
+
+def test_batch_continues_past_bad_files_and_reports_them(batch, tmp_path, capsys):
+    before = {p.name: _digest(p) for p in batch.iterdir()}
+    out = tmp_path / "out"
+    code = main(["upscale", str(batch), "-o", str(out), "-m", "bicubic", "-s", "2", "-q"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert sorted(p.name for p in out.iterdir()) == [
+        "good2_x2.jpg",
+        "good_x2.png",
+    ]  # no partial or temp files
+    assert "4 of 6 inputs failed" in err
+    reasons = {
+        "truncated.png": "truncated or corrupt",
+        "empty.png": "empty file",
+        "notes.png": "not an image",
+        "bomb.png": "decompression bomb",
+    }
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    for name, reason in reasons.items():
+        matching = [line for line in lines if name in line]
+        assert len(matching) == 1 and reason in matching[0], (name, lines)
+    assert {p.name: _digest(p) for p in batch.iterdir()} == before  # inputs untouched
+
+
+def test_bomb_limit_can_be_raised_explicitly(tmp_path):
+    _bomb_png(tmp_path / "bomb.png", side=300)
+    args = ["upscale", str(tmp_path / "bomb.png"), "-o", str(tmp_path / "o"), "-m", "bicubic", "-q"]
+    assert main([*args, "--max-pixels", "10000"]) == 1
+    assert main([*args, "--max-pixels", "100000"]) == 1  # decodes past the header, then fails as corrupt
+
+
+def test_never_overwrites_an_input(tmp_path, capsys):
+    src = tmp_path / "a.png"
+    Image.fromarray(smooth_image(8, 8)).save(src)
+    before = _digest(src)
+    code = main(["upscale", str(src), "-o", str(tmp_path), "--suffix", "", "-m", "bicubic", "-q"])
+    assert code == 1 and "overwrite an input" in capsys.readouterr().err
+    assert _digest(src) == before
+    with pytest.raises(SuperresError, match="overwrite the input"):
+        superres.upscale(src, model="bicubic", output=src)
+
+
+def test_failed_write_leaves_previous_output_intact(tmp_path, monkeypatch):
+    import superres.io as sio
+
+    src = tmp_path / "a.png"
+    Image.fromarray(smooth_image(8, 8)).save(src)
+    out = tmp_path / "out"
+    assert main(["upscale", str(src), "-o", str(out), "-m", "bicubic", "-q"]) == 0
+    previous = _digest(out / "a_x4.png")
+
+    def crash(path, image, fmt, quality):
+        Path(path).write_bytes(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(sio, "_write_pillow", crash)
+    assert main(["upscale", str(src), "-o", str(out), "-m", "bicubic", "-q"]) == 1
+    assert _digest(out / "a_x4.png") == previous
+    assert [p.name for p in out.iterdir()] == ["a_x4.png"]
+
+
+def test_wrong_weights_file_is_a_clean_error(tmp_path, capsys):
+    src = tmp_path / "a.png"
+    Image.fromarray(smooth_image(8, 8)).save(src)
+    bad = tmp_path / "weights.pth"
+    bad.write_bytes(b"garbage")
+    assert main(["upscale", str(src), "-m", str(bad), "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(bad) in err[0]
+
+
+def test_unknown_model_name(tmp_path, capsys):
+    src = tmp_path / "a.png"
+    Image.fromarray(smooth_image(8, 8)).save(src)
+    assert main(["upscale", str(src), "-m", "nosuchmodel", "-q"]) == 2
+    assert main(["upscale", str(src), "-m", "imdn", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "no model or weights file named 'nosuchmodel'" in err and "has no shipped weights" in err
+
+
+def test_folders_recursive_and_globs(tmp_path):
+    src = tmp_path / "photos"
+    (src / "sub").mkdir(parents=True)
+    for rel in ("a.png", "sub/b.png"):
+        Image.fromarray(smooth_image(6, 6)).save(src / rel)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "flat"), "-m", "bicubic", "-s", "2", "-q"]) == 0
+    assert sorted(p.name for p in (tmp_path / "flat").rglob("*.png")) == ["a_x2.png"]
+    assert (
+        main(["upscale", str(src), "-r", "-o", str(tmp_path / "deep"), "-m", "bicubic", "-s", "2", "-q"]) == 0
+    )
+    assert (tmp_path / "deep/sub/b_x2.png").is_file()
+    assert main(["upscale", str(src / "*.png"), "-o", str(tmp_path / "glob"), "-m", "bicubic", "-q"]) == 0
+    assert (tmp_path / "glob/a_x4.png").is_file()
+
+
+def test_single_input_to_named_file_with_outscale(tmp_path):
+    src = tmp_path / "a.png"
+    Image.fromarray(smooth_image(10, 20)).save(src)
+    target = tmp_path / "big.webp"
+    assert main(["upscale", str(src), "-o", str(target), "-m", "bicubic", "--outscale", "3.5", "-q"]) == 0
+    assert Image.open(target).size == (70, 35)
+
+
+def test_shared_weights_through_the_cli(shared, tmp_path):
+    src = tmp_path / "a.png"
+    Image.fromarray(smooth_image(20, 24)).save(src)
+    model = shared / "weights/imdn/IMDN_x3.pth"
+    assert (
+        main(["upscale", str(src), "-m", str(model), "-o", str(tmp_path), "--tta", "--tile", "16", "-q"]) == 0
+    )
+    assert Image.open(tmp_path / "a_x3.png").size == (72, 60)
+
+
+def test_api_returns_the_kind_it_was_given(tmp_path):
+    gray = smooth_image(8, 10, 1)[:, :, 0]
+    out = superres.upscale(gray, model="bicubic", scale=2)
+    assert isinstance(out, np.ndarray) and out.shape == (16, 20) and out.dtype == np.uint8
+    deep = smooth_image(8, 10).astype(np.uint16) * 257
+    assert superres.upscale(deep, model="bicubic", scale=2).dtype == np.uint16
+    pil = Image.fromarray(smooth_image(8, 10))
+    result = superres.upscale(pil, model="bicubic", scale=3)
+    assert isinstance(result, Image.Image) and result.size == (30, 24) and result.mode == "RGB"
+    src = tmp_path / "p.png"
+    pil.save(src)
+    written = superres.upscale(src, model="bicubic", scale=2)
+    assert written == tmp_path / "p_x2.png" and Image.open(written).size == (20, 16)
+    model = superres.load_model("bicubic", scale=2)
+    assert (model.scale, model.arch) == (2, "bicubic")
+
+
+def test_models_command_lists_every_network(capsys):
+    from superres.archs import ARCHS
+
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name in ARCHS:
+        assert f"\n{name} " in out
+    assert "default model: x2:" in out
+
+
+def test_import_is_fast_and_loads_no_torch_or_training_code():
+    code = (
+        "import sys, superres; assert 'torch' not in sys.modules, 'torch imported';"
+        "superres.upscale(__import__('numpy').zeros((4, 4, 3), 'uint8'), model='bicubic');"
+        "assert not any(m.startswith('superres.train') for m in sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_console_script_runs(tmp_path):
+    src = tmp_path / "a.png"
+    Image.fromarray(smooth_image(8, 8)).save(src)
+    exe = Path(sys.executable).parent / "superres"
+    result = subprocess.run(
+        [str(exe), "upscale", str(src), "-m", "bicubic", "-q"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "a_x4.png").is_file()

@@ -1,0 +1,177 @@
+"""Every image mode round-trips through `superres upscale` with the right mode, bit depth
+and metadata. The bicubic model keeps flat colours exact, so values can be checked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image, ImageCms
+
+from superres.cli import main
+from superres.io import ImageData, read_image, write_image
+from tests.conftest import smooth_image
+
+
+def _upscale(src, out_dir, *extra):
+    assert main(["upscale", str(src), "-o", str(out_dir), "-m", "bicubic", "-s", "2", "-q", *extra]) == 0
+
+
+def _srgb_icc() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected_mode"),
+    [("RGB", "RGB"), ("RGBA", "RGBA"), ("L", "L"), ("LA", "LA"), ("P", "RGB"), ("1", "L")],
+)
+def test_8bit_png_modes(tmp_path, mode, expected_mode):
+    base = Image.fromarray(smooth_image(16, 20, 4))  # RGBA
+    if mode in ("P", "1"):
+        base = base.convert("RGB")  # an opaque palette image
+    src = tmp_path / "in.png"
+    base.convert(mode).save(src)
+    _upscale(src, tmp_path / "out")
+    out = Image.open(tmp_path / "out/in_x2.png")
+    assert out.mode == expected_mode and out.size == (40, 32)
+
+
+def test_palette_with_transparency_becomes_rgba(tmp_path):
+    im = Image.new("P", (10, 8), 0)
+    im.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    im.paste(1, (5, 0, 10, 8))
+    src = tmp_path / "pal.png"
+    im.save(src, transparency=0)
+    _upscale(src, tmp_path)
+    out = np.array(Image.open(tmp_path / "pal_x2.png"))
+    assert out.shape == (16, 20, 4)
+    assert out[:, :6, 3].max() == 0 and out[:, 14:, 3].min() == 255  # transparent left, opaque right
+
+
+def test_alpha_is_upscaled_separately_and_reattached(tmp_path):
+    rgba = np.zeros((12, 12, 4), np.uint8)
+    rgba[..., :3] = (200, 100, 50)
+    rgba[:, 6:, 3] = 255
+    src = tmp_path / "a.png"
+    Image.fromarray(rgba).save(src)
+    _upscale(src, tmp_path)
+    out = np.array(Image.open(tmp_path / "a_x2.png"))
+    assert (out[..., :3] == (200, 100, 50)).all()  # colour unaffected by alpha
+    assert out[:, :10, 3].max() == 0 and out[:, 14:, 3].min() == 255
+
+
+def test_16bit_gray_png_stays_16bit(tmp_path):
+    src = tmp_path / "g16.png"
+    Image.fromarray(np.full((10, 12), 40_000, np.uint16)).save(src)
+    _upscale(src, tmp_path)
+    out = Image.open(tmp_path / "g16_x2.png")
+    assert out.mode == "I;16" and out.size == (24, 20)
+    assert (np.array(out) == 40_000).all()
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_16bit_rgb_and_rgba_png_stay_16bit_with_icc(tmp_path, channels):
+    pixels = np.empty((8, 10, channels), np.uint16)
+    pixels[...] = (40_000, 1_001, 65_535, 30_000)[:channels]
+    icc = _srgb_icc()
+    src = tmp_path / "c16.png"
+    write_image(src, ImageData(pixels, channels == 4, icc_profile=icc))
+    _upscale(src, tmp_path)
+    out = read_image(tmp_path / "c16_x2.png")
+    assert out.pixels.dtype == np.uint16 and out.pixels.shape == (16, 20, channels)
+    assert (out.pixels == pixels[0, 0]).all()
+    assert out.icc_profile == icc and out.has_alpha == (channels == 4)
+
+
+def test_icc_profile_and_exif_carried_and_orientation_applied(tmp_path):
+    pixels = smooth_image(20, 40)  # stored 40 wide, 20 high
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    exif[0x010F] = "TestCam"  # Make
+    icc = _srgb_icc()
+    src = tmp_path / "photo.jpg"
+    Image.fromarray(pixels).save(src, exif=exif, icc_profile=icc, quality=95)
+    for ext in ("jpg", "png", "webp", "tif"):
+        _upscale(src, tmp_path / ext, "--ext", ext)
+        result = tmp_path / ext / f"photo_x2.{ext}"
+        out = read_image(result)
+        assert out.pixels.shape[:2] == (80, 40), ext  # displayed 20x40 -> 40x80
+        assert out.icc_profile == icc, ext
+        if ext != "tif":  # EXIF is carried in JPEG, PNG and WebP (not TIFF: see io.py)
+            carried = Image.open(result).getexif()
+            assert carried.get(0x010F) == "TestCam" and carried.get(0x0112, 1) == 1, ext
+
+
+def test_cmyk_jpeg_becomes_rgb(tmp_path):
+    src = tmp_path / "cmyk.jpg"
+    Image.fromarray(smooth_image(10, 10)).convert("CMYK").save(src)
+    _upscale(src, tmp_path)
+    out = Image.open(tmp_path / "cmyk_x2.jpg")
+    assert out.mode == "RGB" and out.size == (20, 20)
+
+
+@pytest.mark.parametrize("ext", ["bmp", "webp", "jpeg"])
+def test_format_follows_the_output_extension(tmp_path, ext):
+    src = tmp_path / "in.png"
+    Image.fromarray(smooth_image(10, 12)).save(src)
+    _upscale(src, tmp_path, "--ext", ext)
+    assert Image.open(tmp_path / f"in_x2.{ext}").format == {"jpeg": "JPEG", "bmp": "BMP", "webp": "WEBP"}[ext]
+
+
+def test_16bit_to_jpeg_warns_and_reduces_depth(tmp_path):
+    src = tmp_path / "deep.png"
+    Image.fromarray(np.full((8, 8), 65_535, np.uint16)).save(src)
+    with pytest.warns(UserWarning, match="reduced to 8 bits"):
+        _upscale(src, tmp_path, "--ext", "jpg")
+    out = np.array(Image.open(tmp_path / "deep_x2.jpg"))
+    assert out.dtype == np.uint8 and out.min() >= 254
+
+
+def test_tiff_16bit_rgb_with_icc(tmp_path):
+    pixels = np.full((6, 8, 3), (12_345, 50_000, 7), np.uint16)
+    icc = _srgb_icc()
+    src = tmp_path / "rgb16.tif"
+    write_image(src, ImageData(pixels, icc_profile=icc))
+    _upscale(src, tmp_path)
+    out = read_image(tmp_path / "rgb16_x2.tif")
+    assert out.pixels.dtype == np.uint16 and (out.pixels == (12_345, 50_000, 7)).all()
+    assert out.icc_profile == icc
+
+
+def test_tiff_float_gray_keeps_type_and_range(tmp_path):
+    pixels = np.linspace(-3.0, 5.0, 10 * 12, dtype=np.float32).reshape(10, 12)
+    src = tmp_path / "dem.tif"
+    tifffile.imwrite(src, pixels)
+    _upscale(src, tmp_path)
+    out = tifffile.imread(tmp_path / "dem_x2.tif")
+    assert out.dtype == np.float32 and out.shape == (20, 24)
+    assert out.min() >= -3.0 - 1e-4 and out.max() <= 5.0 + 1e-4 and out.max() - out.min() > 7.5
+
+
+def test_tiff_multiband_uint16_keeps_every_band(tmp_path):
+    bands = np.stack([np.full((8, 8), 1000 * (b + 1), np.uint16) for b in range(5)], axis=-1)
+    src = tmp_path / "ms.tif"
+    tifffile.imwrite(src, bands, photometric="minisblack", planarconfig="contig")
+    _upscale(src, tmp_path)
+    out = tifffile.imread(tmp_path / "ms_x2.tif")
+    assert out.shape == (16, 16, 5) and out.dtype == np.uint16
+    assert [int(out[..., b].mean()) for b in range(5)] == [1000, 2000, 3000, 4000, 5000]
+
+
+def test_tiff_planar_and_rgba(tmp_path):
+    planar = np.stack([np.full((6, 6), v, np.uint8) for v in (10, 20, 30)])
+    tifffile.imwrite(tmp_path / "planar.tif", planar, photometric="rgb", planarconfig="separate")
+    rgba = np.full((6, 6, 4), (1, 2, 3, 255), np.uint8)
+    tifffile.imwrite(tmp_path / "rgba.tif", rgba, photometric="rgb", extrasamples=("unassalpha",))
+    assert read_image(tmp_path / "planar.tif").pixels.shape == (6, 6, 3)
+    assert read_image(tmp_path / "rgba.tif").has_alpha
+    _upscale(tmp_path / "rgba.tif", tmp_path / "out")
+    out = read_image(tmp_path / "out/rgba_x2.tif")
+    assert out.has_alpha and (out.pixels == (1, 2, 3, 255)).all()
+
+
+def test_multiband_cannot_be_written_as_png(tmp_path):
+    from superres.errors import SuperresError
+
+    with pytest.raises(SuperresError, match="only be written as TIFF"):
+        write_image(tmp_path / "x.png", ImageData(np.zeros((4, 4, 5), np.uint8)))

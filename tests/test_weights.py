@@ -1,0 +1,165 @@
+"""Weight files: auto-detection on real third-party files, old key layouts, and refusals."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from superres.archs import build_network
+from superres.errors import SuperresError
+from superres.metrics import mod_crop, psnr
+from superres.models import load_model
+from superres.resize import imresize
+from superres.weights import detect_arch, load_network, read_state_dict
+
+
+def _set5_butterfly(shared, scale):
+    from superres.io import read_image
+
+    return mod_crop(read_image(shared / "data/test/Set5/butterfly.png").pixels, scale).astype(np.float64)
+
+
+def _sr_psnr(model, hr, scale):
+    lr = imresize(torch.from_numpy(hr).permute(2, 0, 1), scale=1 / scale, uint8_path=True)
+    x = (lr / 255).float()[None]
+    sr = (model(x)[0].clamp(0, 1) * 255).round().permute(1, 2, 0).double().numpy()
+    bic = (imresize(x, scale=scale)[0].clamp(0, 1) * 255).round().permute(1, 2, 0).double().numpy()
+    return psnr(sr, hr, crop_border=scale), psnr(bic, hr, crop_border=scale)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_official_imdn_files_are_detected_and_beat_bicubic(shared, scale):
+    model = load_model(shared / f"weights/imdn/IMDN_x{scale}.pth")
+    assert (model.arch, model.scale) == ("imdn", scale)
+    assert model.arch_params == {"scale": scale, "in_channels": 3, "num_feat": 64, "num_modules": 6}
+    sr_db, bicubic_db = _sr_psnr(model, _set5_butterfly(shared, scale), scale)
+    assert sr_db > bicubic_db + 2.0, (sr_db, bicubic_db)
+
+
+def test_realesr_animevideov3_is_detected_and_gives_sane_output(shared):
+    model = load_model(shared / "weights/realesrgan/realesr-animevideov3.pth")
+    assert model.arch == "srvgg"
+    assert model.arch_params == {
+        "scale": 4,
+        "in_channels": 3,
+        "num_feat": 64,
+        "num_conv": 16,
+        "act_type": "prelu",
+    }
+    sr_db, bicubic_db = _sr_psnr(model, _set5_butterfly(shared, 4), 4)
+    # A GAN-trained anime model is not PSNR-oriented, but it must be a faithful upscale.
+    assert sr_db > 20 and sr_db > bicubic_db - 3, (sr_db, bicubic_db)
+
+
+def test_wrappers_and_module_prefix_are_unwrapped(tmp_path):
+    net = build_network("srvgg", scale=2, num_feat=8, num_conv=2)
+    sd = {f"module.{k}": v for k, v in net.state_dict().items()}
+    path = tmp_path / "wrapped.pth"
+    torch.save({"params": {"x": torch.zeros(1)}, "params_ema": sd}, path)  # params_ema preferred
+    state, _ = read_state_dict(path)
+    assert set(state) == set(net.state_dict())
+    assert load_model(path).arch == "srvgg"
+
+
+def _old_esrgan_keys(state_dict, num_block):
+    """Rename our RRDBNet x4 keys to the original ESRGAN ``model.N`` layout."""
+    names = {
+        "conv_first.": "model.0.",
+        "conv_body.": f"model.1.sub.{num_block}.",
+        "conv_up1.": "model.3.",
+        "conv_up2.": "model.6.",
+        "conv_hr.": "model.8.",
+        "conv_last.": "model.10.",
+    }
+    out = {}
+    for key, value in state_dict.items():
+        m = re.match(r"body\.(\d+)\.rdb(\d)\.conv(\d)\.(\w+)", key)
+        if m:
+            out[f"model.1.sub.{m[1]}.RDB{m[2]}.conv{m[3]}.0.{m[4]}"] = value
+        else:
+            prefix = next(p for p in names if key.startswith(p))
+            out[names[prefix] + key[len(prefix) :]] = value
+    return out
+
+
+def test_old_esrgan_layout_is_detected_and_loads_to_the_same_network(tmp_path):
+    net = build_network("rrdbnet", scale=4, num_feat=8, num_block=2, num_grow_ch=4).eval()
+    path = tmp_path / "RRDB_ESRGAN_x4.pth"
+    torch.save(_old_esrgan_keys(net.state_dict(), 2), path)
+    model = load_model(path)
+    assert model.arch == "rrdbnet" and model.arch_params["num_block"] == 2 and model.scale == 4
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(model(x), net(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [1, 2, 4])
+def test_real_esrgan_rrdbnet_scales_detected(scale, tmp_path):
+    net = build_network("rrdbnet", scale=scale, num_feat=8, num_block=1, num_grow_ch=4)
+    found = detect_arch(net.state_dict())
+    assert found is not None and found[0] == "rrdbnet" and found[1]["scale"] == scale
+
+
+@pytest.mark.parametrize(("scale", "num_feat"), [(2, 16), (3, 16), (4, 32)])
+def test_edsr_official_keys_detected(scale, num_feat):
+    net = build_network("edsr", scale=scale, num_feat=num_feat, num_block=3)
+    assert "sub_mean.weight" in net.state_dict() and "tail.0.0.weight" in net.state_dict()
+    name, params = detect_arch(net.state_dict())
+    assert name == "edsr" and params["scale"] == scale and params["num_block"] == 3
+
+
+def test_file_matching_nothing_is_a_one_line_error(tmp_path):
+    path = tmp_path / "mystery.pth"
+    torch.save({"encoder.weight": torch.zeros(4, 4)}, path)
+    with pytest.raises(SuperresError) as err:
+        load_model(path)
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message and "matches no known network" in message
+    assert "encoder.weight" in message
+
+
+def test_shapes_that_do_not_fit_name_what_was_found(shared, tmp_path):
+    state, _ = read_state_dict(shared / "weights/imdn/IMDN_x4.pth")
+    state["IMDB1.c2.weight"] = state["IMDB1.c2.weight"][:, :40]  # corrupt one layer
+    path = tmp_path / "broken_imdn.pth"
+    torch.save(state, path)
+    with pytest.raises(SuperresError) as err:
+        load_model(path)
+    message = str(err.value)
+    assert "\n" not in message and "looks like imdn(" in message and "do not fit" in message
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_weights_file_with_code_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "code-ran"
+    path = tmp_path / "evil.pth"
+    torch.save({"params": _Payload(str(marker))}, path)
+    with pytest.raises(SuperresError, match="refused"):
+        load_model(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", b"PK\x03\x04broken zip"])
+def test_unreadable_weights_files(tmp_path, content):
+    path = tmp_path / "bad.pth"
+    path.write_bytes(content)
+    with pytest.raises(SuperresError) as err:
+        load_network(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_corrupt_safetensors(tmp_path):
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage")
+    with pytest.raises(SuperresError, match="safetensors"):
+        load_network(path)
