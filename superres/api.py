@@ -55,7 +55,7 @@ def _to_unit_range(pixels: np.ndarray) -> tuple[torch.Tensor, Callable[[torch.Te
         data = torch.nan_to_num(data, nan=low, posinf=low + span, neginf=low)
 
     def restore(result: torch.Tensor) -> np.ndarray:
-        values = result.clamp(0, 1).mul(span).add(low).permute(1, 2, 0).numpy()
+        values = result.clamp_(0, 1).mul_(span).add_(low).permute(1, 2, 0).numpy()
         if np.issubdtype(dtype, np.integer):
             info = np.iinfo(dtype)
             return np.clip(np.round(values), info.min, info.max).astype(dtype)

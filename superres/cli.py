@@ -9,6 +9,7 @@ import argparse
 import glob
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,6 +149,23 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(kind: type) -> Callable[[str], float | int]:
+    def parse(text: str) -> float | int:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+        return value
+
+    return parse
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from superres.io import DEFAULT_MAX_PIXELS
 
@@ -165,13 +183,19 @@ def build_parser() -> argparse.ArgumentParser:
         "-m", "--model", default="default", help="shipped model, network name, or weights file path"
     )
     up.add_argument(
-        "-s", "--scale", type=int, help="upscaling factor of the model (default: the model's own)"
+        "-s", "--scale", type=_positive(int), help="upscaling factor of the model (default: the model's own)"
     )
-    up.add_argument("--outscale", type=float, help="final factor: model scale, then a bicubic resize to this")
     up.add_argument(
-        "--tile", type=int, help="tile size in input pixels (0 = whole image; default: from memory)"
+        "--outscale", type=_positive(float), help="final factor: model scale, then a bicubic resize to this"
     )
-    up.add_argument("--tile-overlap", type=int, default=16, help="overlap between tiles in input pixels")
+    up.add_argument(
+        "--tile",
+        type=_non_negative_int,
+        help="tile size in input pixels (0 = whole image; default: from memory)",
+    )
+    up.add_argument(
+        "--tile-overlap", type=_non_negative_int, default=16, help="overlap between tiles in input pixels"
+    )
     up.add_argument("--tta", action="store_true", help="x8 self-ensemble: slower, slightly better")
     up.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default: cpu)")
     up.add_argument(
@@ -180,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--suffix", help="added to output names (default: _x<scale>)")
     up.add_argument("--ext", help="output format by extension, e.g. png (default: as the input)")
     up.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
-    up.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger inputs")
+    up.add_argument(
+        "--max-pixels", type=_positive(int), default=DEFAULT_MAX_PIXELS, help="refuse larger inputs"
+    )
     up.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     up.set_defaults(func=cmd_upscale)
 

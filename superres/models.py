@@ -57,7 +57,7 @@ class SRModel:
             if self.precision in ("bf16", "fp16")
             else contextlib.nullcontext()
         )
-        with torch.inference_mode(), autocast:
+        with torch.no_grad(), autocast:  # not inference_mode: callers may modify the result in place
             y = self.network(x)
         return y.float().contiguous().to(source_device)
 

@@ -136,6 +136,7 @@ def save_network(
         "format": FORMAT_TAG,
         "arch": arch,
         "arch_params": json.dumps(params, sort_keys=True),
+        "scale": str(getattr(network, "scale", params.get("scale", ""))),
         "card": json.dumps(card or {}, sort_keys=True),
     }
     tensors = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}

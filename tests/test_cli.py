@@ -185,6 +185,16 @@ def test_api_returns_the_kind_it_was_given(tmp_path):
     assert (model.scale, model.arch) == (2, "bicubic")
 
 
+@pytest.mark.parametrize(
+    "option",
+    [["--tile", "-1"], ["--outscale", "0"], ["-s", "-2"], ["--tile-overlap", "-3"], ["--max-pixels", "0"]],
+)
+def test_bad_numeric_options_are_usage_errors(tmp_path, option, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["upscale", str(tmp_path / "a.png"), *option])
+    assert exc.value.code == 2 and "must be" in capsys.readouterr().err
+
+
 def test_models_command_lists_every_network(capsys):
     from superres.archs import ARCHS
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from superres.archs import build_network
-from superres.inference import TileOptions, _window_starts, choose_tile_size, upscale_tensor
+from superres.inference import CPU_TILE_CAP, TileOptions, axis_windows, choose_tile_size, upscale_tensor
 from superres.io import read_image
 from superres.models import SRModel, load_model
 
@@ -24,12 +24,17 @@ def _photo_crop(shared, height=96, width=120):
     return torch.from_numpy(pixels.transpose(2, 0, 1).copy()).float()[None] / 255
 
 
-@pytest.mark.parametrize(("length", "tile", "overlap"), [(100, 40, 8), (64, 64, 8), (65, 32, 16), (7, 32, 4)])
+@pytest.mark.parametrize(
+    ("length", "tile", "overlap"),
+    [(100, 40, 8), (64, 64, 8), (65, 32, 16), (7, 32, 4), (320, 128, 16), (999, 97, 31)],
+)
 def test_windows_cover_the_whole_axis_with_at_least_the_overlap(length, tile, overlap):
-    starts = _window_starts(length, tile, overlap)
-    assert starts[0] == 0 and min(starts[-1] + tile, length) == length
+    size, starts = axis_windows(length, tile, overlap)
+    assert size <= tile and starts[0] == 0 and starts[-1] + size == length
     for a, b in itertools.pairwise(starts):
-        assert a + tile - b >= overlap
+        assert b - a > 0 and a + size - b >= overlap
+    # the fewest windows that can do it: one window less could not reach the end
+    assert len(starts) == 1 or (len(starts) - 2) * (tile - overlap) + tile < length
 
 
 def test_tiled_equals_untiled_with_enough_overlap_real_network(shared):
@@ -68,7 +73,7 @@ def test_network_never_sees_more_than_one_tile():
 def test_auto_tile_size_respects_the_memory_budget():
     model = _model(build_network("srvgg", scale=4, num_feat=64, num_conv=4))
     big, small = choose_tile_size(model, 1 << 30), choose_tile_size(model, 8 << 20)
-    assert small < big <= 128 and small % 16 == 0
+    assert small < big <= CPU_TILE_CAP and small % 16 == 0
 
 
 def test_tta_of_a_dihedral_equivariant_model_changes_nothing():
