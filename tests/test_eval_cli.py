@@ -1,0 +1,52 @@
+"""`superres eval`: formats, paired LR/HR folders, saved images and errors."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+from PIL import Image
+
+from superres.cli import main
+
+
+def test_eval_json_per_image_and_saved_images(shared, tmp_path, capsys):
+    code = main(
+        ["eval", "-m", "bicubic", "-s", "3", "--data", str(shared / "data/test/Set5"), "--per-image",
+         "--format", "json", "--save-images", str(tmp_path / "sr"), "--metrics", "psnr,ssim,niqe",
+         "--niqe-params", str(shared / "data/niqe/niqe_pris_params.npz"), "-q"]
+    )  # fmt: skip
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    (set5,) = report["sets"]
+    assert set5["name"] == "Set5" and set5["images"] == 5 and len(set5["per_image"]) == 5
+    assert abs(set5["psnr"] - 30.39) <= 0.03 and 0 < set5["ssim"] < 1 and set5["niqe"] > 0
+    names = ["baby", "bird", "butterfly", "head", "woman"]
+    assert sorted(p.name for p in (tmp_path / "sr/Set5").iterdir()) == [f"{n}.png" for n in names]
+
+
+def test_paired_lr_hr_folders_use_the_given_lr(shared, tmp_path, capsys):
+    """Set5 with the MATLAB-made LR images: bicubic x2 scores the published 33.66 too."""
+    data = tmp_path / "Set5pair"
+    (data / "HR").mkdir(parents=True)
+    (data / "LR").mkdir()
+    for hr in (shared / "data/test/Set5").glob("*.png"):
+        os.symlink(hr, data / "HR" / hr.name)
+    os.symlink(shared / "data/test-lr/Set5/x2", data / "LR/x2")
+    assert main(["eval", "-m", "bicubic", "-s", "2", "--data", str(data), "--format", "csv", "-q"]) == 0
+    row = capsys.readouterr().out.strip().splitlines()[-1].split(",")
+    assert row[:2] == ["Set5pair", "mean of 5"] and abs(float(row[2]) - 33.66) <= 0.03
+
+
+def test_eval_errors(tmp_path, capsys):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint16)).save(folder / "deep.png")
+    assert main(["eval", "-m", "bicubic", "-s", "2", "--data", str(tmp_path / "missing"), "-q"]) == 1
+    assert main(["eval", "-m", "bicubic", "-s", "2", "--data", str(folder), "-q"]) == 1
+    assert main(["eval", "-m", "bicubic", "--data", str(folder), "--metrics", "psnr,lpips", "-q"]) == 2
+    assert main(["eval", "-m", "bicubic", "--data", str(folder), "--metrics", "niqe",
+                 "--niqe-params", str(tmp_path / "nope.npz"), "-q"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "no such folder" in err and "8-bit" in err and "lpips" in err and "niqe_pris_params" in err
