@@ -277,7 +277,24 @@ def _png16_bytes(image: ImageData) -> bytes:
     return encoded[:ihdr_end] + extra + encoded[ihdr_end:]
 
 
+def _pillow_can_write_tiff(image: ImageData) -> bool:
+    """Pillow writes EXIF into TIFFs but holds only 8-bit L/LA/RGB/RGBA and 16-bit gray."""
+    pixels = image.pixels
+    if pixels.dtype == np.uint16:
+        return pixels.shape[2] == 1
+    return pixels.dtype == np.uint8 and pixels.shape[2] in (1, 3) + ((2, 4) if image.has_alpha else ())
+
+
 def _write_tiff(path: Path, image: ImageData) -> None:
+    """Deflate-compressed TIFF: through Pillow when there is EXIF to carry and Pillow can
+    hold the pixels, else through tifffile (any sample type and band count, ICC kept)."""
+    if image.exif and _pillow_can_write_tiff(image):
+        im = Image.fromarray(image.pixels[:, :, 0] if image.pixels.shape[2] == 1 else image.pixels)
+        options = {"exif": image.exif, "compression": "tiff_adobe_deflate"}
+        if image.icc_profile:
+            options["icc_profile"] = image.icc_profile
+        im.save(path, format="TIFF", **options)
+        return
     import tifffile
 
     pixels = image.pixels

@@ -13,7 +13,7 @@ import math
 
 import torch
 
-_CHUNK_ELEMENTS = 1 << 26  # bounds temporary memory to ~256 MB of float32 per step
+_CHUNK_ELEMENTS = 1 << 20  # gathered values per step: ~4 MB of float32, cache-friendly (fastest measured)
 
 
 def _cubic(x: torch.Tensor) -> torch.Tensor:

@@ -97,9 +97,8 @@ def test_icc_profile_and_exif_carried_and_orientation_applied(tmp_path):
         out = read_image(result)
         assert out.pixels.shape[:2] == (80, 40), ext  # displayed 20x40 -> 40x80
         assert out.icc_profile == icc, ext
-        if ext != "tif":  # EXIF is carried in JPEG, PNG and WebP (not TIFF: see io.py)
-            carried = Image.open(result).getexif()
-            assert carried.get(0x010F) == "TestCam" and carried.get(0x0112, 1) == 1, ext
+        carried = Image.open(result).getexif()
+        assert carried.get(0x010F) == "TestCam" and carried.get(0x0112, 1) == 1, ext
 
 
 def test_cmyk_jpeg_becomes_rgb(tmp_path):

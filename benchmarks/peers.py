@@ -1,0 +1,274 @@
+"""Side-by-side benchmark: quality and CPU speed of superres models and their peers.
+
+For x2/x3/x4 on Set5, Set14 and BSD100 (published protocol: MATLAB-bicubic LR, Y-channel
+PSNR/SSIM, crop = scale, gray images as themselves) it measures, in one run on this machine:
+bicubic; OpenCV ``cv2.dnn_superres`` FSRCNN, FSRCNN-small, ESPCN and LapSRN (the .pb files
+in ../shared/weights/opencv); the official IMDN weights through superres; and every model
+whose weights ship with superres. Each contender runs in its own process so that its peak
+memory (VmHWM) is its own. Speed: output megapixels per second, each set timed as the
+median of several passes after a warm-up image, threads fixed.
+
+Usage: python benchmarks/peers.py [--shared ../shared] [--passes 3] [--threads 2]
+Needs the [bench] extra (opencv-contrib-python-headless 4.10.x). Writes benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SETS = ("Set5", "Set14", "BSD100")
+SCALES = (2, 3, 4)
+OPENCV_MODELS = {  # label -> (dnn_superres algorithm name, file stem), scales from the files present
+    "OpenCV FSRCNN": ("fsrcnn", "FSRCNN"),
+    "OpenCV FSRCNN-small": ("fsrcnn", "FSRCNN-small"),
+    "OpenCV ESPCN": ("espcn", "ESPCN"),
+    "OpenCV LapSRN": ("lapsrn", "LapSRN"),
+}
+
+
+@dataclass(frozen=True)
+class Contender:
+    label: str
+    scale: int
+    kind: str  # "superres" or "opencv"
+    source: str  # superres model name/path, or .pb path
+    algorithm: str = ""  # opencv only
+
+
+def contenders(shared: Path) -> list[Contender]:
+    from superres.models import shipped_weights
+    from superres.weights import read_metadata
+
+    found = [Contender("bicubic (superres, MATLAB-exact)", s, "superres", "bicubic") for s in SCALES]
+    for label, (algorithm, stem) in OPENCV_MODELS.items():
+        for s in SCALES:
+            path = shared / f"weights/opencv/{stem}_x{s}.pb"
+            if path.is_file():
+                found.append(Contender(label, s, "opencv", str(path), algorithm))
+    found += [
+        Contender("IMDN (official weights)", s, "superres", str(shared / f"weights/imdn/IMDN_x{s}.pth"))
+        for s in SCALES
+    ]
+    for name, path in shipped_weights().items():
+        scale = read_metadata(path).get("scale")
+        if scale in SCALES:
+            found.append(Contender(f"superres {name}", scale, "superres", name))
+    return found
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+def _vm_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _make_upscaler(spec: dict, threads: int):
+    if spec["kind"] == "opencv":
+        import cv2
+
+        cv2.setNumThreads(threads)
+        sr = cv2.dnn_superres.DnnSuperResImpl_create()
+        sr.readModel(spec["source"])
+        sr.setModel(spec["algorithm"], spec["scale"])
+
+        def run(lr: np.ndarray) -> np.ndarray:
+            bgr = np.repeat(lr, 3, axis=2) if lr.shape[2] == 1 else lr[:, :, ::-1]
+            out = sr.upsample(np.ascontiguousarray(bgr))
+            return out[:, :, :1] if lr.shape[2] == 1 else out[:, :, ::-1]
+
+        return run
+    import torch
+
+    from superres.evaluate import super_resolve
+    from superres.inference import TileOptions
+    from superres.models import load_model
+
+    torch.set_num_threads(threads)
+    model = load_model(spec["source"], scale=spec["scale"])
+    options = TileOptions(tile=0)
+    return lambda lr: super_resolve(model, lr, options)
+
+
+def worker(spec_path: Path) -> None:
+    spec = json.loads(spec_path.read_text())
+    lr_images = dict(np.load(spec["lr_cache"]))
+    upscale = _make_upscaler(spec, spec["threads"])
+    baseline_kib = _vm_kib("VmRSS")
+    outputs, timings = {}, {}
+    for set_name in SETS:
+        keys = [k for k in lr_images if k.startswith(set_name + "/")]
+        upscale(lr_images[keys[0]])  # warm-up
+        passes = []
+        for _ in range(spec["passes"]):
+            start = time.perf_counter()
+            for key in keys:
+                outputs[key] = upscale(lr_images[key])
+            passes.append(time.perf_counter() - start)
+        timings[set_name] = statistics.median(passes)
+    np.savez(spec["out"], **outputs)
+    report = {
+        "seconds": timings,
+        "peak_rss_mib": _vm_kib("VmHWM") / 1024,
+        "baseline_rss_mib": baseline_kib / 1024,
+    }
+    Path(spec["report"]).write_text(json.dumps(report))
+
+
+# --------------------------------------------------------------------------- parent side
+
+
+def prepare_sets(shared: Path, scale: int, cache: Path) -> dict[str, np.ndarray]:
+    """HR images (mod-cropped) by "set/name"; the LR images go to an .npz for the workers."""
+    from superres.evaluate import iter_pairs
+
+    hr, lr = {}, {}
+    for set_name in SETS:
+        for name, hr_img, lr_img in iter_pairs(shared / "data/test" / set_name, scale):
+            hr[f"{set_name}/{name}"] = hr_img
+            lr[f"{set_name}/{name}"] = lr_img
+    np.savez(cache, **lr)
+    return hr
+
+
+def machine_description(threads: int) -> list[str]:
+    import torch
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    try:
+        import cv2
+
+        opencv = cv2.__version__
+    except ImportError:
+        opencv = "not installed"
+    versions = f"Python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}"
+    return [
+        f"- date: {datetime.date.today().isoformat()}",
+        f"- CPU: {cpu}, {os.cpu_count()} cores visible, {threads} threads used",
+        f"- {versions}, OpenCV {opencv}",
+        f"- command: `python benchmarks/peers.py --passes {{passes}} --threads {threads}`",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/RESULTS.md")
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker)
+        return
+
+    from superres.metrics import psnr, ssim
+
+    started = time.perf_counter()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_dir = Path(tmp)
+        for scale in SCALES:
+            cache = tmp_dir / f"lr_x{scale}.npz"
+            hr_images = prepare_sets(args.shared, scale, cache)
+            for contender in [c for c in contenders(args.shared) if c.scale == scale]:
+                spec = {
+                    **contender.__dict__,
+                    "lr_cache": str(cache),
+                    "out": str(tmp_dir / "sr.npz"),
+                    "report": str(tmp_dir / "report.json"),
+                    "passes": args.passes,
+                    "threads": args.threads,
+                }
+                spec_path = tmp_dir / "spec.json"
+                spec_path.write_text(json.dumps(spec))
+                env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+                subprocess.run([sys.executable, __file__, "--worker", str(spec_path)], check=True, env=env)
+                report = json.loads(Path(spec["report"]).read_text())
+                outputs = dict(np.load(spec["out"]))
+                row = {"label": contender.label, "scale": scale, "sets": {}, **report}
+                for set_name in SETS:
+                    keys = [k for k in hr_images if k.startswith(set_name + "/")]
+                    row["sets"][set_name] = {
+                        "psnr": float(np.mean([psnr(outputs[k], hr_images[k], scale) for k in keys])),
+                        "ssim": float(np.mean([ssim(outputs[k], hr_images[k], scale) for k in keys])),
+                        "megapixels": sum(hr_images[k].shape[0] * hr_images[k].shape[1] for k in keys) / 1e6,
+                    }
+                row["mp_per_s"] = sum(s["megapixels"] for s in row["sets"].values()) / sum(
+                    report["seconds"].values()
+                )
+                rows.append(row)
+                print(
+                    f"x{scale} {contender.label:<34} "
+                    + "  ".join(f"{n} {v['psnr']:.2f}/{v['ssim']:.4f}" for n, v in row["sets"].items())
+                    + f"  {row['mp_per_s']:.2f} MP/s  peak {row['peak_rss_mib']:.0f} MiB",
+                    flush=True,
+                )
+    elapsed = time.perf_counter() - started
+    write_results(args, rows, elapsed)
+
+
+def write_results(args: argparse.Namespace, rows: list[dict], elapsed: float) -> None:
+    imdn = {r["scale"]: r["mp_per_s"] for r in rows if r["label"].startswith("IMDN")}
+    lines = [
+        "# Peer benchmark",
+        "",
+        *[m.replace("{passes}", str(args.passes)) for m in machine_description(args.threads)],
+    ]
+    lines += [
+        f"- wall time of the whole run: {elapsed / 60:.1f} min",
+        "",
+        "PSNR (dB) / SSIM on Y, crop = scale, MATLAB-bicubic LR; gray images compared as themselves",
+        "(Set14's bridge.png; IMDN's paper replicated it to RGB, hence its 0.09 dB higher Set14).",
+        "OpenCV's FSRCNN/ESPCN/LapSRN files score well below their papers' numbers under this",
+        "protocol (MATLAB-bicubic LR); their outputs are aligned (no one-pixel shift improves them),",
+        "so they are reported as measured.",
+        "Speed: output megapixels per second over all three sets (whole images, median of passes;",
+        "superres models run untiled here, as the protocol does; `superres upscale` tiles by default).",
+        "Memory: peak resident set of the contender's own process, and its rise above the",
+        "resident set after loading the model and the images.",
+        "",
+        "| model | scale | Set5 | Set14 | BSD100 | MP/s | speed vs IMDN | peak RSS (MiB) | rise (MiB) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    print("\nspeed against IMDN (same scale, same run):")
+    for r in sorted(rows, key=lambda r: (r["scale"], -r["sets"]["Set5"]["psnr"])):
+        ratio = r["mp_per_s"] / imdn[r["scale"]] if r["scale"] in imdn else float("nan")
+        quality = [f"{r['sets'][s]['psnr']:.2f} / {r['sets'][s]['ssim']:.4f}" for s in SETS]
+        lines.append(
+            f"| {r['label']} | x{r['scale']} | {' | '.join(quality)} | {r['mp_per_s']:.2f} | {ratio:.2f}x "
+            f"| {r['peak_rss_mib']:.0f} | {r['peak_rss_mib'] - r['baseline_rss_mib']:.0f} |"
+        )
+        print(f"  x{r['scale']} {r['label']:<34} {ratio:6.2f}x")
+    args.output.write_text("\n".join(lines) + "\n")
+    print(f"\nwrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
