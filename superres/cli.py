@@ -188,6 +188,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from superres.train.recipe import load_recipe
+    from superres.train.trainer import train
+
+    try:
+        recipe = load_recipe(args.recipe, args.set)
+        path, card = train(recipe, args.resume, args.device, not args.quiet, args.stop_after)
+    except SuperresError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if path is None:
+        print(f"stopped at iteration {card['stopped_at']}; continue with --resume")
+        return 0
+    metrics = ", ".join(f"{k} {v['psnr']:.2f} dB" for k, v in card["metrics"].items())
+    print(f"wrote {path}" + (f" ({metrics})" if metrics else ""))
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from superres.archs import ARCHS, arch_module, build_network, count_parameters
     from superres.models import default_model_name, shipped_weights
@@ -306,6 +324,19 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(func=cmd_eval)
+
+    tr = commands.add_parser(
+        "train", help="train a model from a YAML recipe", description="Train from a recipe."
+    )
+    tr.add_argument("recipe", help="recipe YAML file (see recipes/)")
+    tr.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    tr.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="override recipe entries")
+    tr.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    tr.add_argument(
+        "--stop-after", type=_positive(int), metavar="N", help="checkpoint and stop at iteration N"
+    )
+    tr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    tr.set_defaults(func=cmd_train)
 
     models = commands.add_parser("models", help="list networks and shipped weights")
     models.set_defaults(func=cmd_models)

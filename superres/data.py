@@ -1,0 +1,103 @@
+"""Training data: HR folders decoded once into memory, LR made once with the MATLAB-style
+bicubic, and random paired patches drawn per sample.
+
+Sampling is stateless: training sample number ``k`` (counted over the whole run) takes its
+image, crop and flips from a generator seeded with ``(seed, k)``. So a resumed run, a run
+with more DataLoader workers, and a distributed run (each rank taking its slice of the
+global batch) all see exactly the same patches as one uninterrupted process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from superres.errors import SuperresError
+from superres.evaluate import IMAGE_SUFFIXES, make_lr
+from superres.io import read_image
+from superres.metrics import mod_crop, rgb_to_y
+
+
+@dataclass(frozen=True)
+class PatchSpec:
+    scale: int
+    patch_size: int  # LR patch side; the HR patch is scale times larger
+    channels: int = 3  # 3 = RGB, 1 = Y (luma, 16..235 as the benchmark measures it)
+    augment: bool = True  # random horizontal flip and 90-degree rotations (8 orientations)
+
+
+def _to_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
+    pixels = pixels[:, :, :3] if pixels.shape[2] >= 3 else pixels[:, :, :1]
+    if channels == 3:
+        return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
+    y = rgb_to_y(pixels) if pixels.shape[2] == 3 else pixels[:, :, 0]
+    return np.round(y).astype(np.uint8)[:, :, None]
+
+
+class PairedPatches(Dataset):
+    """Random LR/HR patch pairs from folders of HR images (LR made on the fly, once).
+
+    ``dataset[k]`` is training sample ``k``; any integer is valid."""
+
+    def __init__(self, folders: list[str | Path], spec: PatchSpec, seed: int = 0) -> None:
+        self.spec, self.seed = spec, seed
+        self.hr: list[np.ndarray] = []
+        self.lr: list[np.ndarray] = []
+        self.skipped: list[str] = []
+        hr_side = spec.patch_size * spec.scale
+        for folder in folders:
+            folder = Path(folder)
+            if not folder.is_dir():
+                raise SuperresError("training folder not found", folder)
+            for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+                hr = mod_crop(_to_channels(read_image(path).pixels, spec.channels), spec.scale)
+                if hr.dtype != np.uint8:
+                    raise SuperresError(f"training expects 8-bit images, found {hr.dtype}", path)
+                if min(hr.shape[:2]) < hr_side:
+                    self.skipped.append(path.name)
+                    continue
+                self.hr.append(hr)
+                self.lr.append(make_lr(hr, spec.scale))
+        if not self.hr:
+            raise SuperresError(f"no training image is at least {hr_side}x{hr_side} pixels", folders[0])
+
+    def __len__(self) -> int:
+        return len(self.hr)  # images, for reporting; samples are indexed by any integer
+
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, k])
+        i = int(rng.integers(len(self.hr)))
+        lr_img, hr_img, s, p = self.lr[i], self.hr[i], self.spec.scale, self.spec.patch_size
+        top = int(rng.integers(lr_img.shape[0] - p + 1))
+        left = int(rng.integers(lr_img.shape[1] - p + 1))
+        lr = lr_img[top : top + p, left : left + p]
+        hr = hr_img[top * s : (top + p) * s, left * s : (left + p) * s]
+        if self.spec.augment:
+            flip, turns = bool(rng.integers(2)), int(rng.integers(4))
+            lr, hr = (np.rot90(a[:, ::-1] if flip else a, turns) for a in (lr, hr))
+        as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))).float() / 255  # noqa: E731
+        return as_tensor(lr), as_tensor(hr)
+
+
+class IterationBatches(Sampler[list[int]]):
+    """Sample numbers for iterations ``start .. stop-1``: iteration ``it`` of a run with
+    global batch ``batch_size * world_size`` gives rank ``rank`` the numbers
+    ``it * global + rank * batch_size + j`` for ``j < batch_size``."""
+
+    def __init__(self, start: int, stop: int, batch_size: int, rank: int = 0, world_size: int = 1) -> None:
+        self.start, self.stop = start, stop
+        self.batch_size, self.rank, self.world_size = batch_size, rank, world_size
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        global_batch = self.batch_size * self.world_size
+        for it in range(self.start, self.stop):
+            first = it * global_batch + self.rank * self.batch_size
+            yield list(range(first, first + self.batch_size))

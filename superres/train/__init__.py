@@ -1,0 +1,1 @@
+"""Training: recipes, losses and the training loop. Never imported by ``import superres``."""

@@ -1,0 +1,149 @@
+"""Training recipes: YAML files mapped onto small dataclasses, checked for unknown keys.
+
+Paths in a recipe are relative to the directory superres is run from. ``overrides`` are
+``dotted.key=value`` strings (values parsed as YAML), e.g. ``train.iterations=1000``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+import yaml
+
+from superres.errors import SuperresError
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    arch: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    train: list[str]
+    scale: int
+    patch_size: int = 48  # LR pixels
+    batch_size: int = 16
+    channels: int = 3
+    augment: bool = True
+    workers: int = 0  # DataLoader worker processes
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    type: str  # l1, mse, charbonnier
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    type: str = "adam"
+    lr: float = 2e-4
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.99])
+    weight_decay: float = 0.0
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    type: str = "constant"  # constant, multistep, cosine
+    milestones: list[int] = field(default_factory=list)  # multistep
+    gamma: float = 0.5  # multistep
+    min_lr: float = 1e-7  # cosine
+    warmup: int = 0  # linear warm-up iterations
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    sets: list[str] = field(default_factory=list)  # HR folders, evaluated with the benchmark protocol
+    interval: int = 1000
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    iterations: int
+    seed: int = 0
+    losses: list[LossConfig] = field(default_factory=lambda: [LossConfig("l1")])
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    ema_decay: float = 0.999  # 0 disables the EMA copy
+    grad_clip: float = 0.0  # max gradient norm; 0 = off
+    checkpoint_interval: int = 1000
+    log_interval: int = 100
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    network: NetworkConfig
+    data: DataConfig
+    train: TrainConfig
+    val: ValidationConfig = field(default_factory=ValidationConfig)
+    output: str = "runs"  # the run's folder is output/name
+    description: str = ""
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output) / self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    """Instantiate dataclass ``cls`` from plain data, recursing into nested dataclasses."""
+    if not isinstance(data, dict):
+        raise SuperresError(f"{where or 'recipe'} must be a mapping, got {type(data).__name__}")
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SuperresError(f"unknown key(s) {', '.join(f'{where}{k}' for k in unknown)}")
+    values = {}
+    for name, value in data.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            value = _build(hint, value, f"{where}{name}.")
+        elif get_origin(hint) is list and dataclasses.is_dataclass(get_args(hint)[0]):
+            value = [_build(get_args(hint)[0], item, f"{where}{name}[{i}].") for i, item in enumerate(value)]
+        values[name] = value
+    missing = [f.name for f in fields(cls) if f.name not in values and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]  # fmt: skip
+    if missing:
+        raise SuperresError(f"missing key(s) {', '.join(where + m for m in missing)}")
+    return cls(**values)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Set ``dotted.key=value`` entries (YAML-typed values) in a nested dict, in place."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise SuperresError(f"--set expects key=value, got {item!r}")
+        node = data
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise SuperresError(f"--set {key}: {part} is not a section")
+        node[leaf] = yaml.safe_load(text)
+    return data
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise SuperresError(f"cannot read recipe ({exc.strerror})", path) from None
+    except yaml.YAMLError as exc:
+        raise SuperresError(f"not valid YAML ({str(exc).splitlines()[0]})", path) from None
+    try:
+        return _build(Recipe, apply_overrides(data, overrides or []), "")
+    except SuperresError as exc:
+        raise SuperresError(exc.problem, path) from None
+    except TypeError as exc:
+        raise SuperresError(f"bad recipe value ({exc})", path) from None

@@ -1,0 +1,283 @@
+"""The training loop: PSNR-oriented training from a recipe, with exact resume.
+
+Exactness: the data are stateless per sample (superres.data), the learning rate is a pure
+function of the iteration, and a checkpoint holds the network, its EMA copy, the optimizer
+and the RNG state. So N iterations straight and N/2 + resume + N/2 give the same weights.
+Checkpoints are written atomically (temp file + rename): a kill mid-write leaves the last
+complete checkpoint in place.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+from torch.utils.data import DataLoader
+
+from superres.archs import build_network, count_parameters
+from superres.atomic import atomic_output
+from superres.data import IterationBatches, PairedPatches, PatchSpec
+from superres.errors import SuperresError
+from superres.evaluate import evaluate_folder
+from superres.inference import TileOptions
+from superres.models import SRModel
+from superres.train.losses import pixel_loss
+from superres.train.recipe import Recipe, ScheduleConfig
+from superres.weights import save_network
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+class TrainingStoppedError(SuperresError):
+    """Training could not go on (e.g. a non-finite loss); the last checkpoint is intact."""
+
+
+def learning_rate(schedule: ScheduleConfig, base_lr: float, iteration: int, total: int) -> float:
+    """Learning rate for (0-based) ``iteration``: warm-up, then constant, step or cosine decay."""
+    if schedule.warmup and iteration < schedule.warmup:
+        return base_lr * (iteration + 1) / schedule.warmup
+    if schedule.type == "constant":
+        return base_lr
+    if schedule.type == "multistep":
+        return base_lr * schedule.gamma ** sum(iteration >= m for m in schedule.milestones)
+    if schedule.type == "cosine":
+        span = max(1, total - schedule.warmup)
+        progress = min(1.0, (iteration - schedule.warmup) / span)
+        return schedule.min_lr + (base_lr - schedule.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
+    raise SuperresError(f"unknown schedule {schedule.type!r}; use constant, multistep or cosine")
+
+
+def _network_params(recipe: Recipe) -> dict[str, Any]:
+    params = dict(recipe.network.params)
+    if params.setdefault("scale", recipe.data.scale) != recipe.data.scale:
+        raise SuperresError(f"network scale {params['scale']} differs from data.scale {recipe.data.scale}")
+    if recipe.data.channels != 3:
+        params.setdefault("in_channels", recipe.data.channels)
+    return params
+
+
+def _optimizer(recipe: Recipe, network: nn.Module) -> torch.optim.Optimizer:
+    cfg = recipe.train.optimizer
+    if cfg.type == "adam":
+        return torch.optim.Adam(
+            network.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay
+        )
+    if cfg.type == "adamw":
+        return torch.optim.AdamW(
+            network.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay
+        )
+    raise SuperresError(f"unknown optimizer {cfg.type!r}; use adam or adamw")
+
+
+def _hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU {cpu}, {torch.get_num_threads()} threads"
+
+
+def validate(
+    recipe: Recipe, network: nn.Module, arch: str, params: dict[str, Any]
+) -> dict[str, dict[str, float]]:
+    """PSNR/SSIM of ``network`` on the recipe's validation sets (benchmark protocol)."""
+    device = next(network.parameters()).device
+    model = SRModel(network.eval(), arch, params, recipe.name, device)
+    metrics = {}
+    for folder in recipe.val.sets:
+        result = evaluate_folder(model, Path(folder), ("psnr", "ssim"), TileOptions(tile=0))
+        metrics[result.name] = {"psnr": round(result.mean("psnr"), 4), "ssim": round(result.mean("ssim"), 4)}
+    return metrics
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    with atomic_output(path) as tmp:
+        torch.save(state, tmp)
+
+
+def train(
+    recipe: Recipe,
+    resume: bool = False,
+    device: str = "cpu",
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> tuple[Path | None, dict[str, Any]]:
+    """Train as the recipe says; returns the exported weights file and its model card.
+
+    ``stop_after``: checkpoint and return (path None) once this iteration is reached, to be
+    continued later with ``resume`` (e.g. to split a long run across sessions)."""
+    from tqdm import tqdm
+
+    torch_device = torch.device(device)
+    run_dir = recipe.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = run_dir / CHECKPOINT_NAME
+    if checkpoint_path.exists() and not resume:
+        raise SuperresError(
+            "run folder already holds a checkpoint: pass --resume, or change name/output", run_dir
+        )
+    if resume and not checkpoint_path.exists():
+        raise SuperresError("nothing to resume: no checkpoint here", run_dir)
+    cfg = recipe.train
+    arch, params = recipe.network.arch, _network_params(recipe)
+
+    torch.manual_seed(cfg.seed)
+    network = build_network(arch, **params).to(torch_device).train()
+    ema = copy.deepcopy(network).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
+    optimizer = _optimizer(recipe, network)
+    start, elapsed, history = 0, 0.0, []
+    if resume:
+        state = torch.load(checkpoint_path, map_location=torch_device, weights_only=True)
+        if state["arch"] != arch or json.loads(state["params"]) != json.loads(json.dumps(params)):
+            raise SuperresError(
+                "checkpoint was made for another network than the recipe names", checkpoint_path
+            )
+        network.load_state_dict(state["network"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        start, elapsed, history = (
+            int(state["iteration"]),
+            float(state["elapsed"]),
+            json.loads(state["history"]),
+        )
+    (run_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+
+    data = recipe.data
+    spec = PatchSpec(data.scale, data.patch_size, data.channels, data.augment)
+    dataset = PairedPatches(data.train, spec, seed=cfg.seed)
+    stop = min(cfg.iterations, stop_after) if stop_after else cfg.iterations
+    loader = DataLoader(
+        dataset,
+        batch_sampler=IterationBatches(start, stop, data.batch_size),
+        num_workers=data.workers,
+    )
+    losses = [(lc.type, pixel_loss(lc.type), lc.weight) for lc in cfg.losses]
+
+    def checkpoint(iteration: int) -> None:
+        state = {
+            "arch": arch,
+            "params": json.dumps(params),
+            "iteration": iteration,
+            "network": network.state_dict(),
+            "ema": ema.state_dict() if ema is not None else {},
+            "optimizer": optimizer.state_dict(),
+            "rng": torch.get_rng_state(),
+            "elapsed": elapsed + time.perf_counter() - started,
+            "history": json.dumps(history),
+        }
+        _save_checkpoint(checkpoint_path, state)
+
+    log_path = run_dir / "log.jsonl"
+    bar = tqdm(total=cfg.iterations, initial=start, desc=recipe.name, unit="it", disable=not progress)
+    started = time.perf_counter()
+    last_good = start if resume else None
+    for iteration, (lr_batch, hr_batch) in zip(range(start, stop), loader, strict=True):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(cfg.schedule, cfg.optimizer.lr, iteration, cfg.iterations)
+        lr_batch, hr_batch = lr_batch.to(torch_device), hr_batch.to(torch_device)
+        sr = network(lr_batch)
+        terms = {name: weight * fn(sr, hr_batch) for name, fn, weight in losses}
+        loss = sum(terms.values())
+        if not torch.isfinite(loss):
+            where = (
+                f"last good checkpoint: {checkpoint_path} (iteration {last_good})"
+                if last_good
+                else "no checkpoint yet"
+            )
+            raise TrainingStoppedError(
+                f"non-finite loss ({loss.item()}) at iteration {iteration + 1}; stopped; {where}"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(network.parameters(), cfg.grad_clip)
+        optimizer.step()
+        if ema is not None:
+            with torch.no_grad():
+                for ema_p, p in zip(ema.parameters(), network.parameters(), strict=True):
+                    ema_p.lerp_(p, 1 - cfg.ema_decay)
+                for ema_b, b in zip(ema.buffers(), network.buffers(), strict=True):
+                    ema_b.copy_(b)
+        done = iteration + 1
+        bar.update()
+        if done % cfg.log_interval == 0 or done == cfg.iterations:
+            record = {"iteration": done, "lr": optimizer.param_groups[0]["lr"]}
+            record.update({k: round(v.item(), 6) for k, v in terms.items()})
+            bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "iteration"})
+            with open(log_path, "a") as log:
+                log.write(json.dumps(record) + "\n")
+        if recipe.val.sets and (done % recipe.val.interval == 0 or done == cfg.iterations):
+            metrics = validate(recipe, ema if ema is not None else network, arch, params)
+            network.train()
+            history.append({"iteration": done, **metrics})
+            bar.write(
+                f"[{recipe.name}] iteration {done}: "
+                + ", ".join(f"{k} {v['psnr']:.2f} dB" for k, v in metrics.items())
+            )
+        if done % cfg.checkpoint_interval == 0 or done == stop:
+            checkpoint(done)
+            last_good = done
+    bar.close()
+    if stop < cfg.iterations:
+        return None, {"stopped_at": stop, "metrics": history[-1] if history else {}}
+    total_time = elapsed + time.perf_counter() - started
+    return export(
+        recipe, ema if ema is not None else network, arch, params, history, total_time, torch_device
+    )
+
+
+def export(
+    recipe: Recipe,
+    network: nn.Module,
+    arch: str,
+    params: dict[str, Any],
+    history: list[dict[str, Any]],
+    wall_time: float,
+    device: torch.device,
+) -> tuple[Path, dict[str, Any]]:
+    """Write the trained generator in superres' format with its model card."""
+    card = {
+        "kind": "psnr",
+        "name": recipe.name,
+        "description": recipe.description,
+        "arch": arch,
+        "params": params,
+        "scale": recipe.data.scale,
+        "parameters": count_parameters(network),
+        "training": {
+            "data": recipe.data.train,
+            "iterations": recipe.train.iterations,
+            "batch_size": recipe.data.batch_size,
+            "patch_size": recipe.data.patch_size,
+            "losses": [asdict(lc) for lc in recipe.train.losses],
+            "optimizer": asdict(recipe.train.optimizer),
+            "schedule": asdict(recipe.train.schedule),
+            "ema_decay": recipe.train.ema_decay,
+            "seed": recipe.train.seed,
+            "wall_time_s": round(wall_time, 1),
+            "hardware": _hardware(device),
+            "torch": torch.__version__,
+        },
+        "metrics": {k: v for k, v in history[-1].items() if k != "iteration"} if history else {},
+        "validation_history": history,
+    }
+    path = recipe.run_dir / f"{recipe.name}.safetensors"
+    save_network(path, network.cpu(), arch, params, card)
+    return path, card

@@ -1,0 +1,161 @@
+"""Training: recipe handling, stateless data, exact resume, safe checkpoints, export."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from superres.cli import main
+from superres.data import IterationBatches, PairedPatches, PatchSpec
+from superres.errors import SuperresError
+from superres.train.recipe import ScheduleConfig, load_recipe
+from superres.train.trainer import CHECKPOINT_NAME, TrainingStoppedError, learning_rate, train
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "recipes/tiny-test.yaml"
+
+
+def _tiny(tmp_path, shared, *overrides):
+    data, val = shared / "data/train/T91", shared / "data/test/Set5"
+    return load_recipe(TINY, [f"output={tmp_path}", f"data.train=[{data}]", f"val.sets=[{val}]", *overrides])
+
+
+def test_recipe_overrides_and_errors(tmp_path):
+    recipe = load_recipe(TINY, ["train.iterations=7", "data.batch_size=2", "train.optimizer.lr=0.01"])
+    assert (recipe.train.iterations, recipe.data.batch_size, recipe.train.optimizer.lr) == (7, 2, 0.01)
+    with pytest.raises(SuperresError, match=r"unknown key\(s\) train.iteratons"):
+        load_recipe(TINY, ["train.iteratons=5"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nnetwork: {arch: srvgg}\ndata: {scale: 2}\ntrain: {iterations: 1}\n")
+    with pytest.raises(SuperresError, match=r"missing key\(s\) data.train"):
+        load_recipe(bad)
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(SuperresError, match="not valid YAML"):
+        load_recipe(bad)
+
+
+def test_learning_rate_schedules():
+    assert learning_rate(ScheduleConfig("multistep", [10, 20], 0.5), 1.0, 9, 30) == 1.0
+    assert learning_rate(ScheduleConfig("multistep", [10, 20], 0.5), 1.0, 25, 30) == 0.25
+    cosine = ScheduleConfig("cosine", min_lr=0.0)
+    assert learning_rate(cosine, 1.0, 0, 100) == 1.0 and learning_rate(cosine, 1.0, 50, 100) == pytest.approx(
+        0.5
+    )
+    assert learning_rate(ScheduleConfig("constant", warmup=4), 1.0, 1, 100) == 0.5
+
+
+def test_patches_are_stateless_aligned_and_sharded(shared):
+    spec = PatchSpec(scale=2, patch_size=16)
+    a = PairedPatches([shared / "data/train/T91"], spec, seed=3)
+    b = PairedPatches([shared / "data/train/T91"], spec, seed=3)
+    lr, hr = a[12345]
+    assert lr.shape == (3, 16, 16) and hr.shape == (3, 32, 32)
+    assert torch.equal(lr, b[12345][0]) and not torch.equal(lr, a[12346][0])
+    # the LR patch is the bicubic downscale of the HR patch (up to border effects of the crop)
+    from superres.resize import imresize
+
+    inner = (imresize(hr.double() * 255, scale=0.5) - lr.double() * 255)[:, 3:-3, 3:-3]
+    assert inner.abs().mean() < 1.0
+    one = list(IterationBatches(5, 7, batch_size=4))
+    ranks = [list(IterationBatches(5, 7, batch_size=2, rank=r, world_size=2)) for r in (0, 1)]
+    assert one == [ranks[0][i] + ranks[1][i] for i in range(2)]
+
+
+def test_tiny_recipe_trains_validates_and_exports(shared, tmp_path, capsys):
+    recipe = _tiny(tmp_path, shared)
+    path, card = train(recipe, progress=False)
+    run = tmp_path / "tiny-test"
+    assert path == run / "tiny-test.safetensors" and (run / CHECKPOINT_NAME).is_file()
+    assert card["kind"] == "psnr" and card["arch"] == "srvgg" and card["scale"] == 2
+    assert card["training"]["iterations"] == 20 and card["training"]["data"] == [
+        str(shared / "data/train/T91")
+    ]
+    assert 25 < card["metrics"]["Set5"]["psnr"] < 40 and len(card["validation_history"]) == 2
+    assert len((run / "log.jsonl").read_text().splitlines()) == 4
+    # superres upscale and eval load the export directly
+    out = tmp_path / "up.png"
+    assert main(["upscale", str(ROOT / "assets/sample.png"), "-m", str(path), "-o", str(out), "-q"]) == 0
+    capsys.readouterr()
+    set5_dir = str(shared / "data/test/Set5")
+    assert main(["eval", "-m", str(path), "--data", set5_dir, "-q", "--format", "json"]) == 0
+    (set5,) = json.loads(capsys.readouterr().out)["sets"]
+    assert set5["psnr"] == pytest.approx(
+        card["metrics"]["Set5"]["psnr"], abs=1e-4
+    )  # same network and protocol
+    from superres.weights import read_metadata
+
+    assert read_metadata(path)["card"]["metrics"] == card["metrics"]
+
+
+def test_resume_is_exact(shared, tmp_path):
+    straight = _tiny(
+        tmp_path / "a", shared, "train.iterations=12", "train.checkpoint_interval=100", "val.sets=[]"
+    )
+    train(straight, progress=False)
+    halves = _tiny(
+        tmp_path / "b", shared, "train.iterations=12", "train.checkpoint_interval=100", "val.sets=[]"
+    )
+    path, info = train(halves, progress=False, stop_after=6)
+    assert path is None and info["stopped_at"] == 6
+    train(halves, resume=True, progress=False)
+    a = torch.load(tmp_path / "a/tiny-test" / CHECKPOINT_NAME, weights_only=True)
+    b = torch.load(tmp_path / "b/tiny-test" / CHECKPOINT_NAME, weights_only=True)
+    assert a["iteration"] == b["iteration"] == 12
+    for part in ("network", "ema"):
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), (part, key)
+    for i, state in a["optimizer"]["state"].items():
+        assert torch.equal(state["exp_avg"], b["optimizer"]["state"][i]["exp_avg"])
+
+
+def test_refuses_to_clobber_or_resume_nothing(shared, tmp_path):
+    recipe = _tiny(tmp_path, shared, "train.iterations=2", "val.sets=[]")
+    with pytest.raises(SuperresError, match="nothing to resume"):
+        train(recipe, resume=True, progress=False)
+    train(recipe, progress=False)
+    with pytest.raises(SuperresError, match="already holds a checkpoint"):
+        train(recipe, progress=False)
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(shared, tmp_path, monkeypatch):
+    import superres.train.trainer as trainer
+
+    recipe = _tiny(tmp_path, shared, "train.iterations=10", "train.checkpoint_interval=3", "val.sets=[]")
+    calls = {"n": 0}
+    l1 = torch.nn.functional.l1_loss
+
+    def exploding(prediction, target):
+        calls["n"] += 1
+        return l1(prediction, target) * (float("nan") if calls["n"] == 5 else 1.0)
+
+    monkeypatch.setattr(trainer, "pixel_loss", lambda name: exploding)
+    with pytest.raises(TrainingStoppedError, match=r"non-finite loss \(nan\) at iteration 5.*iteration 3\)"):
+        train(recipe, progress=False)
+    state = torch.load(tmp_path / "tiny-test" / CHECKPOINT_NAME, weights_only=True)
+    assert state["iteration"] == 3 and all(torch.isfinite(v).all() for v in state["network"].values())
+
+
+def test_kill_during_training_never_corrupts_the_checkpoint(shared, tmp_path):
+    """SIGKILL a run that checkpoints every iteration; the checkpoint left behind loads."""
+    args = [sys.executable, "-m", "superres", "train", str(TINY), "-q", "--set", f"output={tmp_path}",
+            f"data.train=[{shared / 'data/train/T91'}]", "val.sets=[]", "train.iterations=100000",
+            "train.checkpoint_interval=1"]  # fmt: skip
+    process = subprocess.Popen(args, cwd=ROOT)
+    checkpoint = tmp_path / "tiny-test" / CHECKPOINT_NAME
+    deadline = time.time() + 60
+    while not checkpoint.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # let it write many more checkpoints, then kill it mid-stream
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    state = torch.load(checkpoint, weights_only=True)
+    assert state["iteration"] >= 1 and np.isfinite(state["elapsed"])
