@@ -5,6 +5,12 @@ function of the iteration, and a checkpoint holds the network, its EMA copy, the
 and the RNG state. So N iterations straight and N/2 + resume + N/2 give the same weights.
 Checkpoints are written atomically (temp file + rename): a kill mid-write leaves the last
 complete checkpoint in place.
+
+Distributed: under ``torchrun --nproc_per_node N -m superres train ...`` each process joins
+a process group (gloo on CPU, nccl on GPU), takes ``batch_size / N`` of every global batch
+(the same sample numbers one process would use) and averages gradients with
+DistributedDataParallel; only rank 0 validates, logs and writes files. So the result
+equals a single process with the same recipe, up to float rounding.
 """
 
 from __future__ import annotations
@@ -14,13 +20,15 @@ import json
 import math
 import platform
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 import yaml
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from superres.archs import build_network, count_parameters
@@ -105,6 +113,39 @@ def validate(
     return metrics
 
 
+@dataclass(frozen=True)
+class Distributed:
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def _join_process_group(device: str) -> tuple[Distributed, str]:
+    """Join torchrun's process group if launched by it; returns (ranks, this rank's device)."""
+    import os
+
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return Distributed(), device
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device.startswith("cuda"):
+        device = f"cuda:{local_rank}"
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return Distributed(dist.get_rank(), dist.get_world_size()), device
+
+
+def _ranks_hold_identical_weights(network: nn.Module) -> bool:
+    flat = torch.cat([p.detach().reshape(-1).float().cpu() for p in network.parameters()])
+    gathered = [torch.empty_like(flat) for _ in range(dist.get_world_size())]
+    dist.all_gather(gathered, flat)
+    return all(torch.equal(gathered[0], g) for g in gathered[1:])
+
+
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     with atomic_output(path) as tmp:
         torch.save(state, tmp)
@@ -120,13 +161,33 @@ def train(
     """Train as the recipe says; returns the exported weights file and its model card.
 
     ``stop_after``: checkpoint and return (path None) once this iteration is reached, to be
-    continued later with ``resume`` (e.g. to split a long run across sessions)."""
+    continued later with ``resume`` (e.g. to split a long run across sessions). Under
+    torchrun, ranks other than 0 return (None, card)."""
+
+    ranks, device = _join_process_group(device)
+    try:
+        return _train(recipe, resume, device, progress and ranks.is_main, stop_after, ranks)
+    finally:
+        if ranks.world_size > 1:
+            dist.destroy_process_group()
+
+
+def _train(
+    recipe: Recipe, resume: bool, device: str, progress: bool, stop_after: int | None, ranks: Distributed
+) -> tuple[Path | None, dict[str, Any]]:
     from tqdm import tqdm
 
     torch_device = torch.device(device)
     run_dir = recipe.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if recipe.data.batch_size % ranks.world_size:
+        raise SuperresError(
+            f"data.batch_size {recipe.data.batch_size} is not divisible by {ranks.world_size} processes"
+        )
+    if ranks.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = run_dir / CHECKPOINT_NAME
+    if ranks.world_size > 1:
+        dist.barrier()  # rank 0 has made the run folder
     if checkpoint_path.exists() and not resume:
         raise SuperresError(
             "run folder already holds a checkpoint: pass --resume, or change name/output", run_dir
@@ -140,6 +201,7 @@ def train(
     network = build_network(arch, **params).to(torch_device).train()
     ema = copy.deepcopy(network).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
     optimizer = _optimizer(recipe, network)
+    trained = DistributedDataParallel(network) if ranks.world_size > 1 else network
     start, elapsed, history = 0, 0.0, []
     if resume:
         state = torch.load(checkpoint_path, map_location=torch_device, weights_only=True)
@@ -157,7 +219,8 @@ def train(
             float(state["elapsed"]),
             json.loads(state["history"]),
         )
-    (run_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+    if ranks.is_main:
+        (run_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
 
     data = recipe.data
     spec = PatchSpec(data.scale, data.patch_size, data.channels, data.augment)
@@ -165,7 +228,9 @@ def train(
     stop = min(cfg.iterations, stop_after) if stop_after else cfg.iterations
     loader = DataLoader(
         dataset,
-        batch_sampler=IterationBatches(start, stop, data.batch_size),
+        batch_sampler=IterationBatches(
+            start, stop, data.batch_size // ranks.world_size, ranks.rank, ranks.world_size
+        ),
         num_workers=data.workers,
     )
     losses = [(lc.type, pixel_loss(lc.type), lc.weight) for lc in cfg.losses]
@@ -192,10 +257,13 @@ def train(
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg.schedule, cfg.optimizer.lr, iteration, cfg.iterations)
         lr_batch, hr_batch = lr_batch.to(torch_device), hr_batch.to(torch_device)
-        sr = network(lr_batch)
+        sr = trained(lr_batch)
         terms = {name: weight * fn(sr, hr_batch) for name, fn, weight in losses}
         loss = sum(terms.values())
-        if not torch.isfinite(loss):
+        finite = torch.isfinite(loss.detach()).float()
+        if ranks.world_size > 1:  # all ranks must agree to stop, or the others would hang
+            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+        if not finite.item():
             where = (
                 f"last good checkpoint: {checkpoint_path} (iteration {last_good})"
                 if last_good
@@ -217,6 +285,8 @@ def train(
                     ema_b.copy_(b)
         done = iteration + 1
         bar.update()
+        if not ranks.is_main:
+            continue
         if done % cfg.log_interval == 0 or done == cfg.iterations:
             record = {"iteration": done, "lr": optimizer.param_groups[0]["lr"]}
             record.update({k: round(v.item(), 6) for k, v in terms.items()})
@@ -235,12 +305,17 @@ def train(
             checkpoint(done)
             last_good = done
     bar.close()
-    if stop < cfg.iterations:
-        return None, {"stopped_at": stop, "metrics": history[-1] if history else {}}
+    distributed = {}
+    if ranks.world_size > 1:
+        identical = _ranks_hold_identical_weights(network)
+        if not identical:
+            raise TrainingStoppedError(f"the {ranks.world_size} processes ended with different weights")
+        distributed = {"world_size": ranks.world_size, "ranks_identical": identical}
+    if stop < cfg.iterations or not ranks.is_main:
+        return None, {"stopped_at": stop, "metrics": history[-1] if history else {}, **distributed}
     total_time = elapsed + time.perf_counter() - started
-    return export(
-        recipe, ema if ema is not None else network, arch, params, history, total_time, torch_device
-    )
+    generator = ema if ema is not None else network
+    return export(recipe, generator, arch, params, history, total_time, torch_device, distributed)
 
 
 def export(
@@ -251,6 +326,7 @@ def export(
     history: list[dict[str, Any]],
     wall_time: float,
     device: torch.device,
+    distributed: dict[str, Any] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Write the trained generator in superres' format with its model card."""
     card = {
@@ -273,6 +349,7 @@ def export(
             "seed": recipe.train.seed,
             "wall_time_s": round(wall_time, 1),
             "hardware": _hardware(device),
+            "processes": (distributed or {}).get("world_size", 1),
             "torch": torch.__version__,
         },
         "metrics": {k: v for k, v in history[-1].items() if k != "iteration"} if history else {},
