@@ -25,3 +25,48 @@ def pixel_loss(name: str) -> Loss:
         return PIXEL_LOSSES[name]
     except KeyError:
         raise SuperresError(f"unknown loss {name!r}; choose from {', '.join(PIXEL_LOSSES)}") from None
+
+
+# --- adversarial losses ---------------------------------------------------------------------
+# Each takes the discriminator's logits on real and fake images and returns the scalar loss
+# for the discriminator or for the generator. "ragan" is ESRGAN's relativistic average GAN.
+
+GAN_LOSSES = ("vanilla", "lsgan", "hinge", "ragan")
+
+
+def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+
+def discriminator_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    if kind == "vanilla":
+        return _bce(real, 1.0) + _bce(fake, 0.0)
+    if kind == "lsgan":
+        return ((real - 1) ** 2).mean() + (fake**2).mean()
+    if kind == "hinge":
+        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+    if kind == "ragan":
+        return (_bce(real - fake.mean(), 1.0) + _bce(fake - real.mean(), 0.0)) / 2
+    raise SuperresError(f"unknown GAN loss {kind!r}; choose from {', '.join(GAN_LOSSES)}")
+
+
+def generator_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """``real`` is only used by the relativistic loss (detach it for the generator step)."""
+    if kind == "vanilla":
+        return _bce(fake, 1.0)
+    if kind == "lsgan":
+        return ((fake - 1) ** 2).mean()
+    if kind == "hinge":
+        return -fake.mean()
+    if kind == "ragan":
+        return (_bce(real - fake.mean(), 0.0) + _bce(fake - real.mean(), 1.0)) / 2
+    raise SuperresError(f"unknown GAN loss {kind!r}; choose from {', '.join(GAN_LOSSES)}")
+
+
+def feature_matching_loss(
+    real_features: list[torch.Tensor], fake_features: list[torch.Tensor]
+) -> torch.Tensor:
+    """Mean L1 distance between the discriminator's inner features of real and fake images
+    (Salimans et al. 2016; pix2pixHD). Needs no pretrained network."""
+    terms = [F.l1_loss(fake, real.detach()) for real, fake in zip(real_features, fake_features, strict=True)]
+    return torch.stack(terms).mean()

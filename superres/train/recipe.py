@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -20,6 +21,7 @@ from superres.errors import SuperresError
 class NetworkConfig:
     arch: str
     params: dict[str, Any] = field(default_factory=dict)
+    pretrained: str = ""  # weights file to start from (e.g. the PSNR model a GAN fine-tunes)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,26 @@ class OptimizerConfig:
 
 
 @dataclass(frozen=True)
+class PerceptualConfig:
+    """VGG19 feature loss; needs torchvision's vgg19 weights file (never downloaded)."""
+
+    weight: float = 1.0
+    layers: dict[str, float] = field(default_factory=lambda: {"conv5_4": 1.0})
+    weights_path: str = ""  # "" = the torch hub cache; "random" = random VGG (tests only)
+    criterion: str = "l1"
+
+
+@dataclass(frozen=True)
+class GanConfig:
+    discriminator: str = "unet"  # unet (Real-ESRGAN, spectral norm) or vgg (SRGAN/ESRGAN)
+    discriminator_params: dict[str, Any] = field(default_factory=dict)
+    loss: str = "vanilla"  # vanilla, lsgan, hinge, ragan
+    weight: float = 0.1  # adversarial loss weight for the generator
+    feature_matching: float = 0.0  # discriminator feature-matching loss weight
+    optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(lr=1e-4))
+
+
+@dataclass(frozen=True)
 class ScheduleConfig:
     type: str = "constant"  # constant, multistep, cosine
     milestones: list[int] = field(default_factory=list)  # multistep
@@ -67,6 +89,8 @@ class TrainConfig:
     iterations: int
     seed: int = 0
     losses: list[LossConfig] = field(default_factory=lambda: [LossConfig("l1")])
+    perceptual: PerceptualConfig | None = None
+    gan: GanConfig | None = None
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     ema_decay: float = 0.999  # 0 disables the EMA copy
@@ -105,6 +129,16 @@ def _build(cls: type, data: Any, where: str) -> Any:
     values = {}
     for name, value in data.items():
         hint = hints[name]
+        optional = (
+            [a for a in get_args(hint) if dataclasses.is_dataclass(a)]
+            if get_origin(hint) in (Union, UnionType)
+            else []
+        )
+        if optional:  # "SomeConfig | None"
+            hint = optional[0]
+            if value is None:
+                values[name] = None
+                continue
         if dataclasses.is_dataclass(hint):
             value = _build(hint, value, f"{where}{name}.")
         elif get_origin(hint) is list and dataclasses.is_dataclass(get_args(hint)[0]):

@@ -38,8 +38,10 @@ from superres.errors import SuperresError
 from superres.evaluate import evaluate_folder
 from superres.inference import TileOptions
 from superres.models import SRModel
+from superres.train.gan import build_adversary
 from superres.train.losses import pixel_loss
 from superres.train.recipe import Recipe, ScheduleConfig
+from superres.train.vgg import PerceptualLoss
 from superres.weights import save_network
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -84,6 +86,22 @@ def _optimizer(recipe: Recipe, network: nn.Module) -> torch.optim.Optimizer:
             network.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay
         )
     raise SuperresError(f"unknown optimizer {cfg.type!r}; use adam or adamw")
+
+
+def _load_pretrained(network: nn.Module, arch: str, params: dict[str, Any], path: Path) -> None:
+    from superres.weights import load_network
+
+    source, source_arch, _, _ = load_network(path)
+    if source_arch != arch or source.scale != params["scale"]:
+        raise SuperresError(
+            f"pretrained weights are {source_arch} x{source.scale}, the recipe trains {arch}", path
+        )
+    try:
+        network.load_state_dict(source.state_dict())
+    except RuntimeError as exc:
+        raise SuperresError(
+            f"pretrained weights do not fit the recipe's network ({str(exc).splitlines()[0]})", path
+        ) from None
 
 
 def _hardware(device: torch.device) -> str:
@@ -198,10 +216,32 @@ def _train(
     arch, params = recipe.network.arch, _network_params(recipe)
 
     torch.manual_seed(cfg.seed)
-    network = build_network(arch, **params).to(torch_device).train()
+    network = build_network(arch, **params)
+    if recipe.network.pretrained and not resume:
+        _load_pretrained(network, arch, params, Path(recipe.network.pretrained))
+    network = network.to(torch_device).train()
     ema = copy.deepcopy(network).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
     optimizer = _optimizer(recipe, network)
-    trained = DistributedDataParallel(network) if ranks.world_size > 1 else network
+
+    def wrap(module: nn.Module) -> nn.Module:
+        return DistributedDataParallel(module) if ranks.world_size > 1 else module
+
+    trained = wrap(network)
+    data = recipe.data
+    adversary = (
+        build_adversary(
+            cfg.gan, params.get("in_channels", 3), data.patch_size * data.scale, torch_device, wrap
+        )
+        if cfg.gan
+        else None
+    )
+    perceptual = (
+        PerceptualLoss(cfg.perceptual.layers, cfg.perceptual.weights_path, cfg.perceptual.criterion).to(
+            torch_device
+        )
+        if cfg.perceptual
+        else None
+    )
     start, elapsed, history = 0, 0.0, []
     if resume:
         state = torch.load(checkpoint_path, map_location=torch_device, weights_only=True)
@@ -213,6 +253,8 @@ def _train(
         if ema is not None:
             ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
+        if adversary is not None:
+            adversary.load(state)
         torch.set_rng_state(state["rng"])
         start, elapsed, history = (
             int(state["iteration"]),
@@ -222,7 +264,6 @@ def _train(
     if ranks.is_main:
         (run_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
 
-    data = recipe.data
     spec = PatchSpec(data.scale, data.patch_size, data.channels, data.augment)
     dataset = PairedPatches(data.train, spec, seed=cfg.seed)
     stop = min(cfg.iterations, stop_after) if stop_after else cfg.iterations
@@ -246,6 +287,7 @@ def _train(
             "rng": torch.get_rng_state(),
             "elapsed": elapsed + time.perf_counter() - started,
             "history": json.dumps(history),
+            **(adversary.state() if adversary is not None else {}),
         }
         _save_checkpoint(checkpoint_path, state)
 
@@ -259,6 +301,10 @@ def _train(
         lr_batch, hr_batch = lr_batch.to(torch_device), hr_batch.to(torch_device)
         sr = trained(lr_batch)
         terms = {name: weight * fn(sr, hr_batch) for name, fn, weight in losses}
+        if perceptual is not None:
+            terms["perceptual"] = cfg.perceptual.weight * perceptual(sr, hr_batch)
+        if adversary is not None:
+            terms.update(adversary.generator_terms(sr, hr_batch))
         loss = sum(terms.values())
         finite = torch.isfinite(loss.detach()).float()
         if ranks.world_size > 1:  # all ranks must agree to stop, or the others would hang
@@ -277,6 +323,8 @@ def _train(
         if cfg.grad_clip > 0:
             nn.utils.clip_grad_norm_(network.parameters(), cfg.grad_clip)
         optimizer.step()
+        if adversary is not None:
+            terms["discriminator"] = torch.tensor(adversary.step(sr, hr_batch))
         if ema is not None:
             with torch.no_grad():
                 for ema_p, p in zip(ema.parameters(), network.parameters(), strict=True):
@@ -330,7 +378,7 @@ def export(
 ) -> tuple[Path, dict[str, Any]]:
     """Write the trained generator in superres' format with its model card."""
     card = {
-        "kind": "psnr",
+        "kind": "gan" if recipe.train.gan else "psnr",
         "name": recipe.name,
         "description": recipe.description,
         "arch": arch,
@@ -343,6 +391,9 @@ def export(
             "batch_size": recipe.data.batch_size,
             "patch_size": recipe.data.patch_size,
             "losses": [asdict(lc) for lc in recipe.train.losses],
+            "perceptual": asdict(recipe.train.perceptual) if recipe.train.perceptual else None,
+            "gan": asdict(recipe.train.gan) if recipe.train.gan else None,
+            "pretrained": recipe.network.pretrained or None,
             "optimizer": asdict(recipe.train.optimizer),
             "schedule": asdict(recipe.train.schedule),
             "ema_decay": recipe.train.ema_decay,

@@ -1,0 +1,76 @@
+"""The adversarial half of GAN training: the discriminator, its optimizer and the losses
+that tie it to the generator.
+
+The generator's terms use the plain discriminator module with its weights frozen (so no
+gradient reaches it and DDP has nothing to synchronise); the discriminator's own step uses
+the (possibly DDP-wrapped) trainable copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from superres.train.discriminators import build_discriminator
+from superres.train.losses import discriminator_loss, feature_matching_loss, generator_loss
+
+
+@dataclass
+class Adversary:
+    module: nn.Module  # the discriminator
+    trained: nn.Module  # the same, DDP-wrapped when distributed
+    optimizer: torch.optim.Optimizer
+    loss: str
+    weight: float
+    feature_matching: float
+
+    def generator_terms(self, sr: torch.Tensor, hr: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.module.requires_grad_(False)
+        try:
+            with torch.no_grad():
+                real_logits, real_features = self.module(hr)
+            fake_logits, fake_features = self.module(sr)
+            terms = {"gan": self.weight * generator_loss(self.loss, real_logits, fake_logits)}
+            if self.feature_matching:
+                terms["feature_matching"] = self.feature_matching * feature_matching_loss(
+                    real_features, fake_features
+                )
+        finally:
+            self.module.requires_grad_(True)
+        return terms
+
+    def step(self, sr: torch.Tensor, hr: torch.Tensor) -> float:
+        """One discriminator update on a real and a (detached) generated batch."""
+        real_logits, _ = self.trained(hr)
+        fake_logits, _ = self.trained(sr.detach())
+        loss = discriminator_loss(self.loss, real_logits, fake_logits)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+    def state(self) -> dict[str, Any]:
+        return {"discriminator": self.module.state_dict(), "d_optimizer": self.optimizer.state_dict()}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.module.load_state_dict(state["discriminator"])
+        self.optimizer.load_state_dict(state["d_optimizer"])
+
+
+def build_adversary(gan_config, channels: int, hr_patch: int, device: torch.device, wrap) -> Adversary:
+    """``wrap`` turns a module into its trainable (e.g. DDP) form."""
+    params = dict(gan_config.discriminator_params)
+    params.setdefault("in_channels", channels)
+    if gan_config.discriminator == "vgg":
+        params.setdefault("input_size", hr_patch)
+    module = build_discriminator(gan_config.discriminator, **params).to(device).train()
+    opt = gan_config.optimizer
+    optimizer = torch.optim.Adam(
+        module.parameters(), lr=opt.lr, betas=tuple(opt.betas), weight_decay=opt.weight_decay
+    )
+    return Adversary(
+        module, wrap(module), optimizer, gan_config.loss, gan_config.weight, gan_config.feature_matching
+    )

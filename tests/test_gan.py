@@ -1,0 +1,106 @@
+"""GAN training: discriminators, adversarial/feature-matching/perceptual losses, fine-tuning
+from a PSNR model, exact resume with the discriminator's state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from superres.errors import SuperresError
+from superres.train.discriminators import build_discriminator
+from superres.train.losses import GAN_LOSSES, discriminator_loss, feature_matching_loss, generator_loss
+from superres.train.recipe import load_recipe
+from superres.train.trainer import CHECKPOINT_NAME, train
+from superres.train.vgg import VGG19Features
+from superres.weights import read_metadata
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "recipes/tiny-test.yaml"
+
+
+def _recipe(tmp_path, shared, name, *overrides):
+    base = [f"output={tmp_path}", f"name={name}", f"data.train=[{shared / 'data/train/T91'}]", "val.sets=[]",
+            "data.patch_size=16", "train.iterations=4", "train.checkpoint_interval=2"]  # fmt: skip
+    return load_recipe(TINY, [*base, *overrides])
+
+
+@pytest.fixture(scope="module")
+def psnr_model(shared, tmp_path_factory):
+    path, _ = train(_recipe(tmp_path_factory.mktemp("psnr"), shared, "psnr"), progress=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    "gan",
+    [
+        "{discriminator: unet, discriminator_params: {num_feat: 8}, loss: vanilla, feature_matching: 1.0}",
+        "{discriminator: vgg, discriminator_params: {num_feat: 8}, loss: ragan}",
+        "{discriminator: unet, discriminator_params: {num_feat: 8}, loss: hinge}",
+        "{discriminator: vgg, discriminator_params: {num_feat: 8}, loss: lsgan, feature_matching: 0.5}",
+    ],
+)
+def test_gan_fine_tune_runs_with_each_discriminator_and_loss(shared, tmp_path, psnr_model, gan):
+    recipe = _recipe(tmp_path, shared, "gan", f"train.gan={gan}", f"network.pretrained={psnr_model}",
+                     "train.perceptual={weights_path: random, layers: {conv2_2: 1.0}}")  # fmt: skip
+    path, card = train(recipe, progress=False)
+    assert card["kind"] == "gan" and card["training"]["pretrained"] == str(psnr_model)
+    log = (tmp_path / "gan/log.jsonl").read_text()
+    assert '"gan"' in log and '"discriminator"' in log and '"perceptual"' in log
+    assert read_metadata(path)["card"]["kind"] == "gan"
+    state = torch.load(tmp_path / "gan" / CHECKPOINT_NAME, weights_only=True)
+    assert state["discriminator"] and state["d_optimizer"]["state"]
+
+
+def test_gan_resume_is_exact(shared, tmp_path):
+    gan = "train.gan={discriminator: unet, discriminator_params: {num_feat: 8}, feature_matching: 1.0}"
+    train(_recipe(tmp_path / "a", shared, "g", gan), progress=False)
+    halves = _recipe(tmp_path / "b", shared, "g", gan)
+    train(halves, progress=False, stop_after=2)
+    train(halves, resume=True, progress=False)
+    a = torch.load(tmp_path / "a/g" / CHECKPOINT_NAME, weights_only=True)
+    b = torch.load(tmp_path / "b/g" / CHECKPOINT_NAME, weights_only=True)
+    for part in ("network", "ema", "discriminator"):
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), (part, key)
+
+
+def test_pretrained_must_match_the_network(shared, tmp_path, psnr_model):
+    recipe = _recipe(
+        tmp_path, shared, "bad", f"network.pretrained={psnr_model}", "network.params={num_feat: 4}"
+    )
+    with pytest.raises(SuperresError, match="do not fit"):
+        train(recipe, progress=False)
+
+
+def test_adversarial_losses_point_the_right_way():
+    confident_real, confident_fake = torch.full((4, 1), 5.0), torch.full((4, 1), -5.0)
+    for kind in GAN_LOSSES:
+        good_d = discriminator_loss(kind, confident_real, confident_fake)
+        bad_d = discriminator_loss(kind, confident_fake, confident_real)
+        assert good_d < bad_d, kind
+        fooled = generator_loss(kind, confident_real, confident_real.clone())  # fakes judged as real
+        caught = generator_loss(kind, confident_real, confident_fake)
+        assert fooled < caught, kind
+    features = [torch.rand(2, 4, 8, 8)]
+    assert feature_matching_loss(features, features).item() == 0.0
+
+
+@pytest.mark.parametrize("kind", ["unet", "vgg"])
+def test_discriminators_give_logits_and_features(kind):
+    disc = build_discriminator(kind, num_feat=8, **({"input_size": 64} if kind == "vgg" else {}))
+    logits, features = disc(torch.rand(2, 3, 64, 64))
+    assert logits.shape == ((2, 1, 64, 64) if kind == "unet" else (2, 1)) and len(features) >= 5
+
+
+def test_vgg19_loads_torchvision_keys_and_refuses_to_download(tmp_path):
+    source = VGG19Features(["conv5_4"], "random")
+    state = {k: v for k, v in source.state_dict().items() if k.startswith("features.")}
+    state["classifier.0.weight"] = torch.zeros(4096, 25088 // 64)  # present in the real file, ignored
+    path = tmp_path / "vgg19-dcbb9e9d.pth"
+    torch.save(state, path)
+    loaded = VGG19Features(["conv1_2", "conv5_4"], path)
+    assert torch.equal(loaded.features[34].weight, source.features[34].weight)
+    with pytest.raises(SuperresError, match="VGG19 weights not found"):
+        VGG19Features(["conv5_4"], tmp_path / "absent.pth")
