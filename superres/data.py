@@ -1,5 +1,6 @@
-"""Training data: HR folders decoded once into memory, LR made once with the MATLAB-style
-bicubic, and random paired patches drawn per sample.
+"""Training data: HR folders decoded once into memory, and random paired patches drawn per
+sample. The LR side is one of: the MATLAB-style bicubic of the HR image (made once), LR
+images from paired folders, or a fresh real-world degradation of each HR patch.
 
 Sampling is stateless: training sample number ``k`` (counted over the whole run) takes its
 image, crop and flips from a generator seeded with ``(seed, k)``. So a resumed run, a run
@@ -17,8 +18,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from superres.degradations import DegradationConfig, degrade
 from superres.errors import SuperresError
-from superres.evaluate import IMAGE_SUFFIXES, make_lr
+from superres.evaluate import IMAGE_SUFFIXES, lr_partner, make_lr
 from superres.io import read_image
 from superres.metrics import mod_crop, rgb_to_y
 
@@ -40,17 +42,28 @@ def _to_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
 
 
 class PairedPatches(Dataset):
-    """Random LR/HR patch pairs from folders of HR images (LR made on the fly, once).
+    """Random LR/HR patch pairs from folders of HR images.
 
+    ``lr_folders`` (one per HR folder) gives paired LR images, matched by file name;
+    ``degradation`` degrades every HR patch afresh instead of using a fixed LR image.
     ``dataset[k]`` is training sample ``k``; any integer is valid."""
 
-    def __init__(self, folders: list[str | Path], spec: PatchSpec, seed: int = 0) -> None:
-        self.spec, self.seed = spec, seed
+    def __init__(
+        self,
+        folders: list[str | Path],
+        spec: PatchSpec,
+        seed: int = 0,
+        lr_folders: list[str | Path] | None = None,
+        degradation: DegradationConfig | None = None,
+    ) -> None:
+        self.spec, self.seed, self.degradation = spec, seed, degradation
         self.hr: list[np.ndarray] = []
         self.lr: list[np.ndarray] = []
         self.skipped: list[str] = []
+        if lr_folders and len(lr_folders) != len(folders):
+            raise SuperresError("data.train_lr needs one LR folder per data.train folder")
         hr_side = spec.patch_size * spec.scale
-        for folder in folders:
+        for index, folder in enumerate(folders):
             folder = Path(folder)
             if not folder.is_dir():
                 raise SuperresError("training folder not found", folder)
@@ -62,9 +75,22 @@ class PairedPatches(Dataset):
                     self.skipped.append(path.name)
                     continue
                 self.hr.append(hr)
-                self.lr.append(make_lr(hr, spec.scale))
+                if degradation is None:
+                    self.lr.append(self._lr_for(hr, path, Path(lr_folders[index]) if lr_folders else None))
         if not self.hr:
             raise SuperresError(f"no training image is at least {hr_side}x{hr_side} pixels", folders[0])
+
+    def _lr_for(self, hr: np.ndarray, hr_path: Path, lr_folder: Path | None) -> np.ndarray:
+        if lr_folder is None:
+            return make_lr(hr, self.spec.scale)
+        lr_path = lr_partner(lr_folder, hr_path.stem, self.spec.scale)
+        lr = _to_channels(read_image(lr_path).pixels, self.spec.channels)
+        expected = (hr.shape[0] // self.spec.scale, hr.shape[1] // self.spec.scale)
+        if lr.shape[:2] != expected:
+            raise SuperresError(
+                f"LR is {lr.shape[1]}x{lr.shape[0]}, expected {expected[1]}x{expected[0]}", lr_path
+            )
+        return lr
 
     def __len__(self) -> int:
         return len(self.hr)  # images, for reporting; samples are indexed by any integer
@@ -72,6 +98,17 @@ class PairedPatches(Dataset):
     def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, k])
         i = int(rng.integers(len(self.hr)))
+        as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))).float() / 255  # noqa: E731
+        if self.degradation is not None:
+            side = self.spec.patch_size * self.spec.scale
+            image = self.hr[i]
+            top, left = (
+                int(rng.integers(image.shape[0] - side + 1)),
+                int(rng.integers(image.shape[1] - side + 1)),
+            )
+            hr = self._augment(image[top : top + side, left : left + side], rng)
+            hr_tensor = as_tensor(hr)
+            return degrade(hr_tensor, self.spec.scale, self.degradation, rng), hr_tensor
         lr_img, hr_img, s, p = self.lr[i], self.hr[i], self.spec.scale, self.spec.patch_size
         top = int(rng.integers(lr_img.shape[0] - p + 1))
         left = int(rng.integers(lr_img.shape[1] - p + 1))
@@ -80,8 +117,13 @@ class PairedPatches(Dataset):
         if self.spec.augment:
             flip, turns = bool(rng.integers(2)), int(rng.integers(4))
             lr, hr = (np.rot90(a[:, ::-1] if flip else a, turns) for a in (lr, hr))
-        as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))).float() / 255  # noqa: E731
         return as_tensor(lr), as_tensor(hr)
+
+    def _augment(self, patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if not self.spec.augment:
+            return patch
+        flip, turns = bool(rng.integers(2)), int(rng.integers(4))
+        return np.rot90(patch[:, ::-1] if flip else patch, turns)
 
 
 class IterationBatches(Sampler[list[int]]):

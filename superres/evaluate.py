@@ -61,7 +61,7 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _lr_partner(lr_folder: Path, stem: str, scale: int) -> Path:
+def lr_partner(lr_folder: Path, stem: str, scale: int) -> Path:
     """The LR file for an HR stem: same stem, or the stem plus a scale tag (x4, _x4, x4_LR...)."""
     candidates = [p for p in _image_files(lr_folder) if p.stem == stem]
     if not candidates:
@@ -89,7 +89,7 @@ def iter_pairs(
         if gray_as_rgb and hr.shape[2] == 1:
             hr = np.repeat(hr, 3, axis=2)
         if paired:
-            lr_path = _lr_partner(lr_folder, path.stem, scale)
+            lr_path = lr_partner(lr_folder, path.stem, scale)
             lr = read_image(lr_path).pixels
             lr = (
                 np.repeat(lr, 3, axis=2) if lr.shape[2] == 1 and hr.shape[2] == 3 else lr[:, :, : hr.shape[2]]

@@ -14,6 +14,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from superres.degradations import DegradationConfig
 from superres.errors import SuperresError
 
 
@@ -33,6 +34,8 @@ class DataConfig:
     channels: int = 3
     augment: bool = True
     workers: int = 0  # DataLoader worker processes
+    train_lr: list[str] = field(default_factory=list)  # paired LR folders, one per train folder
+    degradation: DegradationConfig | None = None  # real-world degradations instead of bicubic LR
 
 
 @dataclass(frozen=True)

@@ -265,7 +265,7 @@ def _train(
         (run_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
 
     spec = PatchSpec(data.scale, data.patch_size, data.channels, data.augment)
-    dataset = PairedPatches(data.train, spec, seed=cfg.seed)
+    dataset = PairedPatches(data.train, spec, cfg.seed, data.train_lr or None, data.degradation)
     stop = min(cfg.iterations, stop_after) if stop_after else cfg.iterations
     loader = DataLoader(
         dataset,
