@@ -159,3 +159,17 @@ def test_kill_during_training_never_corrupts_the_checkpoint(shared, tmp_path):
     process.wait()
     state = torch.load(checkpoint, weights_only=True)
     assert state["iteration"] >= 1 and np.isfinite(state["elapsed"])
+
+
+def test_tensorboard_logging_is_optional(tmp_path):
+    from superres.train.trainer import _tensorboard_writer
+
+    writer = _tensorboard_writer(tmp_path)
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        assert writer is None  # training goes on without it
+        return
+    writer.add_scalar("train/l1", 0.5, 1)
+    writer.close()
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))

@@ -104,7 +104,7 @@ def _load_pretrained(network: nn.Module, arch: str, params: dict[str, Any], path
         ) from None
 
 
-def _hardware(device: torch.device) -> str:
+def hardware_description(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     cpu = platform.processor() or platform.machine()
@@ -164,6 +164,15 @@ def _ranks_hold_identical_weights(network: nn.Module) -> bool:
     return all(torch.equal(gathered[0], g) for g in gathered[1:])
 
 
+def _tensorboard_writer(run_dir: Path):
+    """A TensorBoard writer for ``run_dir/tensorboard`` if the optional package is installed."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(run_dir / "tensorboard"))
+
+
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     with atomic_output(path) as tmp:
         torch.save(state, tmp)
@@ -215,6 +224,7 @@ def _train(
     cfg = recipe.train
     arch, params = recipe.network.arch, _network_params(recipe)
 
+    losses = [(lc.type, pixel_loss(lc.type), lc.weight) for lc in cfg.losses]  # fail fast on a bad name
     torch.manual_seed(cfg.seed)
     network = build_network(arch, **params)
     if recipe.network.pretrained and not resume:
@@ -274,7 +284,6 @@ def _train(
         ),
         num_workers=data.workers,
     )
-    losses = [(lc.type, pixel_loss(lc.type), lc.weight) for lc in cfg.losses]
 
     def checkpoint(iteration: int) -> None:
         state = {
@@ -291,11 +300,8 @@ def _train(
         }
         _save_checkpoint(checkpoint_path, state)
 
-    log_path = run_dir / "log.jsonl"
-    bar = tqdm(total=cfg.iterations, initial=start, desc=recipe.name, unit="it", disable=not progress)
-    started = time.perf_counter()
-    last_good = start if resume else None
-    for iteration, (lr_batch, hr_batch) in zip(range(start, stop), loader, strict=True):
+    def step(iteration: int, lr_batch: torch.Tensor, hr_batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One optimisation step of the generator (and the discriminator); returns loss terms."""
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg.schedule, cfg.optimizer.lr, iteration, cfg.iterations)
         lr_batch, hr_batch = lr_batch.to(torch_device), hr_batch.to(torch_device)
@@ -331,27 +337,61 @@ def _train(
                     ema_p.lerp_(p, 1 - cfg.ema_decay)
                 for ema_b, b in zip(ema.buffers(), network.buffers(), strict=True):
                     ema_b.copy_(b)
+        return terms
+
+    def log(done: int, terms: dict[str, torch.Tensor], timing: dict[str, float]) -> None:
+        total = timing["data"] + timing["compute"]
+        record = {"iteration": done, "lr": optimizer.param_groups[0]["lr"]}
+        record.update({k: round(v.item(), 6) for k, v in terms.items()})
+        record.update(
+            {
+                "it_per_s": round(timing["steps"] / total, 3),
+                "samples_per_s": round(timing["steps"] * data.batch_size / total, 2),
+                "data_share": round(timing["data"] / total, 3),  # time waiting for the loader
+            }
+        )
+        bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k not in ("iteration", "it_per_s")})
+        with open(run_dir / "log.jsonl", "a") as log_file:
+            log_file.write(json.dumps(record) + "\n")
+        if writer is not None:
+            for key, value in record.items():
+                if key != "iteration":
+                    writer.add_scalar(f"train/{key}", value, done)
+
+    writer = _tensorboard_writer(run_dir) if ranks.is_main else None
+    bar = tqdm(total=cfg.iterations, initial=start, desc=recipe.name, unit="it", disable=not progress)
+    started = time.perf_counter()
+    last_good = start if resume else None
+    timing = {"data": 0.0, "compute": 0.0, "steps": 0}
+    waiting_since = time.perf_counter()
+    for iteration, (lr_batch, hr_batch) in zip(range(start, stop), loader, strict=True):
+        fetched = time.perf_counter()
+        terms = step(iteration, lr_batch, hr_batch)
+        timing["data"] += fetched - waiting_since
+        timing["compute"] += time.perf_counter() - fetched
+        timing["steps"] += 1
         done = iteration + 1
         bar.update()
-        if not ranks.is_main:
-            continue
-        if done % cfg.log_interval == 0 or done == cfg.iterations:
-            record = {"iteration": done, "lr": optimizer.param_groups[0]["lr"]}
-            record.update({k: round(v.item(), 6) for k, v in terms.items()})
-            bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "iteration"})
-            with open(log_path, "a") as log:
-                log.write(json.dumps(record) + "\n")
-        if recipe.val.sets and (done % recipe.val.interval == 0 or done == cfg.iterations):
+        if ranks.is_main and (done % cfg.log_interval == 0 or done == cfg.iterations):
+            log(done, terms, timing)
+            timing = {"data": 0.0, "compute": 0.0, "steps": 0}
+        if ranks.is_main and recipe.val.sets and (done % recipe.val.interval == 0 or done == cfg.iterations):
             metrics = validate(recipe, ema if ema is not None else network, arch, params)
             network.train()
             history.append({"iteration": done, **metrics})
+            if writer is not None:
+                for set_name, values in metrics.items():
+                    writer.add_scalar(f"val/{set_name}_psnr", values["psnr"], done)
             bar.write(
                 f"[{recipe.name}] iteration {done}: "
                 + ", ".join(f"{k} {v['psnr']:.2f} dB" for k, v in metrics.items())
             )
-        if done % cfg.checkpoint_interval == 0 or done == stop:
+        if ranks.is_main and (done % cfg.checkpoint_interval == 0 or done == stop):
             checkpoint(done)
             last_good = done
+        waiting_since = time.perf_counter()
+    if writer is not None:
+        writer.close()
     bar.close()
     distributed = {}
     if ranks.world_size > 1:
@@ -399,7 +439,7 @@ def export(
             "ema_decay": recipe.train.ema_decay,
             "seed": recipe.train.seed,
             "wall_time_s": round(wall_time, 1),
-            "hardware": _hardware(device),
+            "hardware": hardware_description(device),
             "processes": (distributed or {}).get("world_size", 1),
             "torch": torch.__version__,
         },
