@@ -151,14 +151,8 @@ def prepare_sets(shared: Path, scale: int, cache: Path) -> dict[str, np.ndarray]
 def machine_description(threads: int) -> list[str]:
     import torch
 
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        platform.processor(),
-    )
+    from superres.train.trainer import hardware_description
+
     try:
         import cv2
 
@@ -168,7 +162,7 @@ def machine_description(threads: int) -> list[str]:
     versions = f"Python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}"
     return [
         f"- date: {datetime.date.today().isoformat()}",
-        f"- CPU: {cpu}, {os.cpu_count()} cores visible, {threads} threads used",
+        f"- {hardware_description(torch.device('cpu'))} used, {os.cpu_count()} cores visible",
         f"- {versions}, OpenCV {opencv}",
         f"- command: `python benchmarks/peers.py --passes {{passes}} --threads {threads}`",
     ]

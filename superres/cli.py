@@ -67,12 +67,22 @@ def _format_warning(message, category, filename, lineno, line=None) -> str:
     return f"warning: {message}\n"
 
 
+def _load_model_or_report(args: argparse.Namespace):
+    """The model that -m/-s/--device/--precision name, or None after printing why not."""
+    from superres.models import load_model
+
+    try:
+        return load_model(args.model, scale=args.scale, device=args.device, precision=args.precision)
+    except SuperresError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
 def cmd_upscale(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from superres.api import upscale_file
     from superres.inference import TileOptions
-    from superres.models import load_model
 
     jobs, missing = collect_inputs(args.inputs, args.recursive)
     for item in missing:
@@ -80,10 +90,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     if not jobs:
         print("error: no input images", file=sys.stderr)
         return 2
-    try:
-        model = load_model(args.model, scale=args.scale, device=args.device, precision=args.precision)
-    except SuperresError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    model = _load_model_or_report(args)
+    if model is None:
         return 2
     options = TileOptions(tile=args.tile, tile_overlap=args.tile_overlap, tta=args.tta)
     shown_scale = args.outscale if args.outscale is not None else model.scale
@@ -138,7 +146,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from superres.evaluate import METRICS, evaluate_folder, format_results
     from superres.inference import TileOptions
-    from superres.models import load_model
 
     metrics = tuple(m.strip().lower() for m in args.metrics.split(",") if m.strip())
     unknown = [m for m in metrics if m not in METRICS]
@@ -155,10 +162,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    try:
-        model = load_model(args.model, scale=args.scale, device=args.device, precision=args.precision)
-    except SuperresError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    model = _load_model_or_report(args)
+    if model is None:
         return 2
     options = TileOptions(tile=args.tile, tile_overlap=args.tile_overlap)
     save_dir = Path(args.save_images) if args.save_images else None
