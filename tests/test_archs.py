@@ -21,6 +21,7 @@ EXPECTED_PARAMS = {
     "rrdbnet": 16_697_987,
     "srvgg": 621_424,
     "imdn": 715_176,
+    "ecbsr": 349_552,  # training-time branches; folds to a 3x3-conv network (see test below)
     "seed": 358_131,
 }
 # Small variants keep the shape tests fast.
@@ -31,6 +32,7 @@ SMALL = {
     "rrdbnet": {"num_feat": 16, "num_block": 1, "num_grow_ch": 8},
     "srvgg": {"num_feat": 16, "num_conv": 2},
     "imdn": {"num_feat": 16, "num_modules": 2},
+    "ecbsr": {"num_feat": 8, "num_block": 2},
     "seed": {"base_width": 8, "deconv_widths": (8, 8, 8), "tail_width": 8},
 }
 
@@ -91,3 +93,20 @@ def test_state_dict_round_trip_through_superres_file(name, tmp_path):
     x = torch.rand(1, 3, 9, 11)
     with torch.no_grad():
         assert torch.equal(net(x), loaded(x))
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_ecbsr_folds_exactly_into_a_plain_srvgg(scale):
+    net = build_network("ecbsr", scale=scale, num_feat=12, num_block=3).eval()
+    with torch.no_grad():  # give the edge branches real weight, so the test sees them
+        for module in net.modules():
+            if hasattr(module, "mask"):
+                module.scale.normal_(0, 0.5)
+                module.bias.normal_(0, 0.1)
+    plain = net.fold()
+    assert type(plain).__name__ == "SRVGGNetCompact" and count_parameters(plain) < count_parameters(net) / 3
+    x = torch.rand(2, 3, 11, 14)  # odd sizes: borders must fold exactly too
+    with torch.no_grad():
+        trained, folded = net(x), plain(x)
+    assert (trained - folded).abs().max().item() < 1e-4 * max(1.0, trained.abs().max().item())
+    assert plain.state_dict().keys() == build_network("srvgg", **net.fold_params()).state_dict().keys()

@@ -173,3 +173,15 @@ def test_tensorboard_logging_is_optional(tmp_path):
     writer.add_scalar("train/l1", 0.5, 1)
     writer.close()
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_reparameterisable_network_is_exported_folded(shared, tmp_path):
+    network = "network={arch: ecbsr, params: {num_feat: 8, num_block: 2}}"
+    recipe = _tiny(tmp_path, shared, network, "val.sets=[]", "train.iterations=2")
+    path, card = train(recipe, progress=False)
+    from superres.weights import read_metadata
+
+    meta = read_metadata(path)
+    assert meta["arch"] == "srvgg" and card["trained_as"]["arch"] == "ecbsr"
+    state = torch.load(tmp_path / "tiny-test" / CHECKPOINT_NAME, weights_only=True)
+    assert state["arch"] == "ecbsr"  # the checkpoint keeps the training-time branches for fine-tuning

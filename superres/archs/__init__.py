@@ -38,6 +38,7 @@ _ENTRIES = [
     ArchEntry("rrdbnet", "rrdbnet_arch", "RRDBNet", "ESRGAN / Real-ESRGAN generator"),
     ArchEntry("srvgg", "srvgg_arch", "SRVGGNetCompact", "Real-ESRGAN compact VGG-style network"),
     ArchEntry("imdn", "imdn_arch", "IMDN", "Hui et al. 2019, information multi-distillation"),
+    ArchEntry("ecbsr", "ecbsr_arch", "ECBSR", "Zhang et al. 2021, re-parameterisable; folds into srvgg"),
     ArchEntry("seed", "seed_arch", "SeedNet", "the project's founding pre-upsampling network"),
 ]
 ARCHS: dict[str, ArchEntry] = {entry.name: entry for entry in _ENTRIES}

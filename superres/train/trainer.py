@@ -416,7 +416,13 @@ def export(
     device: torch.device,
     distributed: dict[str, Any] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
-    """Write the trained generator in superres' format with its model card."""
+    """Write the trained generator in superres' format with its model card. A
+    re-parameterisable network (one with ``fold()``, e.g. ECBSR) is written folded: the
+    plain network it equals, with the training-time network named in the card."""
+    trained_as = None
+    if hasattr(network, "fold"):
+        trained_as = {"arch": arch, "params": params}
+        network, arch, params = network.fold(), "srvgg", network.fold_params()
     card = {
         "kind": "gan" if recipe.train.gan else "psnr",
         "name": recipe.name,
@@ -425,6 +431,7 @@ def export(
         "params": params,
         "scale": recipe.data.scale,
         "parameters": count_parameters(network),
+        "trained_as": trained_as,
         "training": {
             "data": recipe.data.train,
             "iterations": recipe.train.iterations,
