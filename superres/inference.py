@@ -1,11 +1,11 @@
 """Tiled inference: any image size in memory bounded by the tile, seamless output.
 
 The image is covered by equal-size windows (at most ``tile`` LR pixels a side) that overlap
-by at least ``tile_overlap`` pixels. Each window's output is weighted by a ramp that rises from
-near 0 at an inner window edge to 1 after ``tile_overlap`` pixels (image borders are not
-ramped) and the weighted outputs are averaged. Pixels near a window edge, where the
-network lacked context, get little weight, so once the overlap exceeds the network's
-receptive field the tiled result equals the whole-image one up to float rounding.
+by at least ``tile_overlap`` pixels. At an inner window edge, each window's output gets zero
+weight over the outer quarter of the overlap, a linear rise over its middle half, then full
+weight (image borders are not ramped); the weighted outputs are averaged. Pixels where the
+network lacked context get no weight, so once a quarter of the overlap covers the network's
+receptive field, the tiled result equals the whole-image one up to float rounding.
 """
 
 from __future__ import annotations
@@ -31,27 +31,6 @@ class TileOptions:
     memory_budget: int | None = None  # bytes; None = 1 GiB on CPU, half the free memory on GPU
 
 
-def _activation_bytes_per_pixel(model: SRModel) -> float:
-    """Peak activation bytes per LR input pixel, estimated from a 16 x 16 probe run:
-    three times the largest single activation (input, output and a concat in flight)."""
-    largest = 0
-
-    def hook(_module, _inputs, output) -> None:
-        nonlocal largest
-        if isinstance(output, torch.Tensor):
-            largest = max(largest, output.numel())
-
-    handles = [m.register_forward_hook(hook) for m in model.network.modules() if not list(m.children())]
-    try:
-        model(torch.zeros(1, model.in_channels, 16, 16))
-    finally:
-        for handle in handles:
-            handle.remove()
-    bytes_per_value = 4 if model.precision == "fp32" else 2
-    largest = max(largest, model.out_channels * 256 * model.scale**2)
-    return 3 * largest * bytes_per_value / 256
-
-
 def choose_tile_size(model: SRModel, memory_budget: int | None = None) -> int:
     """Largest multiple of 16 whose estimated activations fit the budget; on CPU at most
     ``CPU_TILE_CAP``, which measured fastest (benchmarks/tiles.py). For IMDN, whose
@@ -62,7 +41,7 @@ def choose_tile_size(model: SRModel, memory_budget: int | None = None) -> int:
             memory_budget = int(torch.cuda.mem_get_info(model.device)[0] * 0.5)
         else:
             memory_budget = DEFAULT_CPU_BUDGET
-    side = int(math.sqrt(memory_budget / _activation_bytes_per_pixel(model)))
+    side = int(math.sqrt(memory_budget / model.activation_bytes_per_pixel))
     if model.device.type == "cpu":
         side = min(side, CPU_TILE_CAP)
     return max(16, side // 16 * 16)

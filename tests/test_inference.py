@@ -86,9 +86,9 @@ def test_tta_of_a_dihedral_equivariant_model_changes_nothing():
 
 def test_tta_averages_eight_transforms():
     calls = []
-    network = build_network("srvgg", scale=2, num_feat=4, num_conv=1)
-    network.register_forward_hook(lambda *_: calls.append(1))
-    upscale_tensor(_model(network), torch.rand(1, 3, 10, 12), TileOptions(tile=0, tta=True))
+    model = _model(build_network("srvgg", scale=2, num_feat=4, num_conv=1))
+    model.network.register_forward_hook(lambda *_: calls.append(1))  # after the model's own probe run
+    upscale_tensor(model, torch.rand(1, 3, 10, 12), TileOptions(tile=0, tta=True))
     assert len(calls) == 8
 
 
@@ -117,3 +117,15 @@ def test_outscale_gives_the_requested_size():
     image = (np.random.rand(30, 40, 3) * 255).astype(np.uint8)
     out = upscale(image, model="bicubic", scale=4, outscale=2.5)
     assert out.shape == (75, 100, 3) and out.dtype == np.uint8
+
+
+def test_automatic_tile_size_does_not_touch_the_shared_network(monkeypatch):
+    """Choosing a tile size must not register hooks on a model other threads may be running."""
+    model = _model(build_network("srvgg", scale=2, num_feat=8, num_conv=1))
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("hook registered on a shared network")
+
+    monkeypatch.setattr(torch.nn.Module, "register_forward_hook", refuse)
+    out = upscale_tensor(model, torch.rand(1, 3, 40, 30), TileOptions(tile=None))
+    assert out.shape == (1, 3, 80, 60)
