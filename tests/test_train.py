@@ -19,6 +19,7 @@ from superres.data import IterationBatches, PairedPatches, PatchSpec
 from superres.errors import SuperresError
 from superres.train.recipe import ScheduleConfig, load_recipe
 from superres.train.trainer import CHECKPOINT_NAME, TrainingStoppedError, learning_rate, train
+from superres.weights import load_network
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "recipes/tiny-test.yaml"
@@ -76,6 +77,7 @@ def test_tiny_recipe_trains_validates_and_exports(shared, tmp_path, capsys):
     run = tmp_path / "tiny-test"
     assert path == run / "tiny-test.safetensors" and (run / CHECKPOINT_NAME).is_file()
     assert card["kind"] == "psnr" and card["arch"] == "srvgg" and card["scale"] == 2
+    assert card["parameters"] == sum(p.numel() for p in load_network(path)[0].parameters()) > 0
     assert card["training"]["iterations"] == 20 and card["training"]["data"] == [
         str(shared / "data/train/T91")
     ]

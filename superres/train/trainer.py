@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from superres.archs import build_network, count_parameters
+from superres.archs import build_network
 from superres.atomic import atomic_output
 from superres.data import IterationBatches, PairedPatches, PatchSpec
 from superres.errors import SuperresError
@@ -430,7 +430,7 @@ def export(
         "arch": arch,
         "params": params,
         "scale": recipe.data.scale,
-        "parameters": count_parameters(network),
+        "parameters": sum(p.numel() for p in network.parameters()),  # the EMA copy has no trainable ones
         "trained_as": trained_as,
         "training": {
             "data": recipe.data.train,
