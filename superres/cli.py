@@ -15,8 +15,6 @@ from pathlib import Path
 
 from superres.errors import SuperresError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
-
 
 @dataclass(frozen=True)
 class Job:
@@ -26,6 +24,8 @@ class Job:
 
 def collect_inputs(inputs: list[str], recursive: bool) -> tuple[list[Job], list[str]]:
     """Expand files, folders and globs into jobs; also return inputs that matched nothing."""
+    from superres.io import IMAGE_SUFFIXES
+
     jobs: list[Job] = []
     missing: list[str] = []
     for item in inputs:

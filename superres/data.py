@@ -20,8 +20,8 @@ from torch.utils.data import Dataset, Sampler
 
 from superres.degradations import DegradationConfig, degrade
 from superres.errors import SuperresError
-from superres.evaluate import IMAGE_SUFFIXES, lr_partner, make_lr
-from superres.io import read_image
+from superres.evaluate import lr_partner, make_lr
+from superres.io import image_files, read_image
 from superres.metrics import mod_crop, rgb_to_y
 
 
@@ -67,7 +67,7 @@ class PairedPatches(Dataset):
             folder = Path(folder)
             if not folder.is_dir():
                 raise SuperresError("training folder not found", folder)
-            for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+            for path in image_files(folder):
                 hr = mod_crop(_to_channels(read_image(path).pixels, spec.channels), spec.scale)
                 if hr.dtype != np.uint8:
                     raise SuperresError(f"training expects 8-bit images, found {hr.dtype}", path)

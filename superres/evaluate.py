@@ -23,13 +23,12 @@ import torch
 from superres.api import upscale_image
 from superres.errors import SuperresError
 from superres.inference import TileOptions
-from superres.io import ImageData, read_image, write_image
+from superres.io import ImageData, image_files, read_image, write_image
 from superres.metrics import mod_crop, niqe, psnr, ssim
 from superres.models import SRModel
 from superres.resize import imresize
 
 METRICS = ("psnr", "ssim", "niqe")
-IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 
 
 @dataclass(frozen=True)
@@ -57,16 +56,12 @@ def make_lr(hr: np.ndarray, scale: int) -> np.ndarray:
     return lr.permute(1, 2, 0).numpy().astype(np.uint8)
 
 
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-
-
 def lr_partner(lr_folder: Path, stem: str, scale: int) -> Path:
     """The LR file for an HR stem: same stem, or the stem plus a scale tag (x4, _x4, x4_LR...)."""
-    candidates = [p for p in _image_files(lr_folder) if p.stem == stem]
+    candidates = [p for p in image_files(lr_folder) if p.stem == stem]
     if not candidates:
         tags = (f"x{scale}", f"_x{scale}", f"x{scale}_LR", f"_LR_x{scale}", f"_LRx{scale}")
-        candidates = [p for p in _image_files(lr_folder) if p.stem in {stem + t for t in tags}]
+        candidates = [p for p in image_files(lr_folder) if p.stem in {stem + t for t in tags}]
     if not candidates:
         raise SuperresError(f"no LR image for {stem!r}", lr_folder)
     return candidates[0]
@@ -81,7 +76,7 @@ def iter_pairs(
     paired = hr_folder.is_dir() and lr_folder.is_dir()
     if paired and (lr_folder / f"x{scale}").is_dir():
         lr_folder = lr_folder / f"x{scale}"
-    for path in _image_files(hr_folder if paired else folder):
+    for path in image_files(hr_folder if paired else folder):
         hr = read_image(path).pixels
         if hr.dtype != np.uint8:
             raise SuperresError(f"evaluation expects 8-bit images, found {hr.dtype}", path)
@@ -155,7 +150,6 @@ def format_results(
 ) -> str:
     """Render results as a Markdown table, CSV or JSON."""
     columns = [m for m in METRICS if m in metrics]
-    digits = {"psnr": 4, "ssim": 4, "niqe": 4}
     if style == "json":
         payload = {
             "model": model.name,
@@ -175,10 +169,8 @@ def format_results(
     rows = []
     for r in results:
         if per_image:
-            rows += [
-                [r.name, im.name, *(f"{im.scores[m]:.{digits[m]}f}" for m in columns)] for im in r.images
-            ]
-        rows.append([r.name, f"mean of {len(r.images)}", *(f"{r.mean(m):.{digits[m]}f}" for m in columns)])
+            rows += [[r.name, im.name, *(f"{im.scores[m]:.4f}" for m in columns)] for im in r.images]
+        rows.append([r.name, f"mean of {len(r.images)}", *(f"{r.mean(m):.4f}" for m in columns)])
     header = ["set", "image", *(m.upper() for m in columns)]
     if style == "csv":
         return "\n".join(",".join(row) for row in [header, *rows])

@@ -31,6 +31,7 @@ FORMATS = {
     ".tif": "TIFF",
     ".tiff": "TIFF",
 }
+IMAGE_SUFFIXES = frozenset(FORMATS)  # what superres reads and writes
 _ORIENTATION_TAG = 0x0112
 _ICC_TAG = 34675
 
@@ -63,6 +64,11 @@ def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
     }
     op = ops.get(orientation)
     return np.ascontiguousarray(op(pixels)) if op else pixels
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files directly inside ``folder``, by name."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def _check_size(width: int, height: int, max_pixels: int, path: Path) -> None:

@@ -104,3 +104,17 @@ def test_vgg19_loads_torchvision_keys_and_refuses_to_download(tmp_path):
     assert torch.equal(loaded.features[34].weight, source.features[34].weight)
     with pytest.raises(SuperresError, match="VGG19 weights not found"):
         VGG19Features(["conv5_4"], tmp_path / "absent.pth")
+
+
+def test_discriminator_optimizer_follows_the_recipe():
+    from superres.train.gan import build_adversary
+    from superres.train.recipe import GanConfig, OptimizerConfig
+
+    config = GanConfig(discriminator_params={"num_feat": 8}, optimizer=OptimizerConfig(type="adamw", lr=3e-4))
+    adversary = build_adversary(config, 3, 32, torch.device("cpu"), lambda m: m)
+    assert isinstance(adversary.optimizer, torch.optim.AdamW)  # was always Adam before
+    assert adversary.optimizer.param_groups[0]["lr"] == 3e-4
+    with pytest.raises(SuperresError, match="unknown optimizer"):
+        build_adversary(
+            GanConfig(optimizer=OptimizerConfig(type="sgd")), 3, 32, torch.device("cpu"), lambda m: m
+        )

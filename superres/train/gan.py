@@ -16,6 +16,7 @@ from torch import nn
 
 from superres.train.discriminators import build_discriminator
 from superres.train.losses import discriminator_loss, feature_matching_loss, generator_loss
+from superres.train.optim import make_optimizer
 
 
 @dataclass
@@ -67,10 +68,7 @@ def build_adversary(gan_config, channels: int, hr_patch: int, device: torch.devi
     if gan_config.discriminator == "vgg":
         params.setdefault("input_size", hr_patch)
     module = build_discriminator(gan_config.discriminator, **params).to(device).train()
-    opt = gan_config.optimizer
-    optimizer = torch.optim.Adam(
-        module.parameters(), lr=opt.lr, betas=tuple(opt.betas), weight_decay=opt.weight_decay
-    )
+    optimizer = make_optimizer(gan_config.optimizer, module.parameters())
     return Adversary(
         module, wrap(module), optimizer, gan_config.loss, gan_config.weight, gan_config.feature_matching
     )

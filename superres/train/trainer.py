@@ -40,6 +40,7 @@ from superres.inference import TileOptions
 from superres.models import SRModel
 from superres.train.gan import build_adversary
 from superres.train.losses import pixel_loss
+from superres.train.optim import make_optimizer
 from superres.train.recipe import Recipe, ScheduleConfig
 from superres.train.vgg import PerceptualLoss
 from superres.weights import save_network
@@ -73,19 +74,6 @@ def _network_params(recipe: Recipe) -> dict[str, Any]:
     if recipe.data.channels != 3:
         params.setdefault("in_channels", recipe.data.channels)
     return params
-
-
-def _optimizer(recipe: Recipe, network: nn.Module) -> torch.optim.Optimizer:
-    cfg = recipe.train.optimizer
-    if cfg.type == "adam":
-        return torch.optim.Adam(
-            network.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay
-        )
-    if cfg.type == "adamw":
-        return torch.optim.AdamW(
-            network.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay
-        )
-    raise SuperresError(f"unknown optimizer {cfg.type!r}; use adam or adamw")
 
 
 def _load_pretrained(network: nn.Module, arch: str, params: dict[str, Any], path: Path) -> None:
@@ -231,7 +219,7 @@ def _train(
         _load_pretrained(network, arch, params, Path(recipe.network.pretrained))
     network = network.to(torch_device).train()
     ema = copy.deepcopy(network).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
-    optimizer = _optimizer(recipe, network)
+    optimizer = make_optimizer(cfg.optimizer, network.parameters())
 
     def wrap(module: nn.Module) -> nn.Module:
         return DistributedDataParallel(module) if ranks.world_size > 1 else module
