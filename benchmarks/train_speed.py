@@ -3,8 +3,11 @@ waiting for the data loader, measured after warm-up iterations with the recipe's
 patch size and DataLoader workers.
 
 Usage: python benchmarks/train_speed.py [--device cpu|cuda] [--iterations 3] [--threads 2]
-Writes benchmarks/TRAINING_SPEED.md. GAN recipes run from random generators (speed does not
-depend on the weights) and, without VGG19 weights here, with a random VGG for perceptual loss.
+Writes benchmarks/TRAINING_SPEED.md. With ``--precision-study RECIPE ...`` it instead times
+those recipes in fp32 and with bf16 autocast + channels_last (train.precision /
+train.channels_last) and writes benchmarks/TRAINING_PRECISION.md. GAN recipes run from random
+generators (speed does not depend on the weights) and, without VGG19 weights here, with a
+random VGG for perceptual loss.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from superres.train.trainer import hardware_description, train
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def measure(path: Path, device: str, iterations: int, threads: int) -> dict:
+def measure(path: Path, device: str, iterations: int, threads: int, extra: list[str]) -> dict:
     """Train ``path`` for 2 x ``iterations``; the log record of the second half."""
     torch.set_num_threads(threads)
     recipe = load_recipe(path)
@@ -40,8 +43,67 @@ def measure(path: Path, device: str, iterations: int, threads: int) -> dict:
         ]
         if recipe.train.perceptual and not recipe.train.perceptual.weights_path:
             overrides.append("train.perceptual.weights_path=random")
+        if recipe.train.gan:  # time full generator + discriminator steps
+            overrides.append("train.gan.discriminator_warmup=0")
+        overrides += extra
         train(load_recipe(path, overrides), device=device, progress=False)
         return json.loads((Path(tmp) / recipe.name / "log.jsonl").read_text().splitlines()[-1])
+
+
+def run_worker(path: Path, args: argparse.Namespace, extra: list[str]) -> tuple[dict | None, str]:
+    """Time ``path`` in its own process (one that runs out of memory is reported, not fatal)."""
+    command = [sys.executable, __file__, "--worker", str(path), "--device", args.device,
+               "--iterations", str(args.iterations), "--threads", str(args.threads),
+               "--set", *extra]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode == 0:
+        last = json.loads(result.stdout.strip().splitlines()[-1])
+        speed = f"{last['it_per_s']:.3f} it/s, {last['samples_per_s']:.2f} samples/s"
+        return last, f"{speed}, loader {last['data_share']:.0%}"
+    reason = "killed (out of memory)" if result.returncode in (-9, 137) else f"exit {result.returncode}"
+    return None, f"failed: {reason}"
+
+
+def report_header(title: str, options: str, args: argparse.Namespace) -> list[str]:
+    torch.set_num_threads(args.threads)
+    device = hardware_description(torch.device(args.device))
+    return [
+        f"# {title}",
+        "",
+        f"- date: {datetime.date.today().isoformat()}; device: {device}",
+        f"- Python {platform.python_version()}, torch {torch.__version__}",
+        f"- command: `python benchmarks/train_speed.py {options}`",
+    ]
+
+
+def precision_study(args: argparse.Namespace) -> None:
+    modes = {
+        "fp32": ["train.precision=fp32", "train.channels_last=false"],
+        "bf16 + channels_last": ["train.precision=bf16", "train.channels_last=true"],
+    }
+    n = args.iterations
+    lines = [
+        *report_header(
+            "Training speed: fp32 against bf16 autocast + channels_last",
+            f"--precision-study {' '.join(args.precision_study)} --iterations {n} --threads {args.threads}",
+            args,
+        ),
+        f"- each cell: iterations/s over {n} iterations after {n} warm-up iterations",
+        "",
+        "| recipe | fp32 it/s | bf16 + channels_last it/s | speed-up |",
+        "|---|---|---|---|",
+    ]
+    for name in args.precision_study:
+        speeds = {}
+        for mode, extra in modes.items():
+            last, summary = run_worker(ROOT / "recipes" / f"{name}.yaml", args, extra)
+            speeds[mode] = last["it_per_s"] if last else float("nan")
+            print(f"{name:<22} {mode:<22} {summary}", flush=True)
+        fp32, fast = speeds.values()
+        lines.append(f"| {name} | {fp32:.3f} | {fast:.3f} | {fast / fp32:.2f}x |")
+    out = args.output.with_name("TRAINING_PRECISION.md")
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}")
 
 
 def main() -> None:
@@ -54,29 +116,22 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/TRAINING_SPEED.md")
+    parser.add_argument("--precision-study", nargs="+", metavar="RECIPE", help="recipe names")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--set", nargs="*", default=[], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(measure(args.worker, args.device, args.iterations, args.threads)))
+        print(json.dumps(measure(args.worker, args.device, args.iterations, args.threads, args.set)))
+        return
+    if args.precision_study:
+        precision_study(args)
         return
     rows = []
     for path in sorted((ROOT / "recipes").glob("*.yaml")):
         if path.stem == "tiny-test":
             continue
         recipe = load_recipe(path)
-        # Each recipe in its own process: one that runs out of memory is reported, not fatal.
-        command = [sys.executable, __file__, "--worker", str(path), "--device", args.device,
-                   "--iterations", str(args.iterations), "--threads", str(args.threads)]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode == 0:
-            last = json.loads(result.stdout.strip().splitlines()[-1])
-            speed = f"{last['it_per_s']:.3f} it/s, {last['samples_per_s']:.2f} samples/s"
-            summary = f"{speed}, loader {last['data_share']:.0%}"
-        else:
-            reason = (
-                "killed (out of memory)" if result.returncode in (-9, 137) else f"exit {result.returncode}"
-            )
-            last, summary = None, f"failed: {reason}"
+        last, summary = run_worker(path, args, [])
         rows.append(
             (
                 path.stem,
@@ -89,14 +144,8 @@ def main() -> None:
         )
         print(f"{path.stem:<22} {summary}", flush=True)
     n = args.iterations
-    torch.set_num_threads(args.threads)
-    device = hardware_description(torch.device(args.device))
     lines = [
-        "# Training speed",
-        "",
-        f"- date: {datetime.date.today().isoformat()}; device: {device}",
-        f"- Python {platform.python_version()}, torch {torch.__version__}",
-        f"- command: `python benchmarks/train_speed.py --device {args.device} --iterations {n}`",
+        *report_header("Training speed", f"--device {args.device} --iterations {n}", args),
         f"- each row: mean over {n} iterations after {n} warm-up iterations",
         "",
         "| recipe | batch | HR patch | loader workers | iterations/s | samples/s | loader share of step |",

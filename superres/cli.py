@@ -230,9 +230,40 @@ def cmd_models(args: argparse.Namespace) -> int:
             f"{entry.summary}"
         )
     print()
+    print(_shipped_table(shipped))
+    print()
     print("default model: " + ", ".join(f"x{s}: {default_model_name(s)}" for s in (2, 3, 4)))
     print("weights files work too (-m PATH): RRDBNet/ESRGAN, SRVGGNetCompact, EDSR, IMDN and superres files")
     return 0
+
+
+def _shipped_table(shipped: dict[str, Path]) -> str:
+    """Shipped models with the test-set scores from their cards (``superres eval`` protocol)."""
+    from superres.weights import read_metadata
+
+    sets = ("Set5", "Set14", "BSD100")
+    lines = [
+        f"{'shipped model':<14} {'kind':<5} {'scale':<5} {'network':<8} {'params':>8}  "
+        + "  ".join(f"{s + ' PSNR':>11}" for s in sets)
+        + f"  {'BSD100 NIQE':>11}  trained"
+    ]
+    for name, path in shipped.items():
+        card = read_metadata(path).get("card", {})
+        scores = card.get("eval", {}).get("sets") or card.get("metrics", {})
+        training = card.get("training", {})
+
+        def score(set_name: str, metric: str, digits: int, scores: dict = scores) -> str:
+            value = scores.get(set_name, {}).get(metric)
+            return "-" if value is None else f"{value:.{digits}f}"
+
+        trained = f"{training.get('wall_time_s', 0) / 60:.0f} min, {training.get('hardware', '?')}"
+        lines.append(
+            f"{name:<14} {card.get('kind', '?'):<5} x{card.get('scale', '?'):<4} {card.get('arch', '?'):<8} "
+            f"{card.get('parameters', 0):>8,}  "
+            + "  ".join(f"{score(s, 'psnr', 2):>11}" for s in sets)
+            + f"  {score('BSD100', 'niqe', 3):>11}  {trained}"
+        )
+    return "\n".join(lines)
 
 
 def _positive(kind: type) -> Callable[[str], float | int]:
@@ -310,7 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "-s", "--scale", type=_positive(int), help="scale (needed for bicubic and default models)"
     )
-    ev.add_argument("--metrics", default="psnr,ssim", help="comma-separated: psnr, ssim, niqe")
+    ev.add_argument(
+        "--metrics",
+        default="psnr,ssim",
+        help="comma-separated: psnr, ssim, niqe, grid (a pattern repeating every scale pixels)",
+    )
     ev.add_argument("--rgb", action="store_true", help="PSNR/SSIM on RGB instead of the Y channel")
     ev.add_argument(
         "--gray-as-rgb",
@@ -335,7 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("recipe", help="recipe YAML file (see recipes/)")
     tr.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
-    tr.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="override recipe entries")
+    tr.add_argument(
+        "--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help="override recipe entries"
+    )
     tr.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     tr.add_argument(
         "--stop-after", type=_positive(int), metavar="N", help="checkpoint and stop at iteration N"

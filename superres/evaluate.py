@@ -24,11 +24,11 @@ from superres.api import upscale_image
 from superres.errors import SuperresError
 from superres.inference import TileOptions
 from superres.io import ImageData, image_files, read_image, write_image
-from superres.metrics import mod_crop, niqe, psnr, ssim
+from superres.metrics import grid_strength, mod_crop, niqe, psnr, ssim
 from superres.models import SRModel
 from superres.resize import imresize
 
-METRICS = ("psnr", "ssim", "niqe")
+METRICS = ("psnr", "ssim", "niqe", "grid")  # grid: a pattern repeating every `scale` pixels
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,8 @@ def evaluate_folder(
             if niqe_params is None:
                 raise SuperresError("NIQE needs the pristine-model file: pass --niqe-params PATH")
             scores["niqe"] = niqe(sr, niqe_params, crop_border=scale)
+        if "grid" in metrics:
+            scores["grid"] = grid_strength(sr, scale)
         if save_dir is not None:
             out = Path(save_dir) / folder.name / f"{name}.png"
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from superres.cli import main
@@ -50,3 +51,12 @@ def test_eval_errors(tmp_path, capsys):
                  "--niqe-params", str(tmp_path / "nope.npz"), "-q"]) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert "no such folder" in err and "8-bit" in err and "lpips" in err and "niqe_pris_params" in err
+
+
+def test_eval_reports_grid_strength(shared, capsys):
+    """bicubic output is smooth: no pattern repeating every 4 pixels."""
+    args = ["eval", "-m", "bicubic", "-s", "4", "--data", str(shared / "data/test/Set5"), "-q",
+            "--format", "json", "--metrics", "psnr,grid"]  # fmt: skip
+    assert main(args) == 0
+    (set5,) = json.loads(capsys.readouterr().out)["sets"]
+    assert 0.0 <= set5["grid"] < 0.1 and set5["psnr"] == pytest.approx(28.43, abs=0.01)

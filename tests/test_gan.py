@@ -14,7 +14,7 @@ from superres.train.losses import GAN_LOSSES, discriminator_loss, feature_matchi
 from superres.train.recipe import load_recipe
 from superres.train.trainer import CHECKPOINT_NAME, train
 from superres.train.vgg import VGG19Features
-from superres.weights import read_metadata
+from superres.weights import load_network, read_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "recipes/tiny-test.yaml"
@@ -74,6 +74,20 @@ def test_pretrained_must_match_the_network(shared, tmp_path, psnr_model):
         train(recipe, progress=False)
 
 
+def test_pretrained_from_another_scale_only_when_partial(shared, tmp_path, psnr_model, capsys):
+    x3 = ("data.scale=3", f"network.pretrained={psnr_model}", "train.iterations=0")
+    with pytest.raises(SuperresError, match="x2, the recipe trains srvgg x3"):
+        train(_recipe(tmp_path, shared, "strict", *x3), progress=False)
+    path, card = train(
+        _recipe(tmp_path, shared, "partial", *x3, "network.pretrained_partial=true"), progress=False
+    )
+    assert "trained from scratch: body.6.bias, body.6.weight" in capsys.readouterr().out
+    source, started = load_network(psnr_model)[0].state_dict(), load_network(path)[0].state_dict()
+    assert card["scale"] == 3 and card["training"]["pretrained_partial"] is True
+    assert started["body.6.weight"].shape[0] == 27 and source["body.6.weight"].shape[0] == 12
+    assert all(torch.equal(started[k], source[k]) for k in source if not k.startswith("body.6."))
+
+
 def test_adversarial_losses_point_the_right_way():
     confident_real, confident_fake = torch.full((4, 1), 5.0), torch.full((4, 1), -5.0)
     for kind in GAN_LOSSES:
@@ -118,3 +132,15 @@ def test_discriminator_optimizer_follows_the_recipe():
         build_adversary(
             GanConfig(optimizer=OptimizerConfig(type="sgd")), 3, 32, torch.device("cpu"), lambda m: m
         )
+
+
+def test_discriminator_warmup_leaves_the_generator_alone(shared, tmp_path, psnr_model):
+    gan = "train.gan={discriminator: unet, discriminator_params: {num_feat: 8}, discriminator_warmup: 3}"
+    recipe = _recipe(tmp_path, shared, "warm", gan, f"network.pretrained={psnr_model}", "train.iterations=3")
+    path, _ = train(recipe, progress=False)
+    start, after = load_network(psnr_model)[0].state_dict(), load_network(path)[0].state_dict()
+    assert all(torch.equal(start[k], after[k]) for k in start)
+    state = torch.load(tmp_path / "warm" / CHECKPOINT_NAME, weights_only=True)
+    assert state["d_optimizer"]["state"] and not state["optimizer"]["state"]  # only D has stepped
+    log = (tmp_path / "warm/log.jsonl").read_text()
+    assert '"discriminator"' in log and '"gan"' not in log

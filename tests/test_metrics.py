@@ -100,3 +100,14 @@ def test_gray_as_itself_is_the_default(shared):
     model = load_model(shared / "weights/imdn/IMDN_x4.pth")
     default = evaluate_folder(model, shared / "data/test/Set14").mean("psnr")
     assert default == pytest.approx(28.49, abs=0.03)  # bridge.png compared on its gray values
+
+
+def test_grid_strength_sees_a_periodic_pattern_and_not_natural_texture(shared):
+    from superres.io import read_image
+    from superres.metrics import grid_strength
+
+    baboon = read_image(shared / "data/test/Set14/baboon.png").pixels
+    gridded = baboon.astype(np.float64)
+    gridded[::4, ::4] += 6.0  # a faint dot every 4 pixels, as a pixel-shuffle artefact
+    assert grid_strength(baboon, 4) < 0.3
+    assert grid_strength(gridded, 4) > 1.0 and grid_strength(gridded, 3) < 0.3

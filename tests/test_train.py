@@ -187,3 +187,40 @@ def test_reparameterisable_network_is_exported_folded(shared, tmp_path):
     assert meta["arch"] == "srvgg" and card["trained_as"]["arch"] == "ecbsr"
     state = torch.load(tmp_path / "tiny-test" / CHECKPOINT_NAME, weights_only=True)
     assert state["arch"] == "ecbsr"  # the checkpoint keeps the training-time branches for fine-tuning
+
+
+def test_bf16_channels_last_training_tracks_fp32(shared, tmp_path):
+    """bf16 autocast changes the arithmetic (so the weights differ) but not what is learnt."""
+    fp32_path, fp32 = train(
+        _tiny(tmp_path / "a", shared, "train.iterations=40", "val.interval=40"), progress=False
+    )
+    fast = _tiny(tmp_path / "b", shared, "train.iterations=40", "val.interval=40", "train.precision=bf16",
+                 "train.channels_last=true")  # fmt: skip
+    bf16_path, bf16 = train(fast, progress=False)
+    assert bf16["training"]["precision"] == "bf16"
+    a, b = (load_network(p)[0].state_dict()["body.0.weight"] for p in (fp32_path, bf16_path))
+    assert not torch.equal(a, b) and torch.allclose(a, b, atol=0.05)
+    assert abs(bf16["metrics"]["Set5"]["psnr"] - fp32["metrics"]["Set5"]["psnr"]) < 0.05  # 30.85 both
+    with pytest.raises(SuperresError, match=r"train\.precision must be fp32 or bf16"):
+        train(_tiny(tmp_path / "c", shared, "train.precision=fp16"), progress=False)
+
+
+def test_repeated_set_options_all_apply(shared, tmp_path):
+    """``--set a=1 --set b=2`` used to keep only the last group, so the output folder was lost."""
+    data = shared / "data/train/T91"
+    args = ["train", str(TINY), "-q", "--set", f"output={tmp_path}", "--set", "train.iterations=2",
+            "val.sets=[]", "--set", f"data.train=[{data}]"]  # fmt: skip
+    assert main(args) == 0
+    state = torch.load(tmp_path / "tiny-test" / CHECKPOINT_NAME, weights_only=True)
+    assert state["iteration"] == 2
+
+
+def test_resume_drops_log_records_the_killed_run_wrote_after_its_checkpoint(shared, tmp_path):
+    recipe = _tiny(tmp_path, shared, "train.iterations=8", "train.log_interval=2", "val.sets=[]")
+    train(recipe, progress=False, stop_after=4)
+    log = tmp_path / "tiny-test/log.jsonl"
+    with open(log, "a") as f:  # what a run killed at iteration 7 had logged past checkpoint 4
+        f.write(json.dumps({"iteration": 6, "l1": 1.0}) + "\n")
+    train(recipe, resume=True, progress=False)
+    iterations = [json.loads(line)["iteration"] for line in log.read_text().splitlines()]
+    assert iterations == [2, 4, 6, 8]

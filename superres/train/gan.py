@@ -32,8 +32,8 @@ class Adversary:
         self.module.requires_grad_(False)
         try:
             with torch.no_grad():
-                real_logits, real_features = self.module(hr)
-            fake_logits, fake_features = self.module(sr)
+                real_logits, real_features = _fp32(self.module(hr))
+            fake_logits, fake_features = _fp32(self.module(sr))
             terms = {"gan": self.weight * generator_loss(self.loss, real_logits, fake_logits)}
             if self.feature_matching:
                 terms["feature_matching"] = self.feature_matching * feature_matching_loss(
@@ -45,8 +45,8 @@ class Adversary:
 
     def step(self, sr: torch.Tensor, hr: torch.Tensor) -> float:
         """One discriminator update on a real and a (detached) generated batch."""
-        real_logits, _ = self.trained(hr)
-        fake_logits, _ = self.trained(sr.detach())
+        real_logits, _ = _fp32(self.trained(hr))
+        fake_logits, _ = _fp32(self.trained(sr.detach()))
         loss = discriminator_loss(self.loss, real_logits, fake_logits)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -59,6 +59,12 @@ class Adversary:
     def load(self, state: dict[str, Any]) -> None:
         self.module.load_state_dict(state["discriminator"])
         self.optimizer.load_state_dict(state["d_optimizer"])
+
+
+def _fp32(output: tuple[torch.Tensor, list[torch.Tensor]]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Discriminator logits and features in fp32, so losses are exact under bf16 autocast."""
+    logits, features = output
+    return logits.float(), [f.float() for f in features]
 
 
 def build_adversary(gan_config, channels: int, hr_patch: int, device: torch.device, wrap) -> Adversary:

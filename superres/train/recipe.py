@@ -23,6 +23,9 @@ class NetworkConfig:
     arch: str
     params: dict[str, Any] = field(default_factory=dict)
     pretrained: str = ""  # weights file to start from (e.g. the PSNR model a GAN fine-tunes)
+    # Start from the tensors of ``pretrained`` whose names and shapes fit, e.g. another scale's
+    # model (all but the upsampler); the rest keep their initialisation. Named in the card.
+    pretrained_partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,10 @@ class GanConfig:
     loss: str = "vanilla"  # vanilla, lsgan, hinge, ragan
     weight: float = 0.1  # adversarial loss weight for the generator
     feature_matching: float = 0.0  # discriminator feature-matching loss weight
+    # Iterations at the start that train only the discriminator (BasicSR's net_d_init_iters):
+    # a fresh discriminator is near chance for a while, and a generator chasing its noise
+    # learns artefacts.
+    discriminator_warmup: int = 0
     optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(lr=1e-4))
 
 
@@ -98,6 +105,10 @@ class TrainConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     ema_decay: float = 0.999  # 0 disables the EMA copy
     grad_clip: float = 0.0  # max gradient norm; 0 = off
+    # bf16: forward passes under bf16 autocast (weights, gradients and optimizer state stay
+    # fp32); 1.4-2x faster on CPUs with AVX-512 bf16 (benchmarks/TRAINING_PRECISION.md).
+    precision: str = "fp32"
+    channels_last: bool = False  # NHWC activations; faster for convolutions on CPU
     checkpoint_interval: int = 1000
     log_interval: int = 100
 

@@ -76,20 +76,43 @@ def _network_params(recipe: Recipe) -> dict[str, Any]:
     return params
 
 
-def _load_pretrained(network: nn.Module, arch: str, params: dict[str, Any], path: Path) -> None:
+def _load_pretrained(
+    network: nn.Module, arch: str, params: dict[str, Any], path: Path, partial: bool
+) -> list[str]:
+    """Copy ``path``'s weights into ``network``; returns the names left at initialisation
+    (only with ``partial``, which takes every tensor whose name and shape fit)."""
     from superres.weights import load_network
 
     source, source_arch, _, _ = load_network(path)
-    if source_arch != arch or source.scale != params["scale"]:
+    if source_arch != arch or (source.scale != params["scale"] and not partial):
         raise SuperresError(
-            f"pretrained weights are {source_arch} x{source.scale}, the recipe trains {arch}", path
+            f"pretrained weights are {source_arch} x{source.scale}, the recipe trains {arch}"
+            f" x{params['scale']} (network.pretrained_partial takes what fits from another scale)",
+            path,
         )
+    if partial:
+        target = network.state_dict()
+        fitting = {k: v for k, v in source.state_dict().items() if k in target and v.shape == target[k].shape}
+        if not fitting:
+            raise SuperresError("pretrained weights share no tensor with the recipe's network", path)
+        network.load_state_dict(fitting, strict=False)
+        return sorted(set(target) - set(fitting))
     try:
         network.load_state_dict(source.state_dict())
     except RuntimeError as exc:
         raise SuperresError(
             f"pretrained weights do not fit the recipe's network ({str(exc).splitlines()[0]})", path
         ) from None
+    return []
+
+
+def _drop_log_records_after(log_path: Path, iteration: int) -> None:
+    """A run killed after its last checkpoint logged iterations that the resumed run repeats."""
+    if log_path.exists():
+        lines = log_path.read_text().splitlines(keepends=True)
+        kept = [line for line in lines if json.loads(line)["iteration"] <= iteration]
+        if len(kept) < len(lines):
+            log_path.write_text("".join(kept))
 
 
 def hardware_description(device: torch.device) -> str:
@@ -216,10 +239,20 @@ def _train(
     torch.manual_seed(cfg.seed)
     network = build_network(arch, **params)
     if recipe.network.pretrained and not resume:
-        _load_pretrained(network, arch, params, Path(recipe.network.pretrained))
-    network = network.to(torch_device).train()
+        left = _load_pretrained(
+            network, arch, params, Path(recipe.network.pretrained), recipe.network.pretrained_partial
+        )
+        if left and ranks.is_main:
+            print(f"[{recipe.name}] not in the pretrained weights, trained from scratch: {', '.join(left)}")
+    if cfg.precision not in ("fp32", "bf16"):
+        raise SuperresError(f"train.precision must be fp32 or bf16, got {cfg.precision!r}")
+    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    network = network.to(torch_device, memory_format=memory_format).train()
     ema = copy.deepcopy(network).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
     optimizer = make_optimizer(cfg.optimizer, network.parameters())
+
+    def autocast() -> torch.autocast:
+        return torch.autocast(torch_device.type, torch.bfloat16, enabled=cfg.precision == "bf16")
 
     def wrap(module: nn.Module) -> nn.Module:
         return DistributedDataParallel(module) if ranks.world_size > 1 else module
@@ -261,6 +294,8 @@ def _train(
         )
     if ranks.is_main:
         (run_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+        if resume:
+            _drop_log_records_after(run_dir / "log.jsonl", start)
 
     spec = PatchSpec(data.scale, data.patch_size, data.channels, data.augment)
     dataset = PairedPatches(data.train, spec, cfg.seed, data.train_lr or None, data.degradation)
@@ -292,13 +327,20 @@ def _train(
         """One optimisation step of the generator (and the discriminator); returns loss terms."""
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg.schedule, cfg.optimizer.lr, iteration, cfg.iterations)
-        lr_batch, hr_batch = lr_batch.to(torch_device), hr_batch.to(torch_device)
-        sr = trained(lr_batch)
-        terms = {name: weight * fn(sr, hr_batch) for name, fn, weight in losses}
-        if perceptual is not None:
-            terms["perceptual"] = cfg.perceptual.weight * perceptual(sr, hr_batch)
-        if adversary is not None:
-            terms.update(adversary.generator_terms(sr, hr_batch))
+        lr_batch = lr_batch.to(torch_device, memory_format=memory_format)
+        hr_batch = hr_batch.to(torch_device, memory_format=memory_format)
+        if adversary is not None and iteration < cfg.gan.discriminator_warmup:  # generator frozen
+            with torch.no_grad(), autocast():
+                sr = trained(lr_batch).float()
+            with autocast():
+                return {"discriminator": torch.tensor(adversary.step(sr, hr_batch))}
+        with autocast():
+            sr = trained(lr_batch).float()  # losses in fp32
+            terms = {name: weight * fn(sr, hr_batch) for name, fn, weight in losses}
+            if perceptual is not None:
+                terms["perceptual"] = cfg.perceptual.weight * perceptual(sr, hr_batch)
+            if adversary is not None:
+                terms.update(adversary.generator_terms(sr, hr_batch))
         loss = sum(terms.values())
         finite = torch.isfinite(loss.detach()).float()
         if ranks.world_size > 1:  # all ranks must agree to stop, or the others would hang
@@ -318,7 +360,8 @@ def _train(
             nn.utils.clip_grad_norm_(network.parameters(), cfg.grad_clip)
         optimizer.step()
         if adversary is not None:
-            terms["discriminator"] = torch.tensor(adversary.step(sr, hr_batch))
+            with autocast():
+                terms["discriminator"] = torch.tensor(adversary.step(sr, hr_batch))
         if ema is not None:
             with torch.no_grad():
                 for ema_p, p in zip(ema.parameters(), network.parameters(), strict=True):
@@ -429,6 +472,8 @@ def export(
             "perceptual": asdict(recipe.train.perceptual) if recipe.train.perceptual else None,
             "gan": asdict(recipe.train.gan) if recipe.train.gan else None,
             "pretrained": recipe.network.pretrained or None,
+            "pretrained_partial": recipe.network.pretrained_partial,
+            "precision": recipe.train.precision,
             "optimizer": asdict(recipe.train.optimizer),
             "schedule": asdict(recipe.train.schedule),
             "ema_decay": recipe.train.ema_decay,

@@ -1,0 +1,120 @@
+"""Perceptual quality of the x4 GAN model: NIQE (lower = more natural) and Y-PSNR on Set5,
+Set14 and BSD100 next to bicubic, the x4 PSNR model and the HR images themselves, plus a
+picture of crops side by side.
+
+Protocol as ``superres eval``: MATLAB-bicubic LR, HR mod-cropped to the scale, NIQE and PSNR
+with a border of ``scale`` pixels cropped (the HR row is cropped the same way).
+
+Usage: python benchmarks/gan_quality.py [--shared ../shared] [--models bicubic compact-x4 photo-gan-x4]
+Writes benchmarks/GAN_QUALITY.md and benchmarks/gan_crops.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from superres.evaluate import evaluate_folder, iter_pairs, super_resolve
+from superres.inference import TileOptions
+from superres.metrics import grid_strength, niqe
+from superres.models import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+SETS = ("Set5", "Set14", "BSD100")
+SCALE = 4
+# (set, image stem, left, top) of square HR crops: fur, fabric, a face, natural textures
+CROPS = (
+    ("Set14", "baboon", 300, 40),
+    ("Set14", "barbara", 380, 300),
+    ("Set14", "comic", 60, 40),
+    ("BSD100", "img_008_SRF_4_HR", 120, 120),
+)
+CROP_SIDE, ZOOM = 96, 2
+
+
+def hr_scores(folder: Path, params: Path) -> tuple[float, float]:
+    """Mean NIQE and grid strength of the HR images themselves."""
+    pairs = list(iter_pairs(folder, SCALE))
+    niqes = [niqe(hr, params, crop_border=SCALE) for _, hr, _ in pairs]
+    grids = [grid_strength(hr, SCALE) for _, hr, _ in pairs]
+    return float(np.mean(niqes)), float(np.mean(grids))
+
+
+def crops_picture(models: dict, shared: Path, out: Path) -> None:
+    """One row per crop: LR (nearest), then each model, then HR; each tile zoomed ZOOM x."""
+    labels = ["LR (nearest)", *models, "HR"]
+    tile = CROP_SIDE * ZOOM
+    header = 18
+    picture = Image.new("RGB", (tile * len(labels), header + tile * len(CROPS)), "white")
+    draw = ImageDraw.Draw(picture)
+    for column, label in enumerate(labels):
+        draw.text((column * tile + 4, 3), label, fill="black")
+    for row, (set_name, stem, left, top) in enumerate(CROPS):
+        pairs = {name: (hr, lr) for name, hr, lr in iter_pairs(shared / "data/test" / set_name, SCALE)}
+        hr, lr = pairs[stem]
+        box = (slice(top, top + CROP_SIDE), slice(left, left + CROP_SIDE))
+        lr_up = np.repeat(np.repeat(lr, SCALE, axis=0), SCALE, axis=1)
+        views = [lr_up[box]] + [super_resolve(m, lr, TileOptions(tile=0))[box] for m in models.values()]
+        for column, view in enumerate([*views, hr[box]]):
+            if view.ndim == 2 or view.shape[2] == 1:
+                view = np.repeat(view.reshape(view.shape[0], view.shape[1], 1), 3, axis=2)
+            image = Image.fromarray(view).resize((tile, tile), Image.NEAREST)
+            picture.paste(image, (column * tile, header + row * tile))
+    picture.save(out, optimize=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    parser.add_argument("--models", nargs="+", default=["bicubic", "compact-x4", "photo-gan-x4"])
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks")
+    args = parser.parse_args()
+    params = args.shared / "data/niqe/niqe_pris_params.npz"
+    models = {name: load_model(name, scale=SCALE) for name in args.models}
+    started = time.perf_counter()
+    rows = []
+    for name, model in models.items():
+        results = [
+            evaluate_folder(
+                model, args.shared / "data/test" / s, ("psnr", "niqe", "grid"), niqe_params=params
+            )
+            for s in SETS
+        ]
+        rows.append(
+            [name, *(f"{r.mean('niqe'):.3f} / {r.mean('psnr'):.2f} / {r.mean('grid'):.2f}" for r in results)]
+        )
+        print(rows[-1], file=sys.stderr)
+    hr = [hr_scores(args.shared / "data/test" / s, params) for s in SETS]
+    rows.append(["HR images", *(f"{n:.3f} / - / {g:.2f}" for n, g in hr)])
+    crops_picture(models, args.shared, args.out / "gan_crops.png")
+    minutes = (time.perf_counter() - started) / 60
+    lines = [
+        "# x4 GAN model: NIQE / Y-PSNR",
+        "",
+        f"Written by `python benchmarks/gan_quality.py` on {datetime.date.today()}"
+        f" ({platform.machine()}, {minutes:.1f} min). NIQE: lower is more natural (MATLAB-compatible,"
+        " pristine model from ../shared/data/niqe); PSNR in dB on Y, border of 4 cropped; grid: strength"
+        " of a pattern repeating every 4 pixels (`superres.metrics.grid_strength`; the pixel-shuffle"
+        " checkerboard a GAN generator can learn; natural images score a few tenths).",
+        "",
+        "| model | " + " | ".join(f"{s} NIQE / PSNR / grid" for s in SETS) + " |",
+        "|---|" + "---|" * len(SETS),
+        *("| " + " | ".join(row) + " |" for row in rows),
+        "",
+        "Crops (HR pixels, zoomed 2x): `benchmarks/gan_crops.png`.",
+        "",
+    ]
+    (args.out / "GAN_QUALITY.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

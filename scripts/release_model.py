@@ -1,0 +1,64 @@
+"""Ship a trained model: score it on the test sets and write it into the package with the
+eval table in its model card.
+
+Usage: python scripts/release_model.py runs/NAME/NAME.safetensors [--shared ../shared]
+
+Evaluates with the published protocol (``superres eval``: MATLAB-bicubic LR, Y channel,
+border = scale, gray images as themselves) on Set5, Set14 and BSD100; GAN models also get
+NIQE and grid strength (``superres.metrics.grid_strength``). The card gains ``eval`` (the
+table and the command that reproduces it) and ``recipe``; the file is written atomically to
+superres/pretrained/NAME.safetensors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from superres.evaluate import evaluate_folder
+from superres.models import PRETRAINED_DIR, load_model
+from superres.train.recipe import load_recipe
+from superres.weights import load_network, save_network
+
+ROOT = Path(__file__).resolve().parents[1]
+SETS = ("Set5", "Set14", "BSD100")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("weights", type=Path, help="the trained file a run exported")
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    args = parser.parse_args()
+    network, arch, params, card = load_network(args.weights)
+    if not card.get("name"):
+        raise SystemExit(f"{args.weights}: no model card (not a file superres train exported)")
+    name, scale = card["name"], card["scale"]
+    metrics = ("psnr", "ssim", "niqe", "grid") if card["kind"] == "gan" else ("psnr", "ssim")
+    model = load_model(args.weights)  # as users will run it
+    table = {}
+    for set_name in SETS:
+        result = evaluate_folder(
+            model,
+            args.shared / "data/test" / set_name,
+            metrics,
+            niqe_params=args.shared / "data/niqe/niqe_pris_params.npz",
+        )
+        table[set_name] = {m: round(result.mean(m), 4) for m in metrics}
+        print(set_name, table[set_name], file=sys.stderr)
+    data = " ".join(f"../shared/data/test/{s}" for s in SETS)
+    card["eval"] = {
+        "protocol": "MATLAB-bicubic LR, Y channel, border = scale cropped, gray images as themselves",
+        "command": f"superres eval -m {name} --data {data} --metrics {','.join(metrics)}",
+        "sets": table,
+    }
+    card["recipe"] = f"recipes/{name}.yaml"
+    card["description"] = load_recipe(ROOT / card["recipe"]).description  # the recipe's, as now
+    card["parameters"] = sum(p.numel() for p in network.parameters())  # files from before a fix said 0
+    out = save_network(PRETRAINED_DIR / f"{name}.safetensors", network, arch, params, card)
+    print(f"wrote {out.relative_to(ROOT)} (x{scale}, {card['kind']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
