@@ -3,6 +3,8 @@ from a PSNR model, exact resume with the discriminator's state."""
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import pytest
@@ -144,3 +146,15 @@ def test_discriminator_warmup_leaves_the_generator_alone(shared, tmp_path, psnr_
     assert state["d_optimizer"]["state"] and not state["optimizer"]["state"]  # only D has stepped
     log = (tmp_path / "warm/log.jsonl").read_text()
     assert '"discriminator"' in log and '"gan"' not in log
+
+
+def test_gan_trains_under_bf16_autocast(shared, tmp_path, psnr_model):
+    gan = "train.gan={discriminator: unet, discriminator_params: {num_feat: 8}, feature_matching: 1.0}"
+    fast = ("train.precision=bf16", "train.channels_last=true")
+    recipe = _recipe(tmp_path, shared, "bf16", gan, f"network.pretrained={psnr_model}", *fast)
+    _, card = train(recipe, progress=False)
+    assert card["training"]["precision"] == "bf16"
+    last = json.loads((tmp_path / "bf16/log.jsonl").read_text().splitlines()[-1])
+    assert all(math.isfinite(last[k]) for k in ("l1", "gan", "feature_matching", "discriminator"))
+    state = torch.load(tmp_path / "bf16" / CHECKPOINT_NAME, weights_only=True)
+    assert all(v.dtype == torch.float32 for v in state["discriminator"].values() if v.is_floating_point())

@@ -8,6 +8,9 @@ the (possibly DDP-wrapped) trainable copy.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +30,7 @@ class Adversary:
     loss: str
     weight: float
     feature_matching: float
+    forward_context: Callable[[], AbstractContextManager] = contextlib.nullcontext  # e.g. bf16 autocast
 
     def generator_terms(self, sr: torch.Tensor, hr: torch.Tensor) -> dict[str, torch.Tensor]:
         self.module.requires_grad_(False)
@@ -45,8 +49,9 @@ class Adversary:
 
     def step(self, sr: torch.Tensor, hr: torch.Tensor) -> float:
         """One discriminator update on a real and a (detached) generated batch."""
-        real_logits, _ = _fp32(self.trained(hr))
-        fake_logits, _ = _fp32(self.trained(sr.detach()))
+        with self.forward_context():  # the forward passes only; backward runs outside autocast
+            real_logits, _ = _fp32(self.trained(hr))
+            fake_logits, _ = _fp32(self.trained(sr.detach()))
         loss = discriminator_loss(self.loss, real_logits, fake_logits)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -67,8 +72,16 @@ def _fp32(output: tuple[torch.Tensor, list[torch.Tensor]]) -> tuple[torch.Tensor
     return logits.float(), [f.float() for f in features]
 
 
-def build_adversary(gan_config, channels: int, hr_patch: int, device: torch.device, wrap) -> Adversary:
-    """``wrap`` turns a module into its trainable (e.g. DDP) form."""
+def build_adversary(
+    gan_config,
+    channels: int,
+    hr_patch: int,
+    device: torch.device,
+    wrap,
+    forward_context: Callable[[], AbstractContextManager] = contextlib.nullcontext,
+) -> Adversary:
+    """``wrap`` turns a module into its trainable (e.g. DDP) form; ``forward_context`` is
+    entered around the discriminator's own forward passes."""
     params = dict(gan_config.discriminator_params)
     params.setdefault("in_channels", channels)
     if gan_config.discriminator == "vgg":
@@ -76,5 +89,11 @@ def build_adversary(gan_config, channels: int, hr_patch: int, device: torch.devi
     module = build_discriminator(gan_config.discriminator, **params).to(device).train()
     optimizer = make_optimizer(gan_config.optimizer, module.parameters())
     return Adversary(
-        module, wrap(module), optimizer, gan_config.loss, gan_config.weight, gan_config.feature_matching
+        module,
+        wrap(module),
+        optimizer,
+        gan_config.loss,
+        gan_config.weight,
+        gan_config.feature_matching,
+        forward_context,
     )

@@ -261,7 +261,7 @@ def _train(
     data = recipe.data
     adversary = (
         build_adversary(
-            cfg.gan, params.get("in_channels", 3), data.patch_size * data.scale, torch_device, wrap
+            cfg.gan, params.get("in_channels", 3), data.patch_size * data.scale, torch_device, wrap, autocast
         )
         if cfg.gan
         else None
@@ -332,8 +332,7 @@ def _train(
         if adversary is not None and iteration < cfg.gan.discriminator_warmup:  # generator frozen
             with torch.no_grad(), autocast():
                 sr = trained(lr_batch).float()
-            with autocast():
-                return {"discriminator": torch.tensor(adversary.step(sr, hr_batch))}
+            return {"discriminator": torch.tensor(adversary.step(sr, hr_batch))}
         with autocast():
             sr = trained(lr_batch).float()  # losses in fp32
             terms = {name: weight * fn(sr, hr_batch) for name, fn, weight in losses}
@@ -360,8 +359,7 @@ def _train(
             nn.utils.clip_grad_norm_(network.parameters(), cfg.grad_clip)
         optimizer.step()
         if adversary is not None:
-            with autocast():
-                terms["discriminator"] = torch.tensor(adversary.step(sr, hr_batch))
+            terms["discriminator"] = torch.tensor(adversary.step(sr, hr_batch))
         if ema is not None:
             with torch.no_grad():
                 for ema_p, p in zip(ema.parameters(), network.parameters(), strict=True):
