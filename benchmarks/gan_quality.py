@@ -57,14 +57,15 @@ def crops_picture(models: dict, shared: Path, out: Path) -> None:
     for column, label in enumerate(labels):
         draw.text((column * tile + 4, 3), label, fill="black")
     for row, (set_name, stem, left, top) in enumerate(CROPS):
-        pairs = {name: (hr, lr) for name, hr, lr in iter_pairs(shared / "data/test" / set_name, SCALE)}
-        hr, lr = pairs[stem]
+        hr, lr = next(
+            (h, low) for n, h, low in iter_pairs(shared / "data/test" / set_name, SCALE) if n == stem
+        )
         box = (slice(top, top + CROP_SIDE), slice(left, left + CROP_SIDE))
         lr_up = np.repeat(np.repeat(lr, SCALE, axis=0), SCALE, axis=1)
         views = [lr_up[box]] + [super_resolve(m, lr, TileOptions(tile=0))[box] for m in models.values()]
         for column, view in enumerate([*views, hr[box]]):
-            if view.ndim == 2 or view.shape[2] == 1:
-                view = np.repeat(view.reshape(view.shape[0], view.shape[1], 1), 3, axis=2)
+            if view.shape[2] == 1:
+                view = np.repeat(view, 3, axis=2)
             image = Image.fromarray(view).resize((tile, tile), Image.NEAREST)
             picture.paste(image, (column * tile, header + row * tile))
     picture.save(out, optimize=True)

@@ -16,10 +16,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from superres.errors import SuperresError
 from superres.evaluate import evaluate_folder
 from superres.models import PRETRAINED_DIR, load_model
 from superres.train.recipe import load_recipe
-from superres.weights import load_network, save_network
+from superres.weights import save_network
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = ("Set5", "Set14", "BSD100")
@@ -30,19 +31,28 @@ def main() -> int:
     parser.add_argument("weights", type=Path, help="the trained file a run exported")
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     args = parser.parse_args()
-    network, arch, params, card = load_network(args.weights)
+    try:
+        release(args.weights, args.shared)
+    except SuperresError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def release(weights: Path, shared: Path) -> None:
+    model = load_model(weights)  # loaded as users will run it
+    card = dict(model.card)
     if not card.get("name"):
-        raise SystemExit(f"{args.weights}: no model card (not a file superres train exported)")
-    name, scale = card["name"], card["scale"]
+        raise SuperresError("no model card (not a file superres train exported)", weights)
+    name = card["name"]
     metrics = ("psnr", "ssim", "niqe", "grid") if card["kind"] == "gan" else ("psnr", "ssim")
-    model = load_model(args.weights)  # as users will run it
     table = {}
     for set_name in SETS:
         result = evaluate_folder(
             model,
-            args.shared / "data/test" / set_name,
+            shared / "data/test" / set_name,
             metrics,
-            niqe_params=args.shared / "data/niqe/niqe_pris_params.npz",
+            niqe_params=shared / "data/niqe/niqe_pris_params.npz",
         )
         table[set_name] = {m: round(result.mean(m), 4) for m in metrics}
         print(set_name, table[set_name], file=sys.stderr)
@@ -54,10 +64,10 @@ def main() -> int:
     }
     card["recipe"] = f"recipes/{name}.yaml"
     card["description"] = load_recipe(ROOT / card["recipe"]).description  # the recipe's, as now
-    card["parameters"] = sum(p.numel() for p in network.parameters())  # files from before a fix said 0
-    out = save_network(PRETRAINED_DIR / f"{name}.safetensors", network, arch, params, card)
-    print(f"wrote {out.relative_to(ROOT)} (x{scale}, {card['kind']})")
-    return 0
+    card["parameters"] = sum(p.numel() for p in model.network.parameters())  # older files said 0
+    out = PRETRAINED_DIR / f"{name}.safetensors"
+    save_network(out, model.network, model.arch, model.arch_params, card)
+    print(f"wrote {out.relative_to(ROOT)} (x{model.scale}, {card['kind']})")
 
 
 if __name__ == "__main__":

@@ -216,12 +216,12 @@ def cmd_models(args: argparse.Namespace) -> int:
     from superres.models import default_model_name, shipped_weights
     from superres.weights import read_metadata
 
-    shipped = shipped_weights()
+    shipped = {name: read_metadata(path) for name, path in shipped_weights().items()}
     print(f"{'network':<10} {'scales':<16} {'in/out':<7} {'params (x4)':>11}  shipped weights  description")
     for name, entry in ARCHS.items():
         cls = getattr(arch_module(name), entry.class_name)
         network = build_network(name, scale=4)
-        weights = [n for n in shipped if read_metadata(shipped[n]).get("arch") == name]
+        weights = [n for n, meta in shipped.items() if meta.get("arch") == name]
         weights_text = "(none needed)" if name == "bicubic" else ", ".join(weights) or "-"
         scales = ",".join(str(s) for s in cls.supported_scales)
         channels = f"{network.in_channels}/{network.out_channels}"
@@ -237,31 +237,29 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _shipped_table(shipped: dict[str, Path]) -> str:
-    """Shipped models with the test-set scores from their cards (``superres eval`` protocol)."""
-    from superres.weights import read_metadata
+def _card_score(scores: dict, set_name: str, metric: str, digits: int) -> str:
+    value = scores.get(set_name, {}).get(metric)
+    return "-" if value is None else f"{value:.{digits}f}"
 
+
+def _shipped_table(shipped: dict[str, dict]) -> str:
+    """Shipped models (name -> file metadata) with the test-set scores from their cards."""
     sets = ("Set5", "Set14", "BSD100")
     lines = [
         f"{'shipped model':<14} {'kind':<5} {'scale':<5} {'network':<8} {'params':>8}  "
         + "  ".join(f"{s + ' PSNR':>11}" for s in sets)
         + f"  {'BSD100 NIQE':>11}  trained"
     ]
-    for name, path in shipped.items():
-        card = read_metadata(path).get("card", {})
+    for name, meta in shipped.items():
+        card = meta.get("card", {})
         scores = card.get("eval", {}).get("sets") or card.get("metrics", {})
         training = card.get("training", {})
-
-        def score(set_name: str, metric: str, digits: int, scores: dict = scores) -> str:
-            value = scores.get(set_name, {}).get(metric)
-            return "-" if value is None else f"{value:.{digits}f}"
-
         trained = f"{training.get('wall_time_s', 0) / 60:.0f} min, {training.get('hardware', '?')}"
         lines.append(
             f"{name:<14} {card.get('kind', '?'):<5} x{card.get('scale', '?'):<4} {card.get('arch', '?'):<8} "
             f"{card.get('parameters', 0):>8,}  "
-            + "  ".join(f"{score(s, 'psnr', 2):>11}" for s in sets)
-            + f"  {score('BSD100', 'niqe', 3):>11}  {trained}"
+            + "  ".join(f"{_card_score(scores, s, 'psnr', 2):>11}" for s in sets)
+            + f"  {_card_score(scores, 'BSD100', 'niqe', 3):>11}  {trained}"
         )
     return "\n".join(lines)
 

@@ -106,7 +106,7 @@ class PairedPatches(Dataset):
                 int(rng.integers(image.shape[0] - side + 1)),
                 int(rng.integers(image.shape[1] - side + 1)),
             )
-            hr = self._augment(image[top : top + side, left : left + side], rng)
+            (hr,) = self._augment((image[top : top + side, left : left + side],), rng)
             hr_tensor = as_tensor(hr)
             return degrade(hr_tensor, self.spec.scale, self.degradation, rng), hr_tensor
         lr_img, hr_img, s, p = self.lr[i], self.hr[i], self.spec.scale, self.spec.patch_size
@@ -114,16 +114,15 @@ class PairedPatches(Dataset):
         left = int(rng.integers(lr_img.shape[1] - p + 1))
         lr = lr_img[top : top + p, left : left + p]
         hr = hr_img[top * s : (top + p) * s, left * s : (left + p) * s]
-        if self.spec.augment:
-            flip, turns = bool(rng.integers(2)), int(rng.integers(4))
-            lr, hr = (np.rot90(a[:, ::-1] if flip else a, turns) for a in (lr, hr))
+        lr, hr = self._augment((lr, hr), rng)
         return as_tensor(lr), as_tensor(hr)
 
-    def _augment(self, patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _augment(self, patches: tuple[np.ndarray, ...], rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """The same random flip and rotation for every patch (an aligned LR/HR pair)."""
         if not self.spec.augment:
-            return patch
+            return patches
         flip, turns = bool(rng.integers(2)), int(rng.integers(4))
-        return np.rot90(patch[:, ::-1] if flip else patch, turns)
+        return tuple(np.rot90(a[:, ::-1] if flip else a, turns) for a in patches)
 
 
 class IterationBatches(Sampler[list[int]]):

@@ -236,6 +236,8 @@ def _train(
     arch, params = recipe.network.arch, _network_params(recipe)
 
     losses = [(lc.type, pixel_loss(lc.type), lc.weight) for lc in cfg.losses]  # fail fast on a bad name
+    if cfg.precision not in ("fp32", "bf16"):
+        raise SuperresError(f"train.precision must be fp32 or bf16, got {cfg.precision!r}")
     torch.manual_seed(cfg.seed)
     network = build_network(arch, **params)
     if recipe.network.pretrained and not resume:
@@ -244,8 +246,6 @@ def _train(
         )
         if left and ranks.is_main:
             print(f"[{recipe.name}] not in the pretrained weights, trained from scratch: {', '.join(left)}")
-    if cfg.precision not in ("fp32", "bf16"):
-        raise SuperresError(f"train.precision must be fp32 or bf16, got {cfg.precision!r}")
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     network = network.to(torch_device, memory_format=memory_format).train()
     ema = copy.deepcopy(network).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
