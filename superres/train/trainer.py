@@ -20,7 +20,8 @@ import json
 import math
 import platform
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,10 @@ from superres.errors import SuperresError
 from superres.evaluate import evaluate_folder
 from superres.inference import TileOptions
 from superres.models import SRModel
-from superres.train.gan import build_adversary
+from superres.train.gan import Adversary, build_adversary
 from superres.train.losses import pixel_loss
 from superres.train.optim import make_optimizer
-from superres.train.recipe import Recipe, ScheduleConfig
+from superres.train.recipe import Recipe, ScheduleConfig, TrainConfig
 from superres.train.vgg import PerceptualLoss
 from superres.weights import save_network
 
@@ -210,34 +211,65 @@ def train(
             dist.destroy_process_group()
 
 
-def _train(
-    recipe: Recipe, resume: bool, device: str, progress: bool, stop_after: int | None, ranks: Distributed
-) -> tuple[Path | None, dict[str, Any]]:
-    from tqdm import tqdm
+@dataclass
+class _Parts:
+    """What the training steps touch: the networks, the optimizer, the losses and the adversary."""
 
-    torch_device = torch.device(device)
-    run_dir = recipe.run_dir
+    network: nn.Module
+    trained: nn.Module  # ``network``, DDP-wrapped when distributed
+    ema: nn.Module | None  # a slowly averaged copy of ``network``; exported when present
+    optimizer: torch.optim.Optimizer
+    losses: list[tuple[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor], float]]
+    adversary: Adversary | None
+    perceptual: PerceptualLoss | None
+    device: torch.device
+    memory_format: torch.memory_format
+    bf16: bool
+
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16)
+
+    @property
+    def generator(self) -> nn.Module:
+        return self.ema if self.ema is not None else self.network
+
+
+@dataclass
+class _Progress:
+    """Where a run stands: restored from the checkpoint on resume."""
+
+    start: int = 0  # iterations already done
+    elapsed: float = 0.0  # wall time of the earlier sessions (s)
+    history: list[dict[str, Any]] = field(default_factory=list)  # validation results
+
+
+def _check_run_dir(recipe: Recipe, resume: bool, ranks: Distributed) -> Path:
+    """Make the run folder; returns its checkpoint path, refusing to clobber or resume nothing."""
     if recipe.data.batch_size % ranks.world_size:
         raise SuperresError(
             f"data.batch_size {recipe.data.batch_size} is not divisible by {ranks.world_size} processes"
         )
+    if recipe.train.precision not in ("fp32", "bf16"):
+        raise SuperresError(f"train.precision must be fp32 or bf16, got {recipe.train.precision!r}")
     if ranks.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint_path = run_dir / CHECKPOINT_NAME
+        recipe.run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = recipe.run_dir / CHECKPOINT_NAME
     if ranks.world_size > 1:
         dist.barrier()  # rank 0 has made the run folder
     if checkpoint_path.exists() and not resume:
         raise SuperresError(
-            "run folder already holds a checkpoint: pass --resume, or change name/output", run_dir
+            "run folder already holds a checkpoint: pass --resume, or change name/output", recipe.run_dir
         )
     if resume and not checkpoint_path.exists():
-        raise SuperresError("nothing to resume: no checkpoint here", run_dir)
-    cfg = recipe.train
-    arch, params = recipe.network.arch, _network_params(recipe)
+        raise SuperresError("nothing to resume: no checkpoint here", recipe.run_dir)
+    return checkpoint_path
 
+
+def _build_parts(
+    recipe: Recipe, params: dict[str, Any], device: torch.device, ranks: Distributed, resume: bool
+) -> _Parts:
+    cfg, arch = recipe.train, recipe.network.arch
     losses = [(lc.type, pixel_loss(lc.type), lc.weight) for lc in cfg.losses]  # fail fast on a bad name
-    if cfg.precision not in ("fp32", "bf16"):
-        raise SuperresError(f"train.precision must be fp32 or bf16, got {cfg.precision!r}")
     torch.manual_seed(cfg.seed)
     network = build_network(arch, **params)
     if recipe.network.pretrained and not resume:
@@ -247,51 +279,142 @@ def _train(
         if left and ranks.is_main:
             print(f"[{recipe.name}] not in the pretrained weights, trained from scratch: {', '.join(left)}")
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    network = network.to(torch_device, memory_format=memory_format).train()
-    ema = copy.deepcopy(network).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
-    optimizer = make_optimizer(cfg.optimizer, network.parameters())
-
-    def autocast() -> torch.autocast:
-        return torch.autocast(torch_device.type, torch.bfloat16, enabled=cfg.precision == "bf16")
+    network = network.to(device, memory_format=memory_format).train()
 
     def wrap(module: nn.Module) -> nn.Module:
         return DistributedDataParallel(module) if ranks.world_size > 1 else module
 
-    trained = wrap(network)
-    data = recipe.data
-    adversary = (
-        build_adversary(
-            cfg.gan, params.get("in_channels", 3), data.patch_size * data.scale, torch_device, wrap, autocast
-        )
-        if cfg.gan
-        else None
+    parts = _Parts(
+        network=network,
+        trained=wrap(network),
+        ema=copy.deepcopy(network).eval().requires_grad_(False) if cfg.ema_decay > 0 else None,
+        optimizer=make_optimizer(cfg.optimizer, network.parameters()),
+        losses=losses,
+        adversary=None,
+        perceptual=None,
+        device=device,
+        memory_format=memory_format,
+        bf16=cfg.precision == "bf16",
     )
-    perceptual = (
-        PerceptualLoss(cfg.perceptual.layers, cfg.perceptual.weights_path, cfg.perceptual.criterion).to(
-            torch_device
-        )
-        if cfg.perceptual
-        else None
-    )
-    start, elapsed, history = 0, 0.0, []
-    if resume:
-        state = torch.load(checkpoint_path, map_location=torch_device, weights_only=True)
-        if state["arch"] != arch or json.loads(state["params"]) != json.loads(json.dumps(params)):
-            raise SuperresError(
-                "checkpoint was made for another network than the recipe names", checkpoint_path
-            )
-        network.load_state_dict(state["network"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
+    if cfg.gan:
+        hr_patch = recipe.data.patch_size * recipe.data.scale
+        channels = params.get("in_channels", 3)
+        parts.adversary = build_adversary(cfg.gan, channels, hr_patch, device, wrap, parts.autocast)
+    if cfg.perceptual:
+        p = cfg.perceptual
+        parts.perceptual = PerceptualLoss(p.layers, p.weights_path, p.criterion).to(device)
+    return parts
+
+
+def _restore(parts: _Parts, checkpoint_path: Path, arch: str, params: dict[str, Any]) -> _Progress:
+    state = torch.load(checkpoint_path, map_location=parts.device, weights_only=True)
+    if state["arch"] != arch or json.loads(state["params"]) != json.loads(json.dumps(params)):
+        raise SuperresError("checkpoint was made for another network than the recipe names", checkpoint_path)
+    parts.network.load_state_dict(state["network"])
+    if parts.ema is not None:
+        parts.ema.load_state_dict(state["ema"])
+    parts.optimizer.load_state_dict(state["optimizer"])
+    if parts.adversary is not None:
+        parts.adversary.load(state)
+    torch.set_rng_state(state["rng"])
+    return _Progress(int(state["iteration"]), float(state["elapsed"]), json.loads(state["history"]))
+
+
+def _checkpoint_state(
+    parts: _Parts, arch: str, params: dict[str, Any], iteration: int, elapsed: float, history: list
+) -> dict[str, Any]:
+    return {
+        "arch": arch,
+        "params": json.dumps(params),
+        "iteration": iteration,
+        "network": parts.network.state_dict(),
+        "ema": parts.ema.state_dict() if parts.ema is not None else {},
+        "optimizer": parts.optimizer.state_dict(),
+        "rng": torch.get_rng_state(),
+        "elapsed": elapsed,
+        "history": json.dumps(history),
+        **(parts.adversary.state() if parts.adversary is not None else {}),
+    }
+
+
+def _step(
+    parts: _Parts,
+    cfg: TrainConfig,
+    iteration: int,
+    lr_batch: torch.Tensor,
+    hr_batch: torch.Tensor,
+    ranks: Distributed,
+    last_good: str,
+) -> dict[str, torch.Tensor]:
+    """One optimisation step of the generator (and the discriminator); returns the loss terms.
+    ``last_good`` names the checkpoint to fall back on if the loss is not finite."""
+    for group in parts.optimizer.param_groups:
+        group["lr"] = learning_rate(cfg.schedule, cfg.optimizer.lr, iteration, cfg.iterations)
+    lr_batch = lr_batch.to(parts.device, memory_format=parts.memory_format)
+    hr_batch = hr_batch.to(parts.device, memory_format=parts.memory_format)
+    adversary = parts.adversary
+    if adversary is not None and iteration < cfg.gan.discriminator_warmup:  # generator frozen
+        with torch.no_grad(), parts.autocast():
+            sr = parts.trained(lr_batch).float()
+        return {"discriminator": torch.tensor(adversary.step(sr, hr_batch))}
+    with parts.autocast():
+        sr = parts.trained(lr_batch).float()  # losses in fp32
+        terms = {name: weight * fn(sr, hr_batch) for name, fn, weight in parts.losses}
+        if parts.perceptual is not None:
+            terms["perceptual"] = cfg.perceptual.weight * parts.perceptual(sr, hr_batch)
         if adversary is not None:
-            adversary.load(state)
-        torch.set_rng_state(state["rng"])
-        start, elapsed, history = (
-            int(state["iteration"]),
-            float(state["elapsed"]),
-            json.loads(state["history"]),
+            terms.update(adversary.generator_terms(sr, hr_batch))
+    loss = sum(terms.values())
+    finite = torch.isfinite(loss.detach()).float()
+    if ranks.world_size > 1:  # all ranks must agree to stop, or the others would hang
+        dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+    if not finite.item():
+        raise TrainingStoppedError(
+            f"non-finite loss ({loss.item()}) at iteration {iteration + 1}; stopped; {last_good}"
         )
+    parts.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip > 0:
+        nn.utils.clip_grad_norm_(parts.network.parameters(), cfg.grad_clip)
+    parts.optimizer.step()
+    if adversary is not None:
+        terms["discriminator"] = torch.tensor(adversary.step(sr, hr_batch))
+    if parts.ema is not None:
+        with torch.no_grad():
+            for ema_p, p in zip(parts.ema.parameters(), parts.network.parameters(), strict=True):
+                ema_p.lerp_(p, 1 - cfg.ema_decay)
+            for ema_b, b in zip(parts.ema.buffers(), parts.network.buffers(), strict=True):
+                ema_b.copy_(b)
+    return terms
+
+
+def _log_record(
+    done: int, lr: float, terms: dict[str, torch.Tensor], timing: dict[str, float], batch_size: int
+) -> dict[str, Any]:
+    total = timing["data"] + timing["compute"]
+    record = {"iteration": done, "lr": lr}
+    record.update({k: round(v.item(), 6) for k, v in terms.items()})
+    record.update(
+        {
+            "it_per_s": round(timing["steps"] / total, 3),
+            "samples_per_s": round(timing["steps"] * batch_size / total, 2),
+            "data_share": round(timing["data"] / total, 3),  # time waiting for the loader
+        }
+    )
+    return record
+
+
+def _train(
+    recipe: Recipe, resume: bool, device: str, progress: bool, stop_after: int | None, ranks: Distributed
+) -> tuple[Path | None, dict[str, Any]]:
+    from tqdm import tqdm
+
+    checkpoint_path = _check_run_dir(recipe, resume, ranks)
+    run_dir, cfg, data = recipe.run_dir, recipe.train, recipe.data
+    arch, params = recipe.network.arch, _network_params(recipe)
+    parts = _build_parts(recipe, params, torch.device(device), ranks, resume)
+    done_before = _restore(parts, checkpoint_path, arch, params) if resume else _Progress()
+    start, history = done_before.start, done_before.history
     if ranks.is_main:
         (run_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
         if resume:
@@ -300,113 +423,37 @@ def _train(
     spec = PatchSpec(data.scale, data.patch_size, data.channels, data.augment)
     dataset = PairedPatches(data.train, spec, cfg.seed, data.train_lr or None, data.degradation)
     stop = min(cfg.iterations, stop_after) if stop_after else cfg.iterations
-    loader = DataLoader(
-        dataset,
-        batch_sampler=IterationBatches(
-            start, stop, data.batch_size // ranks.world_size, ranks.rank, ranks.world_size
-        ),
-        num_workers=data.workers,
-    )
-
-    def checkpoint(iteration: int) -> None:
-        state = {
-            "arch": arch,
-            "params": json.dumps(params),
-            "iteration": iteration,
-            "network": network.state_dict(),
-            "ema": ema.state_dict() if ema is not None else {},
-            "optimizer": optimizer.state_dict(),
-            "rng": torch.get_rng_state(),
-            "elapsed": elapsed + time.perf_counter() - started,
-            "history": json.dumps(history),
-            **(adversary.state() if adversary is not None else {}),
-        }
-        _save_checkpoint(checkpoint_path, state)
-
-    def step(iteration: int, lr_batch: torch.Tensor, hr_batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One optimisation step of the generator (and the discriminator); returns loss terms."""
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(cfg.schedule, cfg.optimizer.lr, iteration, cfg.iterations)
-        lr_batch = lr_batch.to(torch_device, memory_format=memory_format)
-        hr_batch = hr_batch.to(torch_device, memory_format=memory_format)
-        if adversary is not None and iteration < cfg.gan.discriminator_warmup:  # generator frozen
-            with torch.no_grad(), autocast():
-                sr = trained(lr_batch).float()
-            return {"discriminator": torch.tensor(adversary.step(sr, hr_batch))}
-        with autocast():
-            sr = trained(lr_batch).float()  # losses in fp32
-            terms = {name: weight * fn(sr, hr_batch) for name, fn, weight in losses}
-            if perceptual is not None:
-                terms["perceptual"] = cfg.perceptual.weight * perceptual(sr, hr_batch)
-            if adversary is not None:
-                terms.update(adversary.generator_terms(sr, hr_batch))
-        loss = sum(terms.values())
-        finite = torch.isfinite(loss.detach()).float()
-        if ranks.world_size > 1:  # all ranks must agree to stop, or the others would hang
-            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
-        if not finite.item():
-            where = (
-                f"last good checkpoint: {checkpoint_path} (iteration {last_good})"
-                if last_good
-                else "no checkpoint yet"
-            )
-            raise TrainingStoppedError(
-                f"non-finite loss ({loss.item()}) at iteration {iteration + 1}; stopped; {where}"
-            )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip > 0:
-            nn.utils.clip_grad_norm_(network.parameters(), cfg.grad_clip)
-        optimizer.step()
-        if adversary is not None:
-            terms["discriminator"] = torch.tensor(adversary.step(sr, hr_batch))
-        if ema is not None:
-            with torch.no_grad():
-                for ema_p, p in zip(ema.parameters(), network.parameters(), strict=True):
-                    ema_p.lerp_(p, 1 - cfg.ema_decay)
-                for ema_b, b in zip(ema.buffers(), network.buffers(), strict=True):
-                    ema_b.copy_(b)
-        return terms
-
-    def log(done: int, terms: dict[str, torch.Tensor], timing: dict[str, float]) -> None:
-        total = timing["data"] + timing["compute"]
-        record = {"iteration": done, "lr": optimizer.param_groups[0]["lr"]}
-        record.update({k: round(v.item(), 6) for k, v in terms.items()})
-        record.update(
-            {
-                "it_per_s": round(timing["steps"] / total, 3),
-                "samples_per_s": round(timing["steps"] * data.batch_size / total, 2),
-                "data_share": round(timing["data"] / total, 3),  # time waiting for the loader
-            }
-        )
-        bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k not in ("iteration", "it_per_s")})
-        with open(run_dir / "log.jsonl", "a") as log_file:
-            log_file.write(json.dumps(record) + "\n")
-        if writer is not None:
-            for key, value in record.items():
-                if key != "iteration":
-                    writer.add_scalar(f"train/{key}", value, done)
-
+    batches = IterationBatches(start, stop, data.batch_size // ranks.world_size, ranks.rank, ranks.world_size)
+    loader = DataLoader(dataset, batch_sampler=batches, num_workers=data.workers)
     writer = _tensorboard_writer(run_dir) if ranks.is_main else None
     bar = tqdm(total=cfg.iterations, initial=start, desc=recipe.name, unit="it", disable=not progress)
     started = time.perf_counter()
-    last_good = start if resume else None
+    last_good = (
+        f"last good checkpoint: {checkpoint_path} (iteration {start})" if resume else "no checkpoint yet"
+    )
     timing = {"data": 0.0, "compute": 0.0, "steps": 0}
     waiting_since = time.perf_counter()
     for iteration, (lr_batch, hr_batch) in zip(range(start, stop), loader, strict=True):
         fetched = time.perf_counter()
-        terms = step(iteration, lr_batch, hr_batch)
+        terms = _step(parts, cfg, iteration, lr_batch, hr_batch, ranks, last_good)
         timing["data"] += fetched - waiting_since
         timing["compute"] += time.perf_counter() - fetched
         timing["steps"] += 1
         done = iteration + 1
         bar.update()
         if ranks.is_main and (done % cfg.log_interval == 0 or done == cfg.iterations):
-            log(done, terms, timing)
+            record = _log_record(done, parts.optimizer.param_groups[0]["lr"], terms, timing, data.batch_size)
             timing = {"data": 0.0, "compute": 0.0, "steps": 0}
+            bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k not in ("iteration", "it_per_s")})
+            with open(run_dir / "log.jsonl", "a") as log_file:
+                log_file.write(json.dumps(record) + "\n")
+            if writer is not None:
+                for key, value in record.items():
+                    if key != "iteration":
+                        writer.add_scalar(f"train/{key}", value, done)
         if ranks.is_main and recipe.val.sets and (done % recipe.val.interval == 0 or done == cfg.iterations):
-            metrics = validate(recipe, ema if ema is not None else network, arch, params)
-            network.train()
+            metrics = validate(recipe, parts.generator, arch, params)
+            parts.network.train()
             history.append({"iteration": done, **metrics})
             if writer is not None:
                 for set_name, values in metrics.items():
@@ -416,23 +463,23 @@ def _train(
                 + ", ".join(f"{k} {v['psnr']:.2f} dB" for k, v in metrics.items())
             )
         if ranks.is_main and (done % cfg.checkpoint_interval == 0 or done == stop):
-            checkpoint(done)
-            last_good = done
+            elapsed = done_before.elapsed + time.perf_counter() - started
+            _save_checkpoint(checkpoint_path, _checkpoint_state(parts, arch, params, done, elapsed, history))
+            last_good = f"last good checkpoint: {checkpoint_path} (iteration {done})"
         waiting_since = time.perf_counter()
     if writer is not None:
         writer.close()
     bar.close()
     distributed = {}
     if ranks.world_size > 1:
-        identical = _ranks_hold_identical_weights(network)
+        identical = _ranks_hold_identical_weights(parts.network)
         if not identical:
             raise TrainingStoppedError(f"the {ranks.world_size} processes ended with different weights")
         distributed = {"world_size": ranks.world_size, "ranks_identical": identical}
     if stop < cfg.iterations or not ranks.is_main:
         return None, {"stopped_at": stop, "metrics": history[-1] if history else {}, **distributed}
-    total_time = elapsed + time.perf_counter() - started
-    generator = ema if ema is not None else network
-    return export(recipe, generator, arch, params, history, total_time, torch_device, distributed)
+    total_time = done_before.elapsed + time.perf_counter() - started
+    return export(recipe, parts.generator, arch, params, history, total_time, parts.device, distributed)
 
 
 def export(
