@@ -59,7 +59,7 @@ class PairedPatches(Dataset):
         self.spec, self.seed, self.degradation = spec, seed, degradation
         self.hr: list[np.ndarray] = []
         self.lr: list[np.ndarray] = []
-        self.skipped: list[str] = []
+        self.skipped: list[str] = []  # names of images smaller than the HR patch, not used
         if lr_folders and len(lr_folders) != len(folders):
             raise SuperresError("data.train_lr needs one LR folder per data.train folder")
         hr_side = spec.patch_size * spec.scale

@@ -224,3 +224,14 @@ def test_resume_drops_log_records_the_killed_run_wrote_after_its_checkpoint(shar
     train(recipe, resume=True, progress=False)
     iterations = [json.loads(line)["iteration"] for line in log.read_text().splitlines()]
     assert iterations == [2, 4, 6, 8]
+
+
+def test_images_smaller_than_the_patch_are_reported_and_counted_in_the_card(shared, tmp_path, capsys):
+    """51 of T91's 91 images are under 192 pixels on a side; they used to be dropped silently."""
+    recipe = _tiny(tmp_path, shared, "data.patch_size=96", "train.iterations=2", "val.sets=[]")
+    _, card = train(recipe, progress=False)
+    assert card["training"]["images"] == {"used": 40, "too_small_for_the_patch": 51}
+    assert "51 of 91 training images are smaller than the 192-pixel HR patch" in capsys.readouterr().out
+    _, card = train(_tiny(tmp_path / "b", shared, "train.iterations=2", "val.sets=[]"), progress=False)
+    assert card["training"]["images"] == {"used": 91, "too_small_for_the_patch": 0}
+    assert "smaller than" not in capsys.readouterr().out

@@ -422,6 +422,13 @@ def _train(
 
     spec = PatchSpec(data.scale, data.patch_size, data.channels, data.augment)
     dataset = PairedPatches(data.train, spec, cfg.seed, data.train_lr or None, data.degradation)
+    if dataset.skipped and ranks.is_main:
+        print(
+            f"[{recipe.name}] {len(dataset.skipped)} of {len(dataset.skipped) + len(dataset)} training"
+            f" images are smaller than the {data.patch_size * data.scale}-pixel HR patch and are not"
+            f" used (data.patch_size sets it): {', '.join(dataset.skipped[:5])}"
+            + (", ..." if len(dataset.skipped) > 5 else "")
+        )
     stop = min(cfg.iterations, stop_after) if stop_after else cfg.iterations
     batches = IterationBatches(start, stop, data.batch_size // ranks.world_size, ranks.rank, ranks.world_size)
     loader = DataLoader(dataset, batch_sampler=batches, num_workers=data.workers)
@@ -479,7 +486,10 @@ def _train(
     if stop < cfg.iterations or not ranks.is_main:
         return None, {"stopped_at": stop, "metrics": history[-1] if history else {}, **distributed}
     total_time = done_before.elapsed + time.perf_counter() - started
-    return export(recipe, parts.generator, arch, params, history, total_time, parts.device, distributed)
+    images = {"used": len(dataset), "too_small_for_the_patch": len(dataset.skipped)}
+    return export(
+        recipe, parts.generator, arch, params, history, total_time, parts.device, distributed, images
+    )
 
 
 def export(
@@ -491,6 +501,7 @@ def export(
     wall_time: float,
     device: torch.device,
     distributed: dict[str, Any] | None = None,
+    images: dict[str, int] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Write the trained generator in superres' format with its model card. A
     re-parameterisable network (one with ``fold()``, e.g. ECBSR) is written folded: the
@@ -510,6 +521,7 @@ def export(
         "trained_as": trained_as,
         "training": {
             "data": recipe.data.train,
+            "images": images,  # training images used, and those smaller than the HR patch
             "iterations": recipe.train.iterations,
             "batch_size": recipe.data.batch_size,
             "patch_size": recipe.data.patch_size,
