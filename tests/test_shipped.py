@@ -57,7 +57,7 @@ def test_shipped_model_beats_bicubic_on_set5(shared, name):
 @pytest.mark.parametrize("name", _of_kind("gan"))
 def test_gan_model_is_more_natural_than_the_psnr_model_it_was_tuned_from(shared, name):
     gan = load_model(name)
-    psnr_model = load_model(default_model_name(gan.scale))
+    psnr_model = load_model(Path(_card(name)["training"]["pretrained"]).stem)  # a shipped model
     set5, params = shared / "data/test/Set5", shared / "data/niqe/niqe_pris_params.npz"
     metrics = ("psnr", "niqe", "grid")
     scores = [evaluate_folder(m, set5, metrics, niqe_params=params) for m in (gan, psnr_model)]
