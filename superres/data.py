@@ -23,6 +23,7 @@ from superres.errors import SuperresError
 from superres.evaluate import lr_partner, make_lr
 from superres.io import image_files, read_image
 from superres.metrics import mod_crop, rgb_to_y
+from superres.resize import imresize
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,19 @@ def _to_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
     return np.round(y).astype(np.uint8)[:, :, None]
 
 
+def _shrink(image: np.ndarray, factor: float) -> np.ndarray:
+    """``image`` (uint8) downscaled by ``factor`` with the MATLAB-compatible bicubic."""
+    planes = torch.from_numpy(image.astype(np.float64)).permute(2, 0, 1)
+    return imresize(planes, scale=factor, uint8_path=True).permute(1, 2, 0).numpy().astype(np.uint8)
+
+
 class PairedPatches(Dataset):
     """Random LR/HR patch pairs from folders of HR images.
 
     ``lr_folders`` (one per HR folder) gives paired LR images, matched by file name;
     ``degradation`` degrades every HR patch afresh instead of using a fixed LR image.
+    ``downscales`` adds a copy of every HR image shrunk by each factor (MATLAB bicubic),
+    the scale augmentation VDSR and LapSRN trained the 291 images with.
     ``dataset[k]`` is training sample ``k``; any integer is valid."""
 
     def __init__(
@@ -55,28 +64,36 @@ class PairedPatches(Dataset):
         seed: int = 0,
         lr_folders: list[str | Path] | None = None,
         degradation: DegradationConfig | None = None,
+        downscales: tuple[float, ...] = (),
     ) -> None:
         self.spec, self.seed, self.degradation = spec, seed, degradation
         self.hr: list[np.ndarray] = []
         self.lr: list[np.ndarray] = []
-        self.skipped: list[str] = []  # names of images smaller than the HR patch, not used
+        self.skipped: list[str] = []  # images (or NAME@factor copies) smaller than the HR patch
         if lr_folders and len(lr_folders) != len(folders):
             raise SuperresError("data.train_lr needs one LR folder per data.train folder")
+        if downscales and lr_folders:
+            raise SuperresError("data.downscales cannot be used with paired LR folders (data.train_lr)")
+        if not all(0 < f < 1 for f in downscales):
+            raise SuperresError(f"data.downscales must be factors between 0 and 1, got {list(downscales)}")
         hr_side = spec.patch_size * spec.scale
         for index, folder in enumerate(folders):
             folder = Path(folder)
             if not folder.is_dir():
                 raise SuperresError("training folder not found", folder)
             for path in image_files(folder):
-                hr = mod_crop(_to_channels(read_image(path).pixels, spec.channels), spec.scale)
-                if hr.dtype != np.uint8:
-                    raise SuperresError(f"training expects 8-bit images, found {hr.dtype}", path)
-                if min(hr.shape[:2]) < hr_side:
-                    self.skipped.append(path.name)
-                    continue
-                self.hr.append(hr)
-                if degradation is None:
-                    self.lr.append(self._lr_for(hr, path, Path(lr_folders[index]) if lr_folders else None))
+                image = _to_channels(read_image(path).pixels, spec.channels)
+                if image.dtype != np.uint8:
+                    raise SuperresError(f"training expects 8-bit images, found {image.dtype}", path)
+                for factor in (1.0, *downscales):
+                    hr = mod_crop(_shrink(image, factor) if factor != 1.0 else image, spec.scale)
+                    if min(hr.shape[:2]) < hr_side:
+                        self.skipped.append(path.name if factor == 1.0 else f"{path.name}@{factor:g}")
+                        continue
+                    self.hr.append(hr)
+                    if degradation is None:
+                        lr_folder = Path(lr_folders[index]) if lr_folders else None
+                        self.lr.append(self._lr_for(hr, path, lr_folder))
         if not self.hr:
             raise SuperresError(f"no training image is at least {hr_side}x{hr_side} pixels", folders[0])
 

@@ -17,6 +17,7 @@ import torch
 from superres.cli import main
 from superres.data import IterationBatches, PairedPatches, PatchSpec
 from superres.errors import SuperresError
+from superres.io import read_image
 from superres.train.recipe import ScheduleConfig, load_recipe
 from superres.train.trainer import CHECKPOINT_NAME, TrainingStoppedError, learning_rate, train
 from superres.weights import load_network
@@ -69,6 +70,30 @@ def test_patches_are_stateless_aligned_and_sharded(shared):
     one = list(IterationBatches(5, 7, batch_size=4))
     ranks = [list(IterationBatches(5, 7, batch_size=2, rank=r, world_size=2)) for r in (0, 1)]
     assert one == [ranks[0][i] + ranks[1][i] for i in range(2)]
+
+
+def test_downscaled_copies_enlarge_the_training_set(shared, tmp_path):
+    """data.downscales: each HR image also shrunk (MATLAB bicubic), with its own bicubic LR."""
+    from superres.resize import imresize
+
+    spec = PatchSpec(scale=2, patch_size=16)
+    copies = PairedPatches([shared / "data/train/T91"], PatchSpec(2, 40), downscales=(0.5, 0.8))
+    assert len(copies) + len(copies.skipped) == 3 * 91  # 91 images, 2 copies each
+    assert any(name.endswith("@0.5") for name in copies.skipped)  # copies are named NAME@FACTOR
+    one = tmp_path / "one"
+    one.mkdir()
+    os.symlink(sorted((shared / "data/train/BSD200").glob("*.png"))[0], one / "a.png")
+    _, half = PairedPatches([one], spec, downscales=(0.5,)).hr  # the image, then its 0.5 copy
+    original = torch.from_numpy(read_image(one / "a.png").pixels.astype(np.float64)).permute(2, 0, 1)
+    expected = imresize(original, scale=0.5, uint8_path=True)  # shrunk before the mod-crop
+    expected = expected.permute(1, 2, 0).numpy()
+    assert half.shape[0] == expected.shape[0] // 2 * 2 and half.shape[1] == expected.shape[1] // 2 * 2
+    assert np.array_equal(half, expected[: half.shape[0], : half.shape[1]])
+    with pytest.raises(SuperresError, match="between 0 and 1"):
+        PairedPatches([shared / "data/train/T91"], spec, downscales=(1.5,))
+    recipe = _tiny(tmp_path, shared, "data.downscales=[0.7]", "train.iterations=2", "val.sets=[]")
+    _, card = train(recipe, progress=False)
+    assert card["training"]["images"]["used"] + card["training"]["images"]["too_small_for_the_patch"] == 182
 
 
 def test_tiny_recipe_trains_validates_and_exports(shared, tmp_path, capsys):

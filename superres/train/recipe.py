@@ -39,6 +39,7 @@ class DataConfig:
     workers: int = 0  # DataLoader worker processes
     train_lr: list[str] = field(default_factory=list)  # paired LR folders, one per train folder
     degradation: DegradationConfig | None = None  # real-world degradations instead of bicubic LR
+    downscales: list[float] = field(default_factory=list)  # extra shrunk copies of each HR image
 
 
 @dataclass(frozen=True)

@@ -421,13 +421,16 @@ def _train(
             _drop_log_records_after(run_dir / "log.jsonl", start)
 
     spec = PatchSpec(data.scale, data.patch_size, data.channels, data.augment)
-    dataset = PairedPatches(data.train, spec, cfg.seed, data.train_lr or None, data.degradation)
+    dataset = PairedPatches(
+        data.train, spec, cfg.seed, data.train_lr or None, data.degradation, tuple(data.downscales)
+    )
     if dataset.skipped and ranks.is_main:
+        images = "training images" + (" and downscaled copies" if data.downscales else "")
+        names = ", ".join(dataset.skipped[:5]) + (", ..." if len(dataset.skipped) > 5 else "")
         print(
-            f"[{recipe.name}] {len(dataset.skipped)} of {len(dataset.skipped) + len(dataset)} training"
-            f" images are smaller than the {data.patch_size * data.scale}-pixel HR patch and are not"
-            f" used (data.patch_size sets it): {', '.join(dataset.skipped[:5])}"
-            + (", ..." if len(dataset.skipped) > 5 else "")
+            f"[{recipe.name}] {len(dataset.skipped)} of {len(dataset.skipped) + len(dataset)} {images}"
+            f" are smaller than the {data.patch_size * data.scale}-pixel HR patch and are not used"
+            f" (data.patch_size sets it): {names}"
         )
     stop = min(cfg.iterations, stop_after) if stop_after else cfg.iterations
     batches = IterationBatches(start, stop, data.batch_size // ranks.world_size, ranks.rank, ranks.world_size)
