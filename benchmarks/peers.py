@@ -71,11 +71,10 @@ def contenders(shared: Path) -> list[Contender]:
         for s in SCALES
     ]
     for name, path in shipped_weights().items():
-        scale = read_metadata(path).get("scale")
-        if scale in SCALES:
-            kind = read_metadata(path).get("kind", "psnr")
-            label = f"superres {name}" + (" (GAN)" if kind == "gan" else "")
-            found.append(Contender(label, scale, "superres", name))
+        meta = read_metadata(path)
+        if meta.get("scale") in SCALES:
+            label = f"superres {name}" + (" (GAN)" if meta.get("kind") == "gan" else "")
+            found.append(Contender(label, meta["scale"], "superres", name))
     return found
 
 

@@ -20,10 +20,9 @@ from torch.utils.data import Dataset, Sampler
 
 from superres.degradations import DegradationConfig, degrade
 from superres.errors import SuperresError
-from superres.evaluate import lr_partner, make_lr
+from superres.evaluate import lr_partner, make_lr, resize_uint8
 from superres.io import image_files, read_image
 from superres.metrics import mod_crop, rgb_to_y
-from superres.resize import imresize
 
 
 @dataclass(frozen=True)
@@ -40,12 +39,6 @@ def _to_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
         return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
     y = rgb_to_y(pixels) if pixels.shape[2] == 3 else pixels[:, :, 0]
     return np.round(y).astype(np.uint8)[:, :, None]
-
-
-def _shrink(image: np.ndarray, factor: float) -> np.ndarray:
-    """``image`` (uint8) downscaled by ``factor`` with the MATLAB-compatible bicubic."""
-    planes = torch.from_numpy(image.astype(np.float64)).permute(2, 0, 1)
-    return imresize(planes, scale=factor, uint8_path=True).permute(1, 2, 0).numpy().astype(np.uint8)
 
 
 class PairedPatches(Dataset):
@@ -81,18 +74,18 @@ class PairedPatches(Dataset):
             folder = Path(folder)
             if not folder.is_dir():
                 raise SuperresError("training folder not found", folder)
+            lr_folder = Path(lr_folders[index]) if lr_folders else None
             for path in image_files(folder):
                 image = _to_channels(read_image(path).pixels, spec.channels)
                 if image.dtype != np.uint8:
                     raise SuperresError(f"training expects 8-bit images, found {image.dtype}", path)
                 for factor in (1.0, *downscales):
-                    hr = mod_crop(_shrink(image, factor) if factor != 1.0 else image, spec.scale)
+                    hr = mod_crop(resize_uint8(image, factor) if factor != 1.0 else image, spec.scale)
                     if min(hr.shape[:2]) < hr_side:
                         self.skipped.append(path.name if factor == 1.0 else f"{path.name}@{factor:g}")
                         continue
                     self.hr.append(hr)
                     if degradation is None:
-                        lr_folder = Path(lr_folders[index]) if lr_folders else None
                         self.lr.append(self._lr_for(hr, path, lr_folder))
         if not self.hr:
             raise SuperresError(f"no training image is at least {hr_side}x{hr_side} pixels", folders[0])

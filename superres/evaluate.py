@@ -49,11 +49,15 @@ class SetResult:
         return float(np.mean(values)) if values else math.nan
 
 
+def resize_uint8(pixels: np.ndarray, scale: float) -> np.ndarray:
+    """An HxWxC uint8 image resized by ``scale`` as MATLAB's imresize does on uint8 data."""
+    planes = torch.from_numpy(pixels.astype(np.float64)).permute(2, 0, 1)
+    return imresize(planes, scale=scale, uint8_path=True).permute(1, 2, 0).numpy().astype(np.uint8)
+
+
 def make_lr(hr: np.ndarray, scale: int) -> np.ndarray:
     """LR uint8 image from an HR uint8 image (H and W multiples of ``scale``), MATLAB-style."""
-    planes = torch.from_numpy(hr.astype(np.float64)).permute(2, 0, 1)
-    lr = imresize(planes, scale=1 / scale, uint8_path=True)
-    return lr.permute(1, 2, 0).numpy().astype(np.uint8)
+    return resize_uint8(hr, 1 / scale)
 
 
 def lr_partner(lr_folder: Path, stem: str, scale: int) -> Path:
