@@ -67,7 +67,7 @@ class PairedPatches(Dataset):
             raise SuperresError("data.train_lr needs one LR folder per data.train folder")
         if downscales and lr_folders:
             raise SuperresError("data.downscales cannot be used with paired LR folders (data.train_lr)")
-        if not all(0 < f < 1 for f in downscales):
+        if not all(isinstance(f, int | float) and 0 < f < 1 for f in downscales):
             raise SuperresError(f"data.downscales must be factors between 0 and 1, got {list(downscales)}")
         hr_side = spec.patch_size * spec.scale
         for index, folder in enumerate(folders):

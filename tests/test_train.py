@@ -36,6 +36,8 @@ def test_recipe_overrides_and_errors(tmp_path):
     assert (recipe.train.iterations, recipe.data.batch_size, recipe.train.optimizer.lr) == (7, 2, 0.01)
     with pytest.raises(SuperresError, match=r"unknown key\(s\) train.iteratons"):
         load_recipe(TINY, ["train.iteratons=5"])
+    with pytest.raises(SuperresError, match=r"data\.downscales must be a list, got 'oops'"):
+        load_recipe(TINY, ["data.downscales=oops"])  # was a TypeError traceback at train time
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nnetwork: {arch: srvgg}\ndata: {scale: 2}\ntrain: {iterations: 1}\n")
     with pytest.raises(SuperresError, match=r"missing key\(s\) data.train"):
@@ -89,8 +91,9 @@ def test_downscaled_copies_enlarge_the_training_set(shared, tmp_path):
     expected = expected.permute(1, 2, 0).numpy()
     assert half.shape[0] == expected.shape[0] // 2 * 2 and half.shape[1] == expected.shape[1] // 2 * 2
     assert np.array_equal(half, expected[: half.shape[0], : half.shape[1]])
-    with pytest.raises(SuperresError, match="between 0 and 1"):
-        PairedPatches([shared / "data/train/T91"], spec, downscales=(1.5,))
+    for wrong in ((1.5,), ("0.5",)):
+        with pytest.raises(SuperresError, match="between 0 and 1"):
+            PairedPatches([shared / "data/train/T91"], spec, downscales=wrong)
     recipe = _tiny(tmp_path, shared, "data.downscales=[0.7]", "train.iterations=2", "val.sets=[]")
     _, card = train(recipe, progress=False)
     assert card["training"]["images"]["used"] + card["training"]["images"]["too_small_for_the_patch"] == 182

@@ -154,6 +154,8 @@ def _build(cls: type, data: Any, where: str) -> Any:
             if value is None:
                 values[name] = None
                 continue
+        if get_origin(hint) is list and not isinstance(value, list):
+            raise SuperresError(f"{where}{name} must be a list, got {value!r}")
         if dataclasses.is_dataclass(hint):
             value = _build(hint, value, f"{where}{name}.")
         elif get_origin(hint) is list and dataclasses.is_dataclass(get_args(hint)[0]):
