@@ -233,6 +233,28 @@ def test_bf16_channels_last_training_tracks_fp32(shared, tmp_path):
         train(_tiny(tmp_path / "c", shared, "train.precision=fp16"), progress=False)
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.schedule.type=linear", r"unknown schedule 'linear'"),
+        ("train.optimizer.type=sgd", r"unknown optimizer 'sgd'"),
+        ("train.losses=[{type: l3}]", r"unknown loss 'l3'"),
+        ("network.arch=rcan", r"unknown network 'rcan'"),
+        ("train.gan={loss: wgan}", r"unknown GAN loss 'wgan'"),
+        ("train.gan={discriminator: patchgan}", r"unknown discriminator 'patchgan'"),
+        ("data.downscales=[2]", r"data\.downscales must be factors between 0 and 1"),
+        ("data.train=[no/such/folder]", r"no/such/folder"),
+    ],
+)
+def test_bad_recipe_values_stop_before_the_run_folder(shared, tmp_path, override, message):
+    """These were found only once training started, after the run folder and its recipe.yaml
+    were written (and an unknown schedule only after warm-up)."""
+    recipe = _tiny(tmp_path, shared, "train.schedule.warmup=5", override)
+    with pytest.raises(SuperresError, match=message):
+        train(recipe, progress=False)
+    assert not recipe.run_dir.exists()
+
+
 def test_repeated_set_options_all_apply(shared, tmp_path):
     """``--set a=1 --set b=2`` used to keep only the last group, so the output folder was lost."""
     data = shared / "data/train/T91"

@@ -9,13 +9,18 @@ import torch
 from superres.errors import SuperresError
 from superres.train.recipe import OptimizerConfig
 
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+
+
+def check_optimizer(config: OptimizerConfig) -> None:
+    if config.type not in OPTIMIZERS:
+        raise SuperresError(f"unknown optimizer {config.type!r}; use {' or '.join(OPTIMIZERS)}")
+
 
 def make_optimizer(
     config: OptimizerConfig, parameters: Iterable[torch.nn.Parameter]
 ) -> torch.optim.Optimizer:
-    kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-    if config.type not in kinds:
-        raise SuperresError(f"unknown optimizer {config.type!r}; use adam or adamw")
-    return kinds[config.type](
+    check_optimizer(config)
+    return OPTIMIZERS[config.type](
         parameters, lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay
     )

@@ -32,16 +32,17 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from superres.archs import build_network
+from superres.archs import ARCHS, build_network
 from superres.atomic import atomic_output
 from superres.data import IterationBatches, PairedPatches, PatchSpec
 from superres.errors import SuperresError
 from superres.evaluate import evaluate_folder
 from superres.inference import TileOptions
 from superres.models import SRModel
+from superres.train.discriminators import DISCRIMINATORS
 from superres.train.gan import Adversary, build_adversary
-from superres.train.losses import pixel_loss
-from superres.train.optim import make_optimizer
+from superres.train.losses import GAN_LOSSES, pixel_loss
+from superres.train.optim import check_optimizer, make_optimizer
 from superres.train.recipe import Recipe, ScheduleConfig, TrainConfig
 from superres.train.vgg import PerceptualLoss
 from superres.weights import save_network
@@ -66,6 +67,27 @@ def learning_rate(schedule: ScheduleConfig, base_lr: float, iteration: int, tota
         progress = min(1.0, (iteration - schedule.warmup) / span)
         return schedule.min_lr + (base_lr - schedule.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
     raise SuperresError(f"unknown schedule {schedule.type!r}; use constant, multistep or cosine")
+
+
+def _check_recipe(recipe: Recipe) -> None:
+    """Refuse names no part knows before anything is written (the parts check them again)."""
+    cfg = recipe.train
+    if cfg.precision not in ("fp32", "bf16"):
+        raise SuperresError(f"train.precision must be fp32 or bf16, got {cfg.precision!r}")
+    learning_rate(cfg.schedule, cfg.optimizer.lr, cfg.schedule.warmup, cfg.iterations)  # past warm-up
+    if recipe.network.arch not in ARCHS:
+        raise SuperresError(f"unknown network {recipe.network.arch!r}; known: {', '.join(ARCHS)}")
+    for loss in cfg.losses:
+        pixel_loss(loss.type)
+    check_optimizer(cfg.optimizer)
+    if cfg.gan is not None:
+        check_optimizer(cfg.gan.optimizer)
+        if cfg.gan.loss not in GAN_LOSSES:
+            raise SuperresError(f"unknown GAN loss {cfg.gan.loss!r}; choose from {', '.join(GAN_LOSSES)}")
+        if cfg.gan.discriminator not in DISCRIMINATORS:
+            raise SuperresError(
+                f"unknown discriminator {cfg.gan.discriminator!r}; choose from {', '.join(DISCRIMINATORS)}"
+            )
 
 
 def _network_params(recipe: Recipe) -> dict[str, Any]:
@@ -249,8 +271,6 @@ def _check_run_dir(recipe: Recipe, resume: bool, ranks: Distributed) -> Path:
         raise SuperresError(
             f"data.batch_size {recipe.data.batch_size} is not divisible by {ranks.world_size} processes"
         )
-    if recipe.train.precision not in ("fp32", "bf16"):
-        raise SuperresError(f"train.precision must be fp32 or bf16, got {recipe.train.precision!r}")
     if ranks.is_main:
         recipe.run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = recipe.run_dir / CHECKPOINT_NAME
@@ -409,9 +429,14 @@ def _train(
 ) -> tuple[Path | None, dict[str, Any]]:
     from tqdm import tqdm
 
-    checkpoint_path = _check_run_dir(recipe, resume, ranks)
+    _check_recipe(recipe)
     run_dir, cfg, data = recipe.run_dir, recipe.train, recipe.data
     arch, params = recipe.network.arch, _network_params(recipe)
+    spec = PatchSpec(data.scale, data.patch_size, data.channels, data.augment)
+    dataset = PairedPatches(  # reads the training images: bad data stops here, before the run folder
+        data.train, spec, cfg.seed, data.train_lr or None, data.degradation, tuple(data.downscales)
+    )
+    checkpoint_path = _check_run_dir(recipe, resume, ranks)
     parts = _build_parts(recipe, params, torch.device(device), ranks, resume)
     done_before = _restore(parts, checkpoint_path, arch, params) if resume else _Progress()
     start, history = done_before.start, done_before.history
@@ -420,10 +445,6 @@ def _train(
         if resume:
             _drop_log_records_after(run_dir / "log.jsonl", start)
 
-    spec = PatchSpec(data.scale, data.patch_size, data.channels, data.augment)
-    dataset = PairedPatches(
-        data.train, spec, cfg.seed, data.train_lr or None, data.degradation, tuple(data.downscales)
-    )
     if dataset.skipped and ranks.is_main:
         images = "training images" + (" and downscaled copies" if data.downscales else "")
         names = ", ".join(dataset.skipped[:5]) + (", ..." if len(dataset.skipped) > 5 else "")
