@@ -245,8 +245,9 @@ def _card_score(scores: dict, set_name: str, metric: str, digits: int) -> str:
 def _shipped_table(shipped: dict[str, dict]) -> str:
     """Shipped models (name -> file metadata) with the test-set scores from their cards."""
     sets = ("Set5", "Set14", "BSD100")
+    width = max([len("shipped model"), *map(len, shipped)])
     lines = [
-        f"{'shipped model':<14} {'kind':<5} {'scale':<5} {'network':<8} {'params':>8}  "
+        f"{'shipped model':<{width}} {'kind':<5} {'scale':<5} {'network':<8} {'params':>8}  "
         + "  ".join(f"{s + ' PSNR':>11}" for s in sets)
         + f"  {'BSD100 NIQE':>11}  trained"
     ]
@@ -256,7 +257,8 @@ def _shipped_table(shipped: dict[str, dict]) -> str:
         training = card.get("training", {})
         trained = f"{training.get('wall_time_s', 0) / 60:.0f} min, {training.get('hardware', '?')}"
         lines.append(
-            f"{name:<14} {card.get('kind', '?'):<5} x{card.get('scale', '?'):<4} {card.get('arch', '?'):<8} "
+            f"{name:<{width}} {card.get('kind', '?'):<5} x{card.get('scale', '?'):<4} "
+            f"{card.get('arch', '?'):<8} "
             f"{card.get('parameters', 0):>8,}  "
             + "  ".join(f"{_card_score(scores, s, 'psnr', 2):>11}" for s in sets)
             + f"  {_card_score(scores, 'BSD100', 'niqe', 3):>11}  {trained}"

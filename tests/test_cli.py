@@ -205,6 +205,16 @@ def test_models_command_lists_every_network(capsys):
     assert "default model: x2:" in out
 
 
+def test_shipped_table_columns_line_up_with_long_names():
+    """Names longer than 14 characters used to push their row's columns to the right."""
+    from superres.cli import _shipped_table
+
+    card = {"kind": "psnr", "scale": 4, "arch": "srvgg", "parameters": 1, "metrics": {"Set5": {"psnr": 31.0}}}
+    lines = _shipped_table({"short": {"card": card}, "a-much-longer-model-name": {"card": card}}).splitlines()
+    assert len({line.index(" psnr ") for line in lines[1:]}) == 1
+    assert lines[0].index("kind") == lines[1].index("psnr")
+
+
 def test_import_is_fast_and_loads_no_torch_or_training_code():
     code = (
         "import sys, superres; assert 'torch' not in sys.modules, 'torch imported';"
