@@ -86,12 +86,13 @@ class UNetDiscriminatorSN(nn.Module):
 DISCRIMINATORS = {"unet": UNetDiscriminatorSN, "vgg": VGGStyleDiscriminator}
 
 
-def build_discriminator(kind: str, **params) -> nn.Module:
+def check_discriminator(kind: str) -> None:
     from superres.errors import SuperresError
 
-    try:
-        return DISCRIMINATORS[kind](**params)
-    except KeyError:
-        raise SuperresError(
-            f"unknown discriminator {kind!r}; choose from {', '.join(DISCRIMINATORS)}"
-        ) from None
+    if kind not in DISCRIMINATORS:
+        raise SuperresError(f"unknown discriminator {kind!r}; choose from {', '.join(DISCRIMINATORS)}")
+
+
+def build_discriminator(kind: str, **params) -> nn.Module:
+    check_discriminator(kind)
+    return DISCRIMINATORS[kind](**params)

@@ -34,33 +34,36 @@ def pixel_loss(name: str) -> Loss:
 GAN_LOSSES = ("vanilla", "lsgan", "hinge", "ragan")
 
 
+def check_gan_loss(kind: str) -> None:
+    if kind not in GAN_LOSSES:
+        raise SuperresError(f"unknown GAN loss {kind!r}; choose from {', '.join(GAN_LOSSES)}")
+
+
 def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
 def discriminator_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    check_gan_loss(kind)
     if kind == "vanilla":
         return _bce(real, 1.0) + _bce(fake, 0.0)
     if kind == "lsgan":
         return ((real - 1) ** 2).mean() + (fake**2).mean()
     if kind == "hinge":
         return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
-    if kind == "ragan":
-        return (_bce(real - fake.mean(), 1.0) + _bce(fake - real.mean(), 0.0)) / 2
-    raise SuperresError(f"unknown GAN loss {kind!r}; choose from {', '.join(GAN_LOSSES)}")
+    return (_bce(real - fake.mean(), 1.0) + _bce(fake - real.mean(), 0.0)) / 2  # ragan
 
 
 def generator_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """``real`` is only used by the relativistic loss (detach it for the generator step)."""
+    check_gan_loss(kind)
     if kind == "vanilla":
         return _bce(fake, 1.0)
     if kind == "lsgan":
         return ((fake - 1) ** 2).mean()
     if kind == "hinge":
         return -fake.mean()
-    if kind == "ragan":
-        return (_bce(real - fake.mean(), 0.0) + _bce(fake - real.mean(), 1.0)) / 2
-    raise SuperresError(f"unknown GAN loss {kind!r}; choose from {', '.join(GAN_LOSSES)}")
+    return (_bce(real - fake.mean(), 0.0) + _bce(fake - real.mean(), 1.0)) / 2  # ragan
 
 
 def feature_matching_loss(

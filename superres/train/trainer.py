@@ -39,9 +39,9 @@ from superres.errors import SuperresError
 from superres.evaluate import evaluate_folder
 from superres.inference import TileOptions
 from superres.models import SRModel
-from superres.train.discriminators import DISCRIMINATORS
+from superres.train.discriminators import check_discriminator
 from superres.train.gan import Adversary, build_adversary
-from superres.train.losses import GAN_LOSSES, pixel_loss
+from superres.train.losses import check_gan_loss, pixel_loss
 from superres.train.optim import check_optimizer, make_optimizer
 from superres.train.recipe import Recipe, ScheduleConfig, TrainConfig
 from superres.train.vgg import PerceptualLoss
@@ -82,12 +82,8 @@ def _check_recipe(recipe: Recipe) -> None:
     check_optimizer(cfg.optimizer)
     if cfg.gan is not None:
         check_optimizer(cfg.gan.optimizer)
-        if cfg.gan.loss not in GAN_LOSSES:
-            raise SuperresError(f"unknown GAN loss {cfg.gan.loss!r}; choose from {', '.join(GAN_LOSSES)}")
-        if cfg.gan.discriminator not in DISCRIMINATORS:
-            raise SuperresError(
-                f"unknown discriminator {cfg.gan.discriminator!r}; choose from {', '.join(DISCRIMINATORS)}"
-            )
+        check_gan_loss(cfg.gan.loss)
+        check_discriminator(cfg.gan.discriminator)
 
 
 def _network_params(recipe: Recipe) -> dict[str, Any]:
