@@ -110,3 +110,25 @@ def test_ecbsr_folds_exactly_into_a_plain_srvgg(scale):
         trained, folded = net(x), plain(x)
     assert (trained - folded).abs().max().item() < 1e-4 * max(1.0, trained.abs().max().item())
     assert plain.state_dict().keys() == build_network("srvgg", **net.fold_params()).state_dict().keys()
+
+
+@pytest.mark.parametrize("act_type", ["prelu", "relu"])
+def test_srvgg_deepen_starts_from_the_shallower_output(act_type):
+    deepen = arch_module("srvgg").deepen
+    shallow = build_network("srvgg", scale=3, num_feat=8, num_conv=2, act_type=act_type).eval()
+    with torch.no_grad():  # slopes and biases away from their defaults, so identities are tested
+        for p in shallow.parameters():
+            p.normal_(0, 0.3)
+    deep = build_network("srvgg", scale=3, num_feat=8, num_conv=5, act_type=act_type).eval()
+    deep.load_state_dict(deepen(shallow.state_dict(), deep))
+    x = torch.rand(2, 3, 9, 13)
+    with torch.no_grad():
+        assert torch.allclose(deep(x), shallow(x), atol=1e-6)
+    with pytest.raises(ValueError, match="more convs"):
+        deepen(deep.state_dict(), shallow)
+    wider = build_network("srvgg", scale=3, num_feat=16, num_conv=5, act_type=act_type)
+    with pytest.raises(ValueError, match="does not fit"):
+        deepen(shallow.state_dict(), wider)
+    leaky = build_network("srvgg", scale=3, num_feat=8, num_conv=5, act_type="leakyrelu")
+    with pytest.raises(ValueError, match="LeakyReLU"):
+        deepen(shallow.state_dict(), leaky)

@@ -90,6 +90,29 @@ def test_pretrained_from_another_scale_only_when_partial(shared, tmp_path, psnr_
     assert all(torch.equal(started[k], source[k]) for k in source if not k.startswith("body.6."))
 
 
+def test_pretrained_deepen_starts_a_deeper_network_from_the_shallower_output(shared, tmp_path, psnr_model):
+    deeper = (
+        "network.params={num_feat: 8, num_conv: 4}",
+        f"network.pretrained={psnr_model}",
+        "train.iterations=0",
+    )
+    with pytest.raises(SuperresError, match="do not fit"):
+        train(_recipe(tmp_path, shared, "strict", *deeper), progress=False)
+    path, card = train(
+        _recipe(tmp_path, shared, "deep", *deeper, "network.pretrained_deepen=true"), progress=False
+    )
+    assert card["training"]["pretrained_deepen"] is True
+    source, started = load_network(psnr_model)[0].eval(), load_network(path)[0].eval()
+    x = torch.rand(1, 3, 12, 10)
+    with torch.no_grad():
+        assert len(started.body) == len(source.body) + 4 and torch.allclose(started(x), source(x), atol=1e-6)
+    espcn = _recipe(tmp_path, shared, "espcn", f"network.pretrained={psnr_model}", "network.arch=espcn",
+                    "network.params={}", "network.pretrained_deepen=true")  # fmt: skip
+    with pytest.raises(SuperresError, match="espcn cannot be deepened"):
+        train(espcn, progress=False)
+    assert not espcn.run_dir.exists()
+
+
 def test_adversarial_losses_point_the_right_way():
     confident_real, confident_fake = torch.full((4, 1), 5.0), torch.full((4, 1), -5.0)
     for kind in GAN_LOSSES:

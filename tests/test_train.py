@@ -47,6 +47,26 @@ def test_recipe_overrides_and_errors(tmp_path):
         load_recipe(bad)
 
 
+def test_recipe_numbers_are_typed(tmp_path):
+    """``--set train.optimizer.lr=2e-4`` was read as the string '2e-4' (YAML 1.1 floats need a
+    dot) and training crashed at its first step with a TypeError in the schedule."""
+    recipe = load_recipe(TINY, ["train.optimizer.lr=2e-4", "data.downscales=[5E-1, 1]", "train.grad_clip=1"])
+    assert recipe.train.optimizer.lr == 2e-4 and recipe.data.downscales == [0.5, 1.0]
+    assert isinstance(recipe.train.grad_clip, float)
+    in_file = tmp_path / "lr.yaml"
+    in_file.write_text(TINY.read_text().replace("lr: 1.0e-3", "lr: 1e-3"))
+    assert load_recipe(in_file).train.optimizer.lr == 1e-3
+    for override, message in [
+        ("train.optimizer.lr=fast", r"train\.optimizer\.lr must be a number, got 'fast'"),
+        ("train.iterations=1.5", r"train\.iterations must be an integer, got 1\.5"),
+        ("train.iterations=true", r"train\.iterations must be an integer, got True"),
+        ("data.augment=maybe", r"data\.augment must be true or false, got 'maybe'"),
+        ("data.downscales=[0.5, half]", r"data\.downscales\[1\] must be a number, got 'half'"),
+    ]:
+        with pytest.raises(SuperresError, match=message):
+            load_recipe(TINY, [override])
+
+
 def test_learning_rate_schedules():
     assert learning_rate(ScheduleConfig("multistep", [10, 20], 0.5), 1.0, 9, 30) == 1.0
     assert learning_rate(ScheduleConfig("multistep", [10, 20], 0.5), 1.0, 25, 30) == 0.25
@@ -244,6 +264,7 @@ def test_bf16_channels_last_training_tracks_fp32(shared, tmp_path):
         ("train.gan={discriminator: patchgan}", r"unknown discriminator 'patchgan'"),
         ("data.downscales=[2]", r"data\.downscales must be factors between 0 and 1"),
         ("data.train=[no/such/folder]", r"no/such/folder"),
+        ("network.pretrained_deepen=true", r"network\.pretrained_deepen needs network\.pretrained"),
     ],
 )
 def test_bad_recipe_values_stop_before_the_run_folder(shared, tmp_path, override, message):

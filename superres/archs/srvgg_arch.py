@@ -76,3 +76,33 @@ def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
         "num_conv": len(conv_indices) - 2,
         "act_type": act_type,
     }
+
+
+def deepen(state_dict: dict[str, torch.Tensor], network: SRVGGNetCompact) -> dict[str, torch.Tensor]:
+    """``state_dict`` of a shallower network of the same scale and width, as a state dict for
+    ``network``: the missing convs go in just before the upsampling conv as identities (Dirac
+    kernel, zero bias, PReLU slope 1), so ``network`` starts out computing exactly what the
+    shallower one did (Net2Net's deeper net; a ReLU after an identity conv also passes its
+    non-negative input through). Raises ValueError when the two do not fit."""
+    target = network.state_dict()
+    last = len(network.body) - 1
+    source_last = max(int(k.split(".")[1]) for k in state_dict)
+    if source_last > last:
+        raise ValueError(f"the pretrained network has more convs than the recipe's ({source_last // 2 - 1})")
+    if isinstance(network.body[1], nn.LeakyReLU):
+        raise ValueError("LeakyReLU cannot pass its input through unchanged")
+    grown = {k: v for k, v in state_dict.items() if int(k.split(".")[1]) < source_last}
+    for index in range(source_last, last, 2):
+        conv = target[f"body.{index}.weight"]
+        grown[f"body.{index}.weight"] = nn.init.dirac_(torch.empty_like(conv))
+        grown[f"body.{index}.bias"] = torch.zeros_like(target[f"body.{index}.bias"])
+        if f"body.{index + 1}.weight" in target:  # PReLU slopes
+            grown[f"body.{index + 1}.weight"] = torch.ones_like(target[f"body.{index + 1}.weight"])
+    grown[f"body.{last}.weight"] = state_dict[f"body.{source_last}.weight"]
+    grown[f"body.{last}.bias"] = state_dict[f"body.{source_last}.bias"]
+    mismatched = [k for k, v in grown.items() if k not in target or v.shape != target[k].shape]
+    if mismatched or set(grown) != set(target):
+        raise ValueError(
+            f"the pretrained network does not fit the recipe's ({', '.join(mismatched) or 'layout'})"
+        )
+    return grown

@@ -2,11 +2,13 @@
 
 Paths in a recipe are relative to the directory superres is run from. ``overrides`` are
 ``dotted.key=value`` strings (values parsed as YAML), e.g. ``train.iterations=1000``.
+Numbers like ``2e-4`` are numbers here (plain YAML 1.1 reads them as strings).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import UnionType
@@ -26,6 +28,9 @@ class NetworkConfig:
     # Start from the tensors of ``pretrained`` whose names and shapes fit, e.g. another scale's
     # model (all but the upsampler); the rest keep their initialisation. Named in the card.
     pretrained_partial: bool = False
+    # Start a deeper network from a shallower ``pretrained`` one of the same scale and width: the
+    # new layers begin as identities (the arch module's ``deepen``; srvgg has one).
+    pretrained_deepen: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,32 @@ class Recipe:
         return dataclasses.asdict(self)
 
 
+class _RecipeLoader(yaml.SafeLoader):
+    """SafeLoader that also reads ``1e-4`` (exponent, no dot) as a float, as people write it."""
+
+
+_RecipeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"),
+)
+
+_SCALAR_KINDS = {float: "a number", int: "an integer", bool: "true or false"}
+
+
+def _scalar(hint: Any, value: Any, key: str) -> Any:
+    """``value`` checked against a float/int/bool field (an int is a fine float)."""
+    if get_origin(hint) is list and get_args(hint)[0] in _SCALAR_KINDS:
+        return [_scalar(get_args(hint)[0], item, f"{key}[{i}]") for i, item in enumerate(value)]
+    if hint not in _SCALAR_KINDS:
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, hint) or (hint is not bool and isinstance(value, bool)):
+        raise SuperresError(f"{key} must be {_SCALAR_KINDS[hint]}, got {value!r}")
+    return value
+
+
 def _build(cls: type, data: Any, where: str) -> Any:
     """Instantiate dataclass ``cls`` from plain data, recursing into nested dataclasses."""
     if not isinstance(data, dict):
@@ -160,6 +191,8 @@ def _build(cls: type, data: Any, where: str) -> Any:
             value = _build(hint, value, f"{where}{name}.")
         elif get_origin(hint) is list and dataclasses.is_dataclass(get_args(hint)[0]):
             value = [_build(get_args(hint)[0], item, f"{where}{name}[{i}].") for i, item in enumerate(value)]
+        else:
+            value = _scalar(hint, value, f"{where}{name}")
         values[name] = value
     missing = [f.name for f in fields(cls) if f.name not in values and f.default is dataclasses.MISSING
                and f.default_factory is dataclasses.MISSING]  # fmt: skip
@@ -180,14 +213,14 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise SuperresError(f"--set {key}: {part} is not a section")
-        node[leaf] = yaml.safe_load(text)
+        node[leaf] = yaml.load(text, Loader=_RecipeLoader)
     return data
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(path.read_text(), Loader=_RecipeLoader) or {}
     except OSError as exc:
         raise SuperresError(f"cannot read recipe ({exc.strerror})", path) from None
     except yaml.YAMLError as exc:

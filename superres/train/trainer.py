@@ -32,7 +32,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from superres.archs import ARCHS, build_network
+from superres.archs import arch_module, build_network
 from superres.atomic import atomic_output
 from superres.data import IterationBatches, PairedPatches, PatchSpec
 from superres.errors import SuperresError
@@ -43,7 +43,7 @@ from superres.train.discriminators import check_discriminator
 from superres.train.gan import Adversary, build_adversary
 from superres.train.losses import check_gan_loss, pixel_loss
 from superres.train.optim import check_optimizer, make_optimizer
-from superres.train.recipe import Recipe, ScheduleConfig, TrainConfig
+from superres.train.recipe import NetworkConfig, Recipe, ScheduleConfig, TrainConfig
 from superres.train.vgg import PerceptualLoss
 from superres.weights import save_network
 
@@ -75,8 +75,17 @@ def _check_recipe(recipe: Recipe) -> None:
     if cfg.precision not in ("fp32", "bf16"):
         raise SuperresError(f"train.precision must be fp32 or bf16, got {cfg.precision!r}")
     learning_rate(cfg.schedule, cfg.optimizer.lr, cfg.schedule.warmup, cfg.iterations)  # past warm-up
-    if recipe.network.arch not in ARCHS:
-        raise SuperresError(f"unknown network {recipe.network.arch!r}; known: {', '.join(ARCHS)}")
+    try:
+        module = arch_module(recipe.network.arch)
+    except KeyError as exc:
+        raise SuperresError(exc.args[0]) from None
+    if recipe.network.pretrained_deepen:
+        if recipe.network.pretrained_partial or not recipe.network.pretrained:
+            raise SuperresError(
+                "network.pretrained_deepen needs network.pretrained and not pretrained_partial"
+            )
+        if not hasattr(module, "deepen"):
+            raise SuperresError(f"network.pretrained_deepen: {recipe.network.arch} cannot be deepened")
     for loss in cfg.losses:
         pixel_loss(loss.type)
     check_optimizer(cfg.optimizer)
@@ -96,28 +105,36 @@ def _network_params(recipe: Recipe) -> dict[str, Any]:
 
 
 def _load_pretrained(
-    network: nn.Module, arch: str, params: dict[str, Any], path: Path, partial: bool
+    network: nn.Module, arch: str, params: dict[str, Any], config: NetworkConfig
 ) -> list[str]:
-    """Copy ``path``'s weights into ``network``; returns the names left at initialisation
-    (only with ``partial``, which takes every tensor whose name and shape fit)."""
+    """Copy ``config.pretrained``'s weights into ``network``; returns the names left at
+    initialisation (only with ``pretrained_partial``, which takes every tensor whose name and
+    shape fit). ``pretrained_deepen`` starts a deeper network with its new layers as identities."""
     from superres.weights import load_network
 
+    path = Path(config.pretrained)
     source, source_arch, _, _ = load_network(path)
-    if source_arch != arch or (source.scale != params["scale"] and not partial):
+    if source_arch != arch or (source.scale != params["scale"] and not config.pretrained_partial):
         raise SuperresError(
             f"pretrained weights are {source_arch} x{source.scale}, the recipe trains {arch}"
             f" x{params['scale']} (network.pretrained_partial takes what fits from another scale)",
             path,
         )
-    if partial:
+    if config.pretrained_partial:
         target = network.state_dict()
         fitting = {k: v for k, v in source.state_dict().items() if k in target and v.shape == target[k].shape}
         if not fitting:
             raise SuperresError("pretrained weights share no tensor with the recipe's network", path)
         network.load_state_dict(fitting, strict=False)
         return sorted(set(target) - set(fitting))
+    state_dict = source.state_dict()
+    if config.pretrained_deepen:
+        try:
+            state_dict = arch_module(arch).deepen(state_dict, network)
+        except ValueError as exc:
+            raise SuperresError(f"network.pretrained_deepen: {exc}", path) from None
     try:
-        network.load_state_dict(source.state_dict())
+        network.load_state_dict(state_dict)
     except RuntimeError as exc:
         raise SuperresError(
             f"pretrained weights do not fit the recipe's network ({str(exc).splitlines()[0]})", path
@@ -289,9 +306,7 @@ def _build_parts(
     torch.manual_seed(cfg.seed)
     network = build_network(arch, **params)
     if recipe.network.pretrained and not resume:
-        left = _load_pretrained(
-            network, arch, params, Path(recipe.network.pretrained), recipe.network.pretrained_partial
-        )
+        left = _load_pretrained(network, arch, params, recipe.network)
         if left and ranks.is_main:
             print(f"[{recipe.name}] not in the pretrained weights, trained from scratch: {', '.join(left)}")
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
@@ -550,6 +565,7 @@ def export(
             "gan": asdict(recipe.train.gan) if recipe.train.gan else None,
             "pretrained": recipe.network.pretrained or None,
             "pretrained_partial": recipe.network.pretrained_partial,
+            "pretrained_deepen": recipe.network.pretrained_deepen,
             "precision": recipe.train.precision,
             "optimizer": asdict(recipe.train.optimizer),
             "schedule": asdict(recipe.train.schedule),
