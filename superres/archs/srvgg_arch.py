@@ -88,7 +88,10 @@ def deepen(state_dict: dict[str, torch.Tensor], network: SRVGGNetCompact) -> dic
     last = len(network.body) - 1
     source_last = max(int(k.split(".")[1]) for k in state_dict)
     if source_last > last:
-        raise ValueError(f"the pretrained network has more convs than the recipe's ({source_last // 2 - 1})")
+        raise ValueError(
+            f"the pretrained network has more convs ({source_last // 2 - 1})"
+            f" than the recipe's ({last // 2 - 1})"
+        )
     if isinstance(network.body[1], nn.LeakyReLU):
         raise ValueError("LeakyReLU cannot pass its input through unchanged")
     grown = {k: v for k, v in state_dict.items() if int(k.split(".")[1]) < source_last}
