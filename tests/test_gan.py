@@ -69,11 +69,13 @@ def test_gan_resume_is_exact(shared, tmp_path):
 
 
 def test_pretrained_must_match_the_network(shared, tmp_path, psnr_model):
+    """The mismatch used to be found after the (then empty) run folder was made."""
     recipe = _recipe(
         tmp_path, shared, "bad", f"network.pretrained={psnr_model}", "network.params={num_feat: 4}"
     )
     with pytest.raises(SuperresError, match="do not fit"):
         train(recipe, progress=False)
+    assert not recipe.run_dir.exists()
 
 
 def test_pretrained_from_another_scale_only_when_partial(shared, tmp_path, psnr_model, capsys):

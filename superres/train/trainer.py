@@ -447,8 +447,8 @@ def _train(
     dataset = PairedPatches(  # reads the training images: bad data stops here, before the run folder
         data.train, spec, cfg.seed, data.train_lr or None, data.degradation, tuple(data.downscales)
     )
+    parts = _build_parts(recipe, params, torch.device(device), ranks, resume)  # pretrained checked here
     checkpoint_path = _check_run_dir(recipe, resume, ranks)
-    parts = _build_parts(recipe, params, torch.device(device), ranks, resume)
     done_before = _restore(parts, checkpoint_path, arch, params) if resume else _Progress()
     start, history = done_before.start, done_before.history
     if ranks.is_main:
