@@ -62,6 +62,8 @@ def test_recipe_numbers_are_typed(tmp_path):
         ("train.iterations=true", r"train\.iterations must be an integer, got True"),
         ("data.augment=maybe", r"data\.augment must be true or false, got 'maybe'"),
         ("data.downscales=[0.5, half]", r"data\.downscales\[1\] must be a number, got 'half'"),
+        ("name=1e3", r"name must be a string \(quote it\), got 1000\.0"),  # was a run named 1000.0
+        ("data.train=[2024]", r"data\.train\[0\] must be a string \(quote it\), got 2024"),
     ]:
         with pytest.raises(SuperresError, match=message):
             load_recipe(TINY, [override])

@@ -147,11 +147,12 @@ _RecipeLoader.add_implicit_resolver(
     list("-+.0123456789"),
 )
 
-_SCALAR_KINDS = {float: "a number", int: "an integer", bool: "true or false"}
+_SCALAR_KINDS = {float: "a number", int: "an integer", bool: "true or false", str: "a string (quote it)"}
 
 
 def _scalar(hint: Any, value: Any, key: str) -> Any:
-    """``value`` checked against a float/int/bool field (an int is a fine float)."""
+    """``value`` checked against a float/int/bool/str field (an int is a fine float; a name
+    YAML reads as a number, such as ``1e3``, must be quoted)."""
     if get_origin(hint) is list and get_args(hint)[0] in _SCALAR_KINDS:
         return [_scalar(get_args(hint)[0], item, f"{key}[{i}]") for i, item in enumerate(value)]
     if hint not in _SCALAR_KINDS:
