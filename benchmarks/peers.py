@@ -301,7 +301,9 @@ def target_lines(rows: list[dict]) -> list[str]:
             bars.update({x["label"]: x["sets"][set_name]["psnr"] for x in peers})
             best = max(bars, key=bars.get)
             met &= ours > bars[best]
-            cells.append(f"{ours:.2f} ({ours - bars[best]:+.2f} vs {best} {bars[best]:.2f})")
+            gap = ours - bars[best]
+            digits = 3 if abs(gap) < 0.005 else 2  # a gap that rounds to 0.00 still decides "met"
+            cells.append(f"{ours:.{digits}f} ({gap:+.{digits}f} vs {best} {bars[best]:.2f})")
             imdn_gaps.append(f"{ours - imdn['sets'][set_name]['psnr']:+.2f}")
         speed = r["mp_per_s"] / imdn["mp_per_s"]
         lines.append(
