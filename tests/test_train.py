@@ -19,7 +19,13 @@ from superres.data import IterationBatches, PairedPatches, PatchSpec
 from superres.errors import SuperresError
 from superres.io import read_image
 from superres.train.recipe import ScheduleConfig, load_recipe
-from superres.train.trainer import CHECKPOINT_NAME, TrainingStoppedError, learning_rate, train
+from superres.train.trainer import (
+    CHECKPOINT_NAME,
+    TrainingStoppedError,
+    hardware_description,
+    learning_rate,
+    train,
+)
 from superres.weights import load_network
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -308,3 +314,15 @@ def test_images_smaller_than_the_patch_are_reported_and_counted_in_the_card(shar
     _, card = train(_tiny(tmp_path / "b", shared, "train.iterations=2", "val.sets=[]"), progress=False)
     assert card["training"]["images"] == {"used": 91, "too_small_for_the_patch": 0}
     assert "smaller than" not in capsys.readouterr().out
+
+
+def test_hardware_description_counts_threads():
+    """Cards of one-thread runs said '1 threads'."""
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert hardware_description(torch.device("cpu")).endswith(", 1 thread")
+        torch.set_num_threads(2)
+        assert hardware_description(torch.device("cpu")).endswith(", 2 threads")
+    finally:
+        torch.set_num_threads(before)
