@@ -280,16 +280,13 @@ class _Progress:
 
 
 def _check_run_dir(recipe: Recipe, resume: bool, ranks: Distributed) -> Path:
-    """Make the run folder; returns its checkpoint path, refusing to clobber or resume nothing."""
+    """The run folder's checkpoint path, refusing to clobber or resume nothing. The folder itself
+    is made once the network and its pretrained weights are built, so a bad start leaves none."""
     if recipe.data.batch_size % ranks.world_size:
         raise SuperresError(
             f"data.batch_size {recipe.data.batch_size} is not divisible by {ranks.world_size} processes"
         )
-    if ranks.is_main:
-        recipe.run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = recipe.run_dir / CHECKPOINT_NAME
-    if ranks.world_size > 1:
-        dist.barrier()  # rank 0 has made the run folder
     if checkpoint_path.exists() and not resume:
         raise SuperresError(
             "run folder already holds a checkpoint: pass --resume, or change name/output", recipe.run_dir
@@ -448,8 +445,12 @@ def _train(
     dataset = PairedPatches(  # reads the training images: bad data stops here, before the run folder
         data.train, spec, cfg.seed, data.train_lr or None, data.degradation, tuple(data.downscales)
     )
-    parts = _build_parts(recipe, params, torch.device(device), ranks, resume)  # pretrained checked here
     checkpoint_path = _check_run_dir(recipe, resume, ranks)
+    parts = _build_parts(recipe, params, torch.device(device), ranks, resume)  # pretrained checked here
+    if ranks.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    if ranks.world_size > 1:
+        dist.barrier()  # rank 0 has made the run folder
     done_before = _restore(parts, checkpoint_path, arch, params) if resume else _Progress()
     start, history = done_before.start, done_before.history
     if ranks.is_main:
