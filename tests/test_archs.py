@@ -107,9 +107,62 @@ def test_ecbsr_folds_exactly_into_a_plain_srvgg(scale):
     assert type(plain).__name__ == "SRVGGNetCompact" and count_parameters(plain) < count_parameters(net) / 3
     x = torch.rand(2, 3, 11, 14)  # odd sizes: borders must fold exactly too
     with torch.no_grad():
-        trained, folded = net(x), plain(x)
-    assert (trained - folded).abs().max().item() < 1e-4 * max(1.0, trained.abs().max().item())
+        branches, folded = _ecbsr_branch_forward(net, x), plain(x)
+    assert (branches - folded).abs().max().item() < 1e-4 * max(1.0, branches.abs().max().item())
     assert plain.state_dict().keys() == build_network("srvgg", **net.fold_params()).state_dict().keys()
+
+
+def _ecbsr_branch_forward(net, x):
+    """ECBSR's forward through the multi-branch blocks (its own forward folds them)."""
+    y = x
+    for block, act in zip(net.blocks[:-1], net.acts, strict=True):
+        y = act(block.forward_branches(y))
+    y = torch.nn.functional.pixel_shuffle(net.blocks[-1].forward_branches(y), net.scale)
+    return y + torch.nn.functional.interpolate(x, scale_factor=net.scale, mode="nearest")
+
+
+def test_ecbsr_trains_folded_with_the_multi_branch_gradients():
+    """Online folding: the same outputs and the same gradient for every branch parameter."""
+    torch.manual_seed(0)
+    net = build_network("ecbsr", scale=2, num_feat=8, num_block=2)
+    with torch.no_grad():
+        for module in net.modules():
+            if hasattr(module, "mask"):
+                module.scale.normal_(0, 0.5)
+    x = torch.rand(2, 3, 9, 10)
+    grads = []
+    for forward in (net, lambda t: _ecbsr_branch_forward(net, t)):
+        net.zero_grad()
+        out = forward(x)
+        (out**2).mean().backward()
+        grads.append((out.detach(), {n: p.grad.clone() for n, p in net.named_parameters()}))
+    (folded_out, folded_grads), (branch_out, branch_grads) = grads
+    assert torch.allclose(folded_out, branch_out, atol=1e-5)
+    assert folded_grads.keys() == branch_grads.keys() and any("edges" in n for n in folded_grads)
+    for name, grad in branch_grads.items():
+        assert grad.abs().sum() > 0, name
+        assert torch.allclose(folded_grads[name], grad, rtol=1e-3, atol=1e-6), name
+
+
+def test_ecbsr_unfolds_from_the_plain_network_it_folds_into():
+    unfold = arch_module("ecbsr").unfold
+    plain = build_network("srvgg", scale=3, num_feat=8, num_conv=2).eval()
+    with torch.no_grad():
+        for p in plain.parameters():
+            p.normal_(0, 0.3)
+    net = build_network("ecbsr", scale=3, num_feat=8, num_block=2).eval()
+    net.load_state_dict(unfold(plain.state_dict(), net))
+    x = torch.rand(1, 3, 7, 9)
+    with torch.no_grad():
+        assert torch.allclose(net(x), plain(x), atol=1e-5)
+        assert torch.allclose(_ecbsr_branch_forward(net, x), plain(x), atol=1e-5)
+    assert any(b.edges[0].scale.abs().sum() > 0 for b in net.blocks)  # the extra branches stay live
+    for other in (
+        build_network("srvgg", scale=3, num_feat=8, num_conv=3),
+        build_network("srvgg", scale=3, num_feat=8, num_conv=2, act_type="relu"),
+    ):
+        with pytest.raises(ValueError, match="does not fit"):
+            unfold(other.state_dict(), net)
 
 
 @pytest.mark.parametrize("act_type", ["prelu", "relu"])

@@ -115,6 +115,28 @@ def test_pretrained_deepen_starts_a_deeper_network_from_the_shallower_output(sha
     assert not espcn.run_dir.exists()
 
 
+def test_reparameterisable_network_starts_from_the_plain_one_it_folds_into(shared, tmp_path, psnr_model):
+    ecbsr = (
+        "network.arch=ecbsr",
+        "network.params={num_feat: 8, num_block: 2}",
+        f"network.pretrained={psnr_model}",
+    )
+    path, card = train(_recipe(tmp_path, shared, "ecb", *ecbsr, "train.iterations=0"), progress=False)
+    assert card["trained_as"]["arch"] == "ecbsr"
+    source, started = load_network(psnr_model)[0].eval(), load_network(path)[0].eval()
+    x = torch.rand(1, 3, 12, 10)
+    with torch.no_grad():
+        assert torch.allclose(started(x), source(x), atol=1e-5)
+    for override, message in [
+        ("network.params={num_feat: 8, num_block: 3}", "does not fit"),
+        ("network.pretrained_partial=true", "as a whole"),
+    ]:
+        recipe = _recipe(tmp_path, shared, "ecb-bad", *ecbsr, override)
+        with pytest.raises(SuperresError, match=message):
+            train(recipe, progress=False)
+        assert not recipe.run_dir.exists()
+
+
 def test_adversarial_losses_point_the_right_way():
     confident_real, confident_fake = torch.full((4, 1), 5.0), torch.full((4, 1), -5.0)
     for kind in GAN_LOSSES:

@@ -7,6 +7,12 @@ exactly into one 3x3 conv: ``fold()`` returns an :class:`SRVGGNetCompact` (plain
 conv + PReLU stack, pixel shuffle, nearest-upsampled input added) that computes the same
 function at the cost of a plain network. The 1x1 outputs are padded with their bias
 rather than zeros, which keeps the fold exact at image borders.
+
+Training folds too ("online re-parameterisation", as in OREPA, Hu et al., CVPR 2022): each
+step sums the branches' kernels into one 3x3 kernel and runs that conv, so gradients reach
+every branch's parameters exactly as in the multi-branch forward, at close to the plain
+network's cost. ``forward_branches`` is the multi-branch computation, kept as the reference.
+``unfold`` starts an ECBSR from the plain network it folds into.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ class _ExpandSqueeze(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv3(_pad_with_bias(self.conv1(x), self.conv1.bias))
 
-    def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def kernel_and_bias(self) -> tuple[torch.Tensor, torch.Tensor]:
         k1, b1 = self.conv1.weight[:, :, 0, 0], self.conv1.bias  # mid x in
         k3, b3 = self.conv3.weight, self.conv3.bias  # out x mid x 3 x 3
         kernel = torch.einsum("omhw,mi->oihw", k3, k1)
@@ -63,7 +69,7 @@ class _EdgeBranch(nn.Module):
         y = _pad_with_bias(self.conv1(x), self.conv1.bias)
         return F.conv2d(y, self.scale * self.mask, self.bias, groups=y.shape[1])
 
-    def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def kernel_and_bias(self) -> tuple[torch.Tensor, torch.Tensor]:
         k1, b1 = self.conv1.weight[:, :, 0, 0], self.conv1.bias  # out x in
         depthwise = (self.scale * self.mask)[:, 0]  # out x 3 x 3
         kernel = depthwise[:, None] * k1[:, :, None, None]
@@ -85,22 +91,31 @@ class ECB(nn.Module):
         self.edges = nn.ModuleList(_EdgeBranch(in_ch, out_ch, kind) for kind in _EDGE_FILTERS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):  # sum the branches in fp32
+            kernel, bias = self.kernel_and_bias()
+        return F.conv2d(x, kernel, bias, padding=1)
+
+    def forward_branches(self, x: torch.Tensor) -> torch.Tensor:
+        """The multi-branch computation that ``forward`` folds (the reference for tests)."""
         y = self.conv3(x) + self.expand(x)
         for branch in self.edges:
             y = y + branch(x)
         return y + x if self.with_identity else y
 
+    def kernel_and_bias(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The single 3x3 conv (kernel, bias) this block computes, differentiable."""
+        kernel, bias = self.conv3.weight, self.conv3.bias
+        for part in (self.expand, *self.edges):
+            k, b = part.kernel_and_bias()
+            kernel = kernel + k
+            bias = bias + b
+        if self.with_identity:
+            kernel = kernel + nn.init.dirac_(torch.empty_like(kernel))
+        return kernel, bias
+
     @torch.no_grad()
     def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The single 3x3 conv (kernel, bias) this block computes."""
-        kernel, bias = self.conv3.weight.clone(), self.conv3.bias.clone()
-        for part in (self.expand, *self.edges):
-            k, b = part.folded()
-            kernel += k
-            bias += b
-        if self.with_identity:
-            kernel[torch.arange(self.out_ch), torch.arange(self.in_ch), 1, 1] += 1
-        return kernel, bias
+        return self.kernel_and_bias()
 
 
 class ECBSR(nn.Module):
@@ -152,3 +167,31 @@ class ECBSR(nn.Module):
         """Constructor parameters of the SRVGGNetCompact that :meth:`fold` returns."""
         return {"scale": self.scale, "in_channels": self.in_channels, "num_feat": self.num_feat,
                 "num_conv": self.num_block, "act_type": "prelu"}  # fmt: skip
+
+
+FOLDS_TO = "srvgg"
+
+
+@torch.no_grad()
+def unfold(plain: dict[str, torch.Tensor], network: ECBSR) -> dict[str, torch.Tensor]:
+    """A state dict for ``network`` that computes exactly what the plain PReLU SRVGGNetCompact
+    ``plain`` (its state dict) does: the extra branches keep their initialisation and each
+    block's 3x3 branch takes the rest, so training starts from the plain network's output
+    with every branch live. Raises ValueError when the two do not fit."""
+    state = {k: v.clone() for k, v in network.state_dict().items()}
+    conv_indices = sorted(int(k.split(".")[1]) for k, v in plain.items() if v.dim() == 4)
+    layout = [tuple(plain[f"body.{i}.weight"].shape) for i in conv_indices]
+    wanted = [(b.out_ch, b.in_ch, 3, 3) for b in network.blocks]
+    has_prelus = all(f"body.{i + 1}.weight" in plain for i in conv_indices[:-1])
+    if layout != wanted or not has_prelus:
+        raise ValueError(
+            f"the plain network ({len(layout) - 2} convs) does not fit the recipe's"
+            f" ECBSR-M{network.num_block}C{network.num_feat} with PReLU"
+        )
+    for n, (i, block) in enumerate(zip(conv_indices, network.blocks, strict=True)):
+        kernel, bias = block.folded()
+        state[f"blocks.{n}.conv3.weight"] += plain[f"body.{i}.weight"] - kernel
+        state[f"blocks.{n}.conv3.bias"] += plain[f"body.{i}.bias"] - bias
+        if n < len(network.acts):
+            state[f"acts.{n}.weight"] = plain[f"body.{i + 1}.weight"].clone()
+    return state

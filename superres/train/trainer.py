@@ -109,11 +109,25 @@ def _load_pretrained(
 ) -> list[str]:
     """Copy ``config.pretrained``'s weights into ``network``; returns the names left at
     initialisation (only with ``pretrained_partial``, which takes every tensor whose name and
-    shape fit). ``pretrained_deepen`` starts a deeper network with its new layers as identities."""
+    shape fit). ``pretrained_deepen`` starts a deeper network with its new layers as identities.
+    A re-parameterisable network (ECBSR) may start from the plain network it folds into."""
     from superres.weights import load_network
 
     path = Path(config.pretrained)
     source, source_arch, _, _ = load_network(path)
+    module = arch_module(arch)
+    if source_arch != arch and source_arch == getattr(module, "FOLDS_TO", None):
+        if config.pretrained_partial or config.pretrained_deepen or source.scale != params["scale"]:
+            raise SuperresError(
+                f"{arch} starts from a {source_arch} file of its own scale and depth as a whole"
+                " (no pretrained_partial or pretrained_deepen)",
+                path,
+            )
+        try:
+            network.load_state_dict(module.unfold(source.state_dict(), network))
+        except ValueError as exc:
+            raise SuperresError(f"pretrained weights: {exc}", path) from None
+        return []
     if source_arch != arch or (source.scale != params["scale"] and not config.pretrained_partial):
         raise SuperresError(
             f"pretrained weights are {source_arch} x{source.scale}, the recipe trains {arch}"
@@ -130,7 +144,7 @@ def _load_pretrained(
     state_dict = source.state_dict()
     if config.pretrained_deepen:
         try:
-            state_dict = arch_module(arch).deepen(state_dict, network)
+            state_dict = module.deepen(state_dict, network)
         except ValueError as exc:
             raise SuperresError(f"network.pretrained_deepen: {exc}", path) from None
     try:
