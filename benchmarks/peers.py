@@ -4,7 +4,8 @@ For x2/x3/x4 on Set5, Set14 and BSD100 (published protocol: MATLAB-bicubic LR, Y
 PSNR/SSIM, crop = scale, gray images as themselves) it measures, in one run on this machine:
 bicubic; OpenCV ``cv2.dnn_superres`` FSRCNN, FSRCNN-small, ESPCN and LapSRN (the .pb files
 in ../shared/weights/opencv); the official IMDN weights through superres; and every model
-whose weights ship with superres. Each contender runs in its own process so that its peak
+whose weights ship with superres, and each scale's default model with ``--tta`` (x8
+self-ensemble: one timed pass, it takes 8x as long). Each contender runs in its own process so that its peak
 memory (VmHWM) is its own. Speed: output megapixels per second, each set timed as the
 median of several passes after a warm-up image, threads fixed.
 
@@ -54,10 +55,11 @@ class Contender:
     kind: str  # "superres" or "opencv"
     source: str  # superres model name/path, or .pb path
     algorithm: str = ""  # opencv only
+    tta: bool = False  # superres only: x8 self-ensemble
 
 
 def contenders(shared: Path) -> list[Contender]:
-    from superres.models import shipped_weights
+    from superres.models import default_model_name, shipped_weights
     from superres.weights import read_metadata
 
     found = [Contender("bicubic (superres, MATLAB-exact)", s, "superres", "bicubic") for s in SCALES]
@@ -75,6 +77,9 @@ def contenders(shared: Path) -> list[Contender]:
         if meta.get("scale") in SCALES:
             label = f"superres {name}" + (" (GAN)" if meta.get("kind") == "gan" else "")
             found.append(Contender(label, meta["scale"], "superres", name))
+    for s in SCALES:
+        name = default_model_name(s)
+        found.append(Contender(f"superres {name} --tta (x8 self-ensemble)", s, "superres", name, tta=True))
     return found
 
 
@@ -111,7 +116,7 @@ def _make_upscaler(spec: dict, threads: int):
 
     torch.set_num_threads(threads)
     model = load_model(spec["source"], scale=spec["scale"])
-    options = TileOptions(tile=0)
+    options = TileOptions(tile=0, tta=spec["tta"])
     return lambda lr: super_resolve(model, lr, options)
 
 
@@ -205,7 +210,7 @@ def main() -> None:
                     "lr_cache": str(cache),
                     "out": str(tmp_dir / "sr.npz"),
                     "report": str(tmp_dir / "report.json"),
-                    "passes": args.passes,
+                    "passes": 1 if contender.tta else args.passes,
                     "threads": args.threads,
                 }
                 spec_path = tmp_dir / "spec.json"
@@ -251,7 +256,8 @@ def write_results(args: argparse.Namespace, rows: list[dict], elapsed: float) ->
         "OpenCV's FSRCNN/ESPCN/LapSRN files score well below their papers' numbers under this",
         "protocol (MATLAB-bicubic LR); their outputs are aligned (no one-pixel shift improves them),",
         "so they are reported as measured.",
-        "Speed: output megapixels per second over all three sets (whole images, median of passes;",
+        "Speed: output megapixels per second over all three sets (whole images, median of passes,",
+        "one pass for --tta rows;",
         "superres models run untiled here, as the protocol does; `superres upscale` tiles by default).",
         "Memory: peak resident set of the contender's own process, and its rise above the",
         "resident set after loading the model and the images.",

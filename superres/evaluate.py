@@ -152,15 +152,21 @@ def evaluate_folder(
 
 
 def format_results(
-    model: SRModel, results: list[SetResult], metrics: tuple[str, ...], style: str, per_image: bool
+    model: SRModel,
+    results: list[SetResult],
+    metrics: tuple[str, ...],
+    style: str,
+    per_image: bool,
+    tta: bool = False,
 ) -> str:
-    """Render results as a Markdown table, CSV or JSON."""
+    """Render results as a Markdown table, CSV or JSON; ``tta`` marks self-ensemble scores."""
     columns = [m for m in METRICS if m in metrics]
     if style == "json":
         payload = {
             "model": model.name,
             "arch": model.arch,
             "scale": model.scale,
+            "tta": tta,
             "sets": [
                 {
                     "name": r.name,
@@ -180,7 +186,7 @@ def format_results(
     header = ["set", "image", *(m.upper() for m in columns)]
     if style == "csv":
         return "\n".join(",".join(row) for row in [header, *rows])
-    title = f"{model.name} ({model.arch}, x{model.scale})"
+    title = f"{model.name} ({model.arch}, x{model.scale}{', x8 self-ensemble' if tta else ''})"
     lines = [title, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)

@@ -60,3 +60,17 @@ def test_eval_reports_grid_strength(shared, capsys):
     assert main(args) == 0
     (set5,) = json.loads(capsys.readouterr().out)["sets"]
     assert 0.0 <= set5["grid"] < 0.1 and set5["psnr"] == pytest.approx(28.43, abs=0.01)
+
+
+def test_eval_tta_scores_the_self_ensemble(shared, capsys):
+    """--tta reaches the network: the x8 self-ensemble scores above the plain pass and says so."""
+    args = ["eval", "-m", "compact-x4", "--data", str(shared / "data/test/Set5"), "-q", "--format", "json",
+            "--metrics", "psnr"]  # fmt: skip
+    assert main(args) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main([*args, "--tta"]) == 0
+    ensemble = json.loads(capsys.readouterr().out)
+    assert plain["tta"] is False and ensemble["tta"] is True
+    assert ensemble["sets"][0]["psnr"] > plain["sets"][0]["psnr"] + 0.05
+    assert main([*args[:-4], "--tta"]) == 0
+    assert "x8 self-ensemble" in capsys.readouterr().out.splitlines()[0]
