@@ -4,14 +4,16 @@ bicubic; the GAN model more natural by NIQE than the PSNR model it was tuned fro
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 import pytest
 
+from superres.archs import build_network
 from superres.cli import main
 from superres.evaluate import evaluate_folder
 from superres.models import default_model_name, load_model, shipped_weights
-from superres.weights import load_network, read_metadata
+from superres.weights import load_network, read_metadata, save_network
 
 SHIPPED = shipped_weights()
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,9 +84,26 @@ def test_models_command_shows_each_shipped_model_with_its_scores(capsys):
 def test_default_model_is_the_best_shipped_psnr_model_per_scale():
     for scale in (2, 3, 4):
         candidates = {
-            n: read_metadata(p)["card"]["metrics"]["Set5"]["psnr"]
+            n: statistics.mean(s["psnr"] for s in read_metadata(p)["card"]["eval"]["sets"].values())
             for n, p in SHIPPED.items()
             if read_metadata(p)["scale"] == scale and read_metadata(p)["kind"] == "psnr"
         }
         expected = max(candidates, key=candidates.get) if candidates else "bicubic"
         assert default_model_name(scale) == expected
+
+
+def test_default_model_is_chosen_on_all_test_sets_not_set5_alone(tmp_path, monkeypatch):
+    """`a` has the best Set5 by 0.0001 dB, `b` the best Set14 and BSD100: `b` is the default
+    (Set5 alone used to pick `a`); a GAN model and another scale never are."""
+    network = build_network("srvgg", scale=3, num_feat=4, num_conv=1)
+
+    def ship(name, scores, kind="psnr", scale=3):
+        sets = {s: {"psnr": v} for s, v in zip(("Set5", "Set14", "BSD100"), scores, strict=True)}
+        card = {"kind": kind, "scale": scale, "metrics": {"Set5": sets["Set5"]}, "eval": {"sets": sets}}
+        save_network(tmp_path / f"{name}.safetensors", network, "srvgg", {"scale": scale}, card)
+
+    ship("a", (33.9491, 29.8665, 28.9255))
+    ship("b", (33.9490, 29.8786, 28.9320))
+    ship("gan", (35.0, 31.0, 30.0), kind="gan")
+    monkeypatch.setattr("superres.models.PRETRAINED_DIR", tmp_path)
+    assert default_model_name(3) == "b" and default_model_name(2) == "bicubic"
