@@ -5,7 +5,7 @@ picture of crops side by side.
 Protocol as ``superres eval``: MATLAB-bicubic LR, HR mod-cropped to the scale, NIQE and PSNR
 with a border of ``scale`` pixels cropped (the HR row is cropped the same way).
 
-Usage: python benchmarks/gan_quality.py [--shared ../shared] [--models bicubic compact-x4 photo-gan-x4]
+Usage: python benchmarks/gan_quality.py [--shared ../shared] [--models bicubic compact64-x4-mse photo-gan-x4]
 Writes benchmarks/GAN_QUALITY.md and benchmarks/gan_crops.png.
 """
 
@@ -74,7 +74,7 @@ def crops_picture(models: dict, shared: Path, out: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
-    parser.add_argument("--models", nargs="+", default=["bicubic", "compact-x4", "photo-gan-x4"])
+    parser.add_argument("--models", nargs="+", default=["bicubic", "compact64-x4-mse", "photo-gan-x4"])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks")
     args = parser.parse_args()
     params = args.shared / "data/niqe/niqe_pris_params.npz"

@@ -127,6 +127,51 @@ def test_downscaled_copies_enlarge_the_training_set(shared, tmp_path):
     assert card["training"]["images"]["used"] + card["training"]["images"]["too_small_for_the_patch"] == 182
 
 
+def test_patch_candidates_keep_the_most_detailed_crop(tmp_path):
+    """data.patch_candidates: of N random crops the most detailed is kept, so half-flat images
+    give textured patches far more often than uniform sampling's half of the time."""
+    from PIL import Image
+
+    from superres.data import detail
+
+    rng = np.random.default_rng(0)
+    image = np.full((64, 128, 3), 128, np.uint8)
+    image[:, 64:] = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)  # right half: noise
+    folder = tmp_path / "half"
+    folder.mkdir()
+    Image.fromarray(image).save(folder / "half.png")
+
+    def textured_share(candidates: int) -> float:
+        patches = PairedPatches([folder], PatchSpec(2, 8, augment=False, patch_candidates=candidates))
+        hr = [patches[k][1] for k in range(200)]
+        return float(np.mean([p[:, :, -1].std() > 0.01 for p in hr]))  # right column in the noise
+
+    assert 0.3 < textured_share(1) < 0.7
+    assert textured_share(4) > 0.85
+    flat, busy = image[:16, :16], image[:16, -16:]
+    assert detail(flat) == 0.0 and detail(busy) > 50
+    with pytest.raises(SuperresError, match="patch_candidates must be at least 1"):
+        PairedPatches([folder], PatchSpec(2, 8, patch_candidates=0))
+
+
+def test_y_mse_is_the_benchmarks_luma_error():
+    """y_mse: the MSE of the Y that Y-PSNR measures, blind to colour changes that keep Y."""
+    from torch.nn import functional as F
+
+    from superres.metrics import rgb_to_y
+    from superres.train.losses import pixel_loss
+
+    y_mse = pixel_loss("y_mse")
+    a, b = torch.rand(2, 2, 3, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    as_y = lambda t: rgb_to_y(t.permute(0, 2, 3, 1).numpy() * 255)  # noqa: E731
+    assert float(y_mse(a, b)) == pytest.approx(np.mean((as_y(a) - as_y(b)) ** 2) / 255**2, rel=1e-9)
+    w = torch.tensor([65.481, 128.553, 24.966], dtype=torch.float64)
+    colour_only = torch.stack([w[1], -w[0], torch.tensor(0.0, dtype=torch.float64)]) / 1000  # w . it = 0
+    shifted = a + colour_only.view(1, 3, 1, 1)
+    assert float(y_mse(a, shifted)) < 1e-20 < float(F.mse_loss(a, shifted))
+    assert float(y_mse(a[:, :1], b[:, :1])) == float(F.mse_loss(a[:, :1], b[:, :1]))  # gray: as is
+
+
 def test_tiny_recipe_trains_validates_and_exports(shared, tmp_path, capsys):
     recipe = _tiny(tmp_path, shared)
     path, card = train(recipe, progress=False)

@@ -17,7 +17,31 @@ def charbonnier(prediction: torch.Tensor, target: torch.Tensor, eps: float = 1e-
     return torch.sqrt((prediction - target) ** 2 + eps * eps).mean()
 
 
-PIXEL_LOSSES: dict[str, Loss] = {"l1": F.l1_loss, "mse": F.mse_loss, "charbonnier": charbonnier}
+# BT.601 luma weights for RGB in 0..1 (Y = 16/255 + these . RGB): the Y the benchmark measures.
+_LUMA = (65.481 / 255, 128.553 / 255, 24.966 / 255)
+
+
+def luma(image: torch.Tensor) -> torch.Tensor:
+    """The benchmark's Y channel (less its constant offset, which no loss sees) of an N x 3 x H x W
+    RGB batch; a one-channel batch is returned as is."""
+    if image.shape[1] == 1:
+        return image
+    r, g, b = image.unbind(1)
+    return (_LUMA[0] * r + _LUMA[1] * g + _LUMA[2] * b).unsqueeze(1)
+
+
+def y_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """MSE on the luma alone, what Y-PSNR scores: an RGB network trained with it spends no
+    capacity on colour, so pair it with a small RGB loss to keep the colour anchored."""
+    return F.mse_loss(luma(prediction), luma(target))
+
+
+PIXEL_LOSSES: dict[str, Loss] = {
+    "l1": F.l1_loss,
+    "mse": F.mse_loss,
+    "charbonnier": charbonnier,
+    "y_mse": y_mse,
+}
 
 
 def pixel_loss(name: str) -> Loss:

@@ -45,11 +45,12 @@ class DataConfig:
     train_lr: list[str] = field(default_factory=list)  # paired LR folders, one per train folder
     degradation: DegradationConfig | None = None  # real-world degradations instead of bicubic LR
     downscales: list[float] = field(default_factory=list)  # extra shrunk copies of each HR image
+    patch_candidates: int = 1  # crops drawn per sample, the most detailed kept (1 = uniform)
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    type: str  # l1, mse, charbonnier
+    type: str  # l1, mse, charbonnier, y_mse (luma only)
     weight: float = 1.0
 
 

@@ -455,7 +455,7 @@ def _train(
     _check_recipe(recipe)
     run_dir, cfg, data = recipe.run_dir, recipe.train, recipe.data
     arch, params = recipe.network.arch, _network_params(recipe)
-    spec = PatchSpec(data.scale, data.patch_size, data.channels, data.augment)
+    spec = PatchSpec(data.scale, data.patch_size, data.channels, data.augment, data.patch_candidates)
     dataset = PairedPatches(  # reads the training images: bad data stops here, before the run folder
         data.train, spec, cfg.seed, data.train_lr or None, data.degradation, tuple(data.downscales)
     )
@@ -576,6 +576,7 @@ def export(
             "iterations": recipe.train.iterations,
             "batch_size": recipe.data.batch_size,
             "patch_size": recipe.data.patch_size,
+            "patch_candidates": recipe.data.patch_candidates,
             "losses": [asdict(lc) for lc in recipe.train.losses],
             "perceptual": asdict(recipe.train.perceptual) if recipe.train.perceptual else None,
             "gan": asdict(recipe.train.gan) if recipe.train.gan else None,
