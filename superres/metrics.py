@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-_Y_WEIGHTS = np.array([65.481, 128.553, 24.966]) / 255.0
+Y_WEIGHTS = np.array([65.481, 128.553, 24.966]) / 255.0  # Y = 16 + these . RGB, all 0..255
 
 
 def rgb_to_y(pixels: np.ndarray) -> np.ndarray:
@@ -20,7 +20,7 @@ def rgb_to_y(pixels: np.ndarray) -> np.ndarray:
     pixels = np.asarray(pixels, dtype=np.float64)
     if pixels.ndim == 2 or pixels.shape[2] == 1:
         return pixels.reshape(pixels.shape[:2])
-    return 16.0 + pixels[..., :3] @ _Y_WEIGHTS
+    return 16.0 + pixels[..., :3] @ Y_WEIGHTS
 
 
 def psnr(sr: np.ndarray, hr: np.ndarray, crop_border: int = 0, y_channel: bool = True) -> float:

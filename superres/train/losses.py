@@ -8,6 +8,7 @@ import torch
 from torch.nn import functional as F
 
 from superres.errors import SuperresError
+from superres.metrics import Y_WEIGHTS
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -17,17 +18,14 @@ def charbonnier(prediction: torch.Tensor, target: torch.Tensor, eps: float = 1e-
     return torch.sqrt((prediction - target) ** 2 + eps * eps).mean()
 
 
-# BT.601 luma weights for RGB in 0..1 (Y = 16/255 + these . RGB): the Y the benchmark measures.
-_LUMA = (65.481 / 255, 128.553 / 255, 24.966 / 255)
-
-
 def luma(image: torch.Tensor) -> torch.Tensor:
-    """The benchmark's Y channel (less its constant offset, which no loss sees) of an N x 3 x H x W
-    RGB batch; a one-channel batch is returned as is."""
+    """The benchmark's Y channel (``superres.metrics.rgb_to_y``, less its constant offset,
+    which no loss sees) of an N x 3 x H x W RGB batch in 0..1; a one-channel batch is
+    returned as is."""
     if image.shape[1] == 1:
         return image
-    r, g, b = image.unbind(1)
-    return (_LUMA[0] * r + _LUMA[1] * g + _LUMA[2] * b).unsqueeze(1)
+    weights = image.new_tensor(Y_WEIGHTS).view(1, 3, 1, 1)
+    return (image * weights).sum(1, keepdim=True)
 
 
 def y_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
