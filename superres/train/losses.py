@@ -34,11 +34,21 @@ def y_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(luma(prediction), luma(target))
 
 
+def psnr(prediction: torch.Tensor, target: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Minus the mean per-sample PSNR in dB (HINet's PSNR loss, less its constant). Benchmarks
+    average PSNR per image, which weighs each image's error by 1 / its MSE; MSE over a batch
+    weighs the worst patches most instead. ``eps`` (a 50 dB ceiling) keeps flat patches from
+    taking over the batch."""
+    per_sample = ((prediction - target) ** 2).flatten(1).mean(1)
+    return 10 * torch.log10(per_sample + eps).mean()
+
+
 PIXEL_LOSSES: dict[str, Loss] = {
     "l1": F.l1_loss,
     "mse": F.mse_loss,
     "charbonnier": charbonnier,
     "y_mse": y_mse,
+    "psnr": psnr,
 }
 
 
