@@ -1,6 +1,7 @@
 """Training data: HR folders decoded once into memory, and random paired patches drawn per
 sample. The LR side is one of: the MATLAB-style bicubic of the HR image (made once), LR
-images from paired folders, or a fresh real-world degradation of each HR patch.
+images from paired folders, or a fresh real-world degradation of each HR patch. A teacher
+model's output for each LR image (made once) may come with every patch as a second target.
 
 Sampling is stateless: training sample number ``k`` (counted over the whole run) takes its
 image, crop and flips from a generator seeded with ``(seed, k)``. So a resumed run, a run
@@ -10,7 +11,7 @@ global batch) all see exactly the same patches as one uninterrupted process.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,9 @@ from superres.errors import SuperresError
 from superres.evaluate import lr_partner, make_lr, resize_uint8
 from superres.io import image_files, read_image
 from superres.metrics import mod_crop, rgb_to_y
+
+# A teacher: an HxWxC uint8 LR image in, its upscaled HxWxC float image in 0..1 out.
+Teacher = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,14 @@ def _to_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
     return np.round(y).astype(np.uint8)[:, :, None]
 
 
+def check_sampling(patch_candidates: int, downscales: tuple[float, ...] | list[float]) -> None:
+    """Refuse ``data.patch_candidates`` below 1 and ``data.downscales`` outside (0, 1)."""
+    if patch_candidates < 1:
+        raise SuperresError(f"data.patch_candidates must be at least 1, got {patch_candidates}")
+    if not all(isinstance(f, int | float) and 0 < f < 1 for f in downscales):
+        raise SuperresError(f"data.downscales must be factors between 0 and 1, got {list(downscales)}")
+
+
 class PairedPatches(Dataset):
     """Random LR/HR patch pairs from folders of HR images.
 
@@ -59,6 +71,8 @@ class PairedPatches(Dataset):
     ``degradation`` degrades every HR patch afresh instead of using a fixed LR image.
     ``downscales`` adds a copy of every HR image shrunk by each factor (MATLAB bicubic),
     the scale augmentation VDSR and LapSRN trained the 291 images with.
+    ``teacher`` upscales every LR image once; its output, cropped like the HR patch, comes
+    third in each sample (knowledge distillation), kept as float16 to halve its memory.
     ``dataset[k]`` is training sample ``k``; any integer is valid."""
 
     def __init__(
@@ -69,19 +83,20 @@ class PairedPatches(Dataset):
         lr_folders: list[str | Path] | None = None,
         degradation: DegradationConfig | None = None,
         downscales: tuple[float, ...] = (),
+        teacher: Teacher | None = None,
     ) -> None:
         self.spec, self.seed, self.degradation = spec, seed, degradation
         self.hr: list[np.ndarray] = []
         self.lr: list[np.ndarray] = []
+        self.teacher_sr: list[np.ndarray] = []  # the teacher's output per LR image, if any
         self.skipped: list[str] = []  # images (or NAME@factor copies) smaller than the HR patch
         if lr_folders and len(lr_folders) != len(folders):
             raise SuperresError("data.train_lr needs one LR folder per data.train folder")
         if downscales and lr_folders:
             raise SuperresError("data.downscales cannot be used with paired LR folders (data.train_lr)")
-        if spec.patch_candidates < 1:
-            raise SuperresError(f"data.patch_candidates must be at least 1, got {spec.patch_candidates}")
-        if not all(isinstance(f, int | float) and 0 < f < 1 for f in downscales):
-            raise SuperresError(f"data.downscales must be factors between 0 and 1, got {list(downscales)}")
+        if teacher is not None and degradation is not None:
+            raise SuperresError("data.teacher needs fixed LR images; it cannot be used with data.degradation")
+        check_sampling(spec.patch_candidates, downscales)
         hr_side = spec.patch_size * spec.scale
         for index, folder in enumerate(folders):
             folder = Path(folder)
@@ -102,6 +117,8 @@ class PairedPatches(Dataset):
                         self.lr.append(self._lr_for(hr, path, lr_folder))
         if not self.hr:
             raise SuperresError(f"no training image is at least {hr_side}x{hr_side} pixels", folders[0])
+        if teacher is not None:
+            self.teacher_sr = [teacher(lr).astype(np.float16) for lr in self.lr]
 
     def _lr_for(self, hr: np.ndarray, hr_path: Path, lr_folder: Path | None) -> np.ndarray:
         if lr_folder is None:
@@ -118,10 +135,13 @@ class PairedPatches(Dataset):
     def __len__(self) -> int:
         return len(self.hr)  # images, for reporting; samples are indexed by any integer
 
-    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, ...]:
+        """(LR, HR) patches as float C x H x W tensors in 0..1, and the teacher's patch third
+        when there is a teacher."""
         rng = np.random.default_rng([self.seed, k])
         i = int(rng.integers(len(self.hr)))
-        as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))).float() / 255  # noqa: E731
+        as_array = lambda a: np.ascontiguousarray(a.transpose(2, 0, 1))  # noqa: E731
+        as_tensor = lambda a: torch.from_numpy(as_array(a)).float() / 255  # noqa: E731
         if self.degradation is not None:
             side = self.spec.patch_size * self.spec.scale
             image = self.hr[i]
@@ -132,9 +152,12 @@ class PairedPatches(Dataset):
         lr_img, hr_img, s, p = self.lr[i], self.hr[i], self.spec.scale, self.spec.patch_size
         top, left = self._crop_corner(lr_img, p, rng)
         lr = lr_img[top : top + p, left : left + p]
-        hr = hr_img[top * s : (top + p) * s, left * s : (left + p) * s]
-        lr, hr = self._augment((lr, hr), rng)
-        return as_tensor(lr), as_tensor(hr)
+        hr_window = np.s_[top * s : (top + p) * s, left * s : (left + p) * s]
+        if not self.teacher_sr:
+            lr, hr = self._augment((lr, hr_img[hr_window]), rng)
+            return as_tensor(lr), as_tensor(hr)
+        lr, hr, taught = self._augment((lr, hr_img[hr_window], self.teacher_sr[i][hr_window]), rng)
+        return as_tensor(lr), as_tensor(hr), torch.from_numpy(as_array(taught)).float()
 
     def _crop_corner(self, image: np.ndarray, side: int, rng: np.random.Generator) -> tuple[int, int]:
         """Top-left corner of a ``side`` crop of ``image``: uniform, or the most detailed of

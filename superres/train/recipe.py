@@ -46,12 +46,17 @@ class DataConfig:
     degradation: DegradationConfig | None = None  # real-world degradations instead of bicubic LR
     downscales: list[float] = field(default_factory=list)  # extra shrunk copies of each HR image
     patch_candidates: int = 1  # crops drawn per sample, the most detailed kept (1 = uniform)
+    # A model (shipped name or weights file) whose output for each training LR image, made once
+    # before training, is the target of the losses with ``target: teacher`` (distillation).
+    teacher: str = ""
+    teacher_tta: bool = True  # the teacher's x8 self-ensemble (8x its time, once)
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    type: str  # l1, mse, charbonnier, y_mse (luma only)
+    type: str  # l1, mse, charbonnier, y_mse (luma only), psnr (per sample)
     weight: float = 1.0
+    target: str = "hr"  # hr, or teacher: data.teacher's output for the same LR patch
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,21 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
+def _check_values(recipe: Recipe) -> None:
+    """Values that are well typed but out of range, refused here so the error names the recipe
+    file (names of networks, losses and optimizers are checked where they are built)."""
+    from superres.data import check_sampling
+
+    check_sampling(recipe.data.patch_candidates, recipe.data.downscales)
+    if recipe.train.precision not in ("fp32", "bf16"):
+        raise SuperresError(f"train.precision must be fp32 or bf16, got {recipe.train.precision!r}")
+    for loss in recipe.train.losses:
+        if loss.target not in ("hr", "teacher"):
+            raise SuperresError(f"loss target must be hr or teacher, got {loss.target!r}")
+        if loss.target == "teacher" and not recipe.data.teacher:
+            raise SuperresError(f"a {loss.type} loss targets the teacher, but the recipe has no data.teacher")
+
+
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     path = Path(path)
     try:
@@ -228,7 +248,9 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     except yaml.YAMLError as exc:
         raise SuperresError(f"not valid YAML ({str(exc).splitlines()[0]})", path) from None
     try:
-        return _build(Recipe, apply_overrides(data, overrides or []), "")
+        recipe = _build(Recipe, apply_overrides(data, overrides or []), "")
+        _check_values(recipe)
+        return recipe
     except SuperresError as exc:
         raise SuperresError(exc.problem, path) from None
     except TypeError as exc:

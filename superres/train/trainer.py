@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader
 
 from superres.archs import arch_module, build_network
 from superres.atomic import atomic_output
-from superres.data import IterationBatches, PairedPatches, PatchSpec
+from superres.data import IterationBatches, PairedPatches, PatchSpec, Teacher
 from superres.errors import SuperresError
 from superres.evaluate import evaluate_folder
 from superres.inference import TileOptions
@@ -72,8 +72,6 @@ def learning_rate(schedule: ScheduleConfig, base_lr: float, iteration: int, tota
 def _check_recipe(recipe: Recipe) -> None:
     """Refuse names no part knows before anything is written (the parts check them again)."""
     cfg = recipe.train
-    if cfg.precision not in ("fp32", "bf16"):
-        raise SuperresError(f"train.precision must be fp32 or bf16, got {cfg.precision!r}")
     learning_rate(cfg.schedule, cfg.optimizer.lr, cfg.schedule.warmup, cfg.iterations)  # past warm-up
     try:
         module = arch_module(recipe.network.arch)
@@ -93,6 +91,13 @@ def _check_recipe(recipe: Recipe) -> None:
         check_optimizer(cfg.gan.optimizer)
         check_gan_loss(cfg.gan.loss)
         check_discriminator(cfg.gan.discriminator)
+
+
+def cpu_has_native_bf16() -> bool:
+    """AVX-512 BF16 or AMX: without either, bf16 autocast convolutions are emulated on CPU and
+    run several times slower than fp32 (a 64-feature conv on an AVX2 EPYC: ~12x)."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private, hence getattr
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
 def _network_params(recipe: Recipe) -> dict[str, Any]:
@@ -154,6 +159,34 @@ def _load_pretrained(
             f"pretrained weights do not fit the recipe's network ({str(exc).splitlines()[0]})", path
         ) from None
     return []
+
+
+def _load_teacher(recipe: Recipe, device: torch.device) -> Teacher:
+    """``data.teacher`` as a function from an LR image to its upscaled image (whole-image
+    inference, x8 self-ensemble unless ``data.teacher_tta`` is false, clamped to 0..1)."""
+    import numpy as np
+
+    from superres.inference import upscale_tensor
+    from superres.models import load_model
+
+    bicubic_scale = recipe.data.scale if recipe.data.teacher == "bicubic" else None  # needs no file
+    try:
+        model = load_model(recipe.data.teacher, scale=bicubic_scale, device=device)
+    except SuperresError as exc:
+        raise SuperresError(f"data.teacher: {exc.problem}", exc.path) from None
+    if (model.scale, model.in_channels) != (recipe.data.scale, recipe.data.channels):
+        raise SuperresError(
+            f"data.teacher is x{model.scale} with {model.in_channels} input channels, the recipe"
+            f" trains x{recipe.data.scale} with {recipe.data.channels}",
+            recipe.data.teacher,
+        )
+    options = TileOptions(tile=0, tta=recipe.data.teacher_tta)
+
+    def upscale(lr: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1)))[None].float() / 255
+        return upscale_tensor(model, x, options)[0].clamp_(0, 1).permute(1, 2, 0).numpy()
+
+    return upscale
 
 
 def _drop_log_records_after(log_path: Path, iteration: int) -> None:
@@ -269,7 +302,8 @@ class _Parts:
     trained: nn.Module  # ``network``, DDP-wrapped when distributed
     ema: nn.Module | None  # a slowly averaged copy of ``network``; exported when present
     optimizer: torch.optim.Optimizer
-    losses: list[tuple[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor], float]]
+    # (log name, loss function, weight, target: "hr" or "teacher")
+    losses: list[tuple[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor], float, str]]
     adversary: Adversary | None
     perceptual: PerceptualLoss | None
     device: torch.device
@@ -314,7 +348,10 @@ def _build_parts(
     recipe: Recipe, params: dict[str, Any], device: torch.device, ranks: Distributed, resume: bool
 ) -> _Parts:
     cfg, arch = recipe.train, recipe.network.arch
-    losses = [(lc.type, pixel_loss(lc.type), lc.weight) for lc in cfg.losses]  # fail fast on a bad name
+    losses = [  # fail fast on a bad name
+        (lc.type if lc.target == "hr" else f"{lc.type}_teacher", pixel_loss(lc.type), lc.weight, lc.target)
+        for lc in cfg.losses
+    ]
     torch.manual_seed(cfg.seed)
     network = build_network(arch, **params)
     if recipe.network.pretrained and not resume:
@@ -388,13 +425,18 @@ def _step(
     hr_batch: torch.Tensor,
     ranks: Distributed,
     last_good: str,
+    teacher_batch: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """One optimisation step of the generator (and the discriminator); returns the loss terms.
-    ``last_good`` names the checkpoint to fall back on if the loss is not finite."""
+    ``last_good`` names the checkpoint to fall back on if the loss is not finite.
+    ``teacher_batch`` is the target of the losses whose target is the teacher."""
     for group in parts.optimizer.param_groups:
         group["lr"] = learning_rate(cfg.schedule, cfg.optimizer.lr, iteration, cfg.iterations)
     lr_batch = lr_batch.to(parts.device, memory_format=parts.memory_format)
     hr_batch = hr_batch.to(parts.device, memory_format=parts.memory_format)
+    targets = {"hr": hr_batch}
+    if teacher_batch is not None:
+        targets["teacher"] = teacher_batch.to(parts.device, memory_format=parts.memory_format)
     adversary = parts.adversary
     if adversary is not None and iteration < cfg.gan.discriminator_warmup:  # generator frozen
         with torch.no_grad(), parts.autocast():
@@ -402,7 +444,7 @@ def _step(
         return {"discriminator": torch.tensor(adversary.step(sr, hr_batch))}
     with parts.autocast():
         sr = parts.trained(lr_batch).float()  # losses in fp32
-        terms = {name: weight * fn(sr, hr_batch) for name, fn, weight in parts.losses}
+        terms = {name: weight * fn(sr, targets[target]) for name, fn, weight, target in parts.losses}
         if parts.perceptual is not None:
             terms["perceptual"] = cfg.perceptual.weight * parts.perceptual(sr, hr_batch)
         if adversary is not None:
@@ -456,8 +498,11 @@ def _train(
     run_dir, cfg, data = recipe.run_dir, recipe.train, recipe.data
     arch, params = recipe.network.arch, _network_params(recipe)
     spec = PatchSpec(data.scale, data.patch_size, data.channels, data.augment, data.patch_candidates)
+    teacher = _load_teacher(recipe, torch.device(device)) if data.teacher else None
+    if teacher is not None and ranks.is_main:
+        print(f"[{recipe.name}] upscaling the training images with the teacher {data.teacher} ...")
     dataset = PairedPatches(  # reads the training images: bad data stops here, before the run folder
-        data.train, spec, cfg.seed, data.train_lr or None, data.degradation, tuple(data.downscales)
+        data.train, spec, cfg.seed, data.train_lr or None, data.degradation, tuple(data.downscales), teacher
     )
     checkpoint_path = _check_run_dir(recipe, resume, ranks)
     parts = _build_parts(recipe, params, torch.device(device), ranks, resume)  # pretrained checked here
@@ -472,6 +517,12 @@ def _train(
         if resume:
             _drop_log_records_after(run_dir / "log.jsonl", start)
 
+    if cfg.precision == "bf16" and parts.device.type == "cpu" and not cpu_has_native_bf16() and ranks.is_main:
+        print(
+            f"[{recipe.name}] warning: train.precision is bf16, but this CPU has no native bf16"
+            " (AVX-512 BF16 or AMX), so training runs several times slower than with"
+            " --set train.precision=fp32"
+        )
     if dataset.skipped and ranks.is_main:
         images = "training images" + (" and downscaled copies" if data.downscales else "")
         names = ", ".join(dataset.skipped[:5]) + (", ..." if len(dataset.skipped) > 5 else "")
@@ -491,9 +542,9 @@ def _train(
     )
     timing = {"data": 0.0, "compute": 0.0, "steps": 0}
     waiting_since = time.perf_counter()
-    for iteration, (lr_batch, hr_batch) in zip(range(start, stop), loader, strict=True):
+    for iteration, (lr_batch, hr_batch, *taught) in zip(range(start, stop), loader, strict=True):
         fetched = time.perf_counter()
-        terms = _step(parts, cfg, iteration, lr_batch, hr_batch, ranks, last_good)
+        terms = _step(parts, cfg, iteration, lr_batch, hr_batch, ranks, last_good, *taught)
         timing["data"] += fetched - waiting_since
         timing["compute"] += time.perf_counter() - fetched
         timing["steps"] += 1
@@ -577,6 +628,8 @@ def export(
             "batch_size": recipe.data.batch_size,
             "patch_size": recipe.data.patch_size,
             "patch_candidates": recipe.data.patch_candidates,
+            "teacher": {"model": recipe.data.teacher, "tta": recipe.data.teacher_tta} if recipe.data.teacher
+            else None,
             "losses": [asdict(lc) for lc in recipe.train.losses],
             "perceptual": asdict(recipe.train.perceptual) if recipe.train.perceptual else None,
             "gan": asdict(recipe.train.gan) if recipe.train.gan else None,
