@@ -5,7 +5,8 @@ patch size and DataLoader workers.
 Usage: python benchmarks/train_speed.py [--device cpu|cuda] [--iterations 3] [--threads 2]
 Writes benchmarks/TRAINING_SPEED.md. With ``--precision-study RECIPE ...`` it instead times
 those recipes in fp32 and with bf16 autocast + channels_last (train.precision /
-train.channels_last) and writes benchmarks/TRAINING_PRECISION.md. GAN recipes run from random
+train.channels_last) and writes benchmarks/TRAINING_PRECISION.md (``--output`` names another
+file for either). GAN recipes run from random
 generators (speed does not depend on the weights) and, without VGG19 weights here, with a
 random VGG for perceptual loss.
 """
@@ -24,7 +25,7 @@ from pathlib import Path
 import torch
 
 from superres.train.recipe import load_recipe
-from superres.train.trainer import hardware_description, train
+from superres.train.trainer import cpu_has_native_bf16, hardware_description, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,6 +68,10 @@ def run_worker(path: Path, args: argparse.Namespace, extra: list[str]) -> tuple[
 def report_header(title: str, options: str, args: argparse.Namespace) -> list[str]:
     torch.set_num_threads(args.threads)
     device = hardware_description(torch.device(args.device))
+    if args.device == "cpu":
+        device += f"; native bf16 (AVX-512 BF16 or AMX): {'yes' if cpu_has_native_bf16() else 'no'}"
+    if args.output:
+        options += f" --output {args.output}"
     return [
         f"# {title}",
         "",
@@ -101,7 +106,7 @@ def precision_study(args: argparse.Namespace) -> None:
             print(f"{name:<22} {mode:<22} {summary}", flush=True)
         fp32, fast = speeds.values()
         lines.append(f"| {name} | {fp32:.3f} | {fast:.3f} | {fast / fp32:.2f}x |")
-    out = args.output.with_name("TRAINING_PRECISION.md")
+    out = args.output or ROOT / "benchmarks/TRAINING_PRECISION.md"
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")
 
@@ -115,7 +120,9 @@ def main() -> None:
         "--iterations", type=int, default=3, help="timed iterations (after as many warm-up ones)"
     )
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/TRAINING_SPEED.md")
+    parser.add_argument(
+        "--output", type=Path, help="default: benchmarks/TRAINING_SPEED.md, or TRAINING_PRECISION.md"
+    )
     parser.add_argument("--precision-study", nargs="+", metavar="RECIPE", help="recipe names")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--set", nargs="*", default=[], help=argparse.SUPPRESS)
@@ -158,8 +165,9 @@ def main() -> None:
             else f"{summary} | | "
         )
         lines.append(f"| {name} | {batch} | {patch} | {workers} | {speed} |")
-    args.output.write_text("\n".join(lines) + "\n")
-    print(f"wrote {args.output}")
+    out = args.output or ROOT / "benchmarks/TRAINING_SPEED.md"
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -118,7 +118,8 @@ class TrainConfig:
     ema_decay: float = 0.999  # 0 disables the EMA copy
     grad_clip: float = 0.0  # max gradient norm; 0 = off
     # bf16: forward passes under bf16 autocast (weights, gradients and optimizer state stay
-    # fp32); 1.4-2x faster on CPUs with AVX-512 bf16 (benchmarks/TRAINING_PRECISION.md).
+    # fp32); 1.4-2x faster on CPUs with AVX-512 bf16 (benchmarks/TRAINING_PRECISION.md), 11-12x
+    # slower on CPUs without it (TRAINING_PRECISION_AVX2.md), where training warns.
     precision: str = "fp32"
     channels_last: bool = False  # NHWC activations; faster for convolutions on CPU
     checkpoint_interval: int = 1000

@@ -95,7 +95,8 @@ def _check_recipe(recipe: Recipe) -> None:
 
 def cpu_has_native_bf16() -> bool:
     """AVX-512 BF16 or AMX: without either, bf16 autocast convolutions are emulated on CPU and
-    run several times slower than fp32 (a 64-feature conv on an AVX2 EPYC: ~12x)."""
+    run far slower than fp32 (the compact networks trained 11-12x slower on an AVX2 EPYC:
+    benchmarks/TRAINING_PRECISION_AVX2.md)."""
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private, hence getattr
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
