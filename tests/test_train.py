@@ -22,6 +22,8 @@ from superres.train.recipe import ScheduleConfig, load_recipe
 from superres.train.trainer import (
     CHECKPOINT_NAME,
     TrainingStoppedError,
+    _cached_teacher,
+    _load_teacher,
     hardware_description,
     learning_rate,
     train,
@@ -228,6 +230,48 @@ def test_teacher_patch_is_the_teachers_output_cropped_and_turned_like_the_hr_pat
         PairedPatches([folder], PatchSpec(2, 8), teacher=nearest, degradation=DegradationConfig())
 
 
+def test_teacher_outputs_are_cached_by_teacher_and_image(tmp_path):
+    """A resumed distillation run recomputed every teacher output (7-12 minutes for the 291
+    images at x4 and x3). The cache answers a repeated image from disk, and is keyed by the
+    teacher's identity and the image's content, so another teacher or image is computed afresh."""
+    calls = []
+
+    def teacher(lr: np.ndarray) -> np.ndarray:
+        calls.append(lr.shape)
+        return lr.repeat(2, axis=0).repeat(2, axis=1) / 255
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 256, (6, 5, 3), dtype=np.uint8) for _ in range(2))
+    first = _cached_teacher(teacher, "teacher-1", tmp_path / "cache")
+    out = first(a)
+    assert out.dtype == np.float16 and np.allclose(out, teacher(a), atol=1e-3)
+    calls.clear()
+    again = _cached_teacher(teacher, "teacher-1", tmp_path / "cache")  # as after a resume
+    assert np.array_equal(again(a), out) and calls == []
+    again(b)
+    _cached_teacher(teacher, "teacher-2", tmp_path / "cache")(a)
+    assert calls == [(6, 5, 3), (6, 5, 3)]
+    assert sorted(f.suffix for f in (tmp_path / "cache").iterdir()) == [".npy"] * 3  # no partial files
+
+
+def test_teacher_identity_covers_weights_and_tta(shared, tmp_path):
+    from superres.archs import build_network
+    from superres.weights import save_network
+
+    params = {"scale": 2, "num_feat": 8, "num_conv": 2}
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        save_network(tmp_path / f"t{seed}.safetensors", build_network("srvgg", **params), "srvgg", params)
+
+    def identity(*overrides: str) -> str:
+        return _load_teacher(_tiny(tmp_path, shared, *overrides), torch.device("cpu"))[1]
+
+    same = identity(f"data.teacher={tmp_path / 't0.safetensors'}")
+    assert identity(f"data.teacher={tmp_path / 't0.safetensors'}") == same
+    assert identity(f"data.teacher={tmp_path / 't1.safetensors'}") != same
+    assert identity(f"data.teacher={tmp_path / 't0.safetensors'}", "data.teacher_tta=false") != same
+
+
 def test_distillation_trains_towards_the_teacher(shared, tmp_path):
     """Losses with ``target: teacher`` compare the output with the teacher's, not the HR patch.
     The teacher here brightens by 0.2 (an SRVGG network whose last conv is only a bias, so it
@@ -254,6 +298,7 @@ def test_distillation_trains_towards_the_teacher(shared, tmp_path):
     assert card["training"]["teacher"] == {"model": str(tmp_path / "brighter.safetensors"), "tta": True}
     assert card["training"]["losses"] == [{"type": "mse", "weight": 1.0, "target": "teacher"}]
     assert "mse_teacher" in (path.parent / "log.jsonl").read_text()
+    assert any((path.parent / "teacher_cache").glob("*.npy"))  # what a resume reads back
     hr_path, _ = student("hr")
     hr = read_image(shared / "data/test/Set5/baby.png").pixels[:256, :256]
     x = torch.from_numpy(make_lr(hr, 2).transpose(2, 0, 1).copy())[None].float() / 255

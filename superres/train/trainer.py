@@ -16,8 +16,10 @@ equals a single process with the same recipe, up to float rounding.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -48,6 +50,7 @@ from superres.train.vgg import PerceptualLoss
 from superres.weights import save_network
 
 CHECKPOINT_NAME = "checkpoint.pt"
+TEACHER_CACHE_NAME = "teacher_cache"  # data.teacher's outputs, one .npy per training LR image
 
 
 class TrainingStoppedError(SuperresError):
@@ -162,9 +165,10 @@ def _load_pretrained(
     return []
 
 
-def _load_teacher(recipe: Recipe, device: torch.device) -> Teacher:
+def _load_teacher(recipe: Recipe, device: torch.device) -> tuple[Teacher, str]:
     """``data.teacher`` as a function from an LR image to its upscaled image (whole-image
-    inference, x8 self-ensemble unless ``data.teacher_tta`` is false, clamped to 0..1)."""
+    inference, x8 self-ensemble unless ``data.teacher_tta`` is false, clamped to 0..1), and a
+    digest of what decides its outputs (its weights, architecture, scale and the TTA flag)."""
     import numpy as np
 
     from superres.inference import upscale_tensor
@@ -182,10 +186,36 @@ def _load_teacher(recipe: Recipe, device: torch.device) -> Teacher:
             recipe.data.teacher,
         )
     options = TileOptions(tile=0, tta=recipe.data.teacher_tta)
+    identity = hashlib.sha256(f"{type(model.network).__name__} x{model.scale} tta={options.tta}".encode())
+    for name, tensor in model.network.state_dict().items():
+        identity.update(name.encode())
+        identity.update(tensor.detach().cpu().float().numpy().tobytes())
 
     def upscale(lr: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1)))[None].float() / 255
         return upscale_tensor(model, x, options)[0].clamp_(0, 1).permute(1, 2, 0).numpy()
+
+    return upscale, identity.hexdigest()
+
+
+def _cached_teacher(teacher: Teacher, identity: str, cache_dir: Path) -> Teacher:
+    """The teacher, keeping each output (float16) in ``cache_dir`` under a digest of
+    ``identity`` and the LR image, so a resumed or repeated run skips the teacher's minutes of
+    work. Keyed by content, an entry can never belong to another teacher or image; deleting
+    the folder only costs the recomputation."""
+    import numpy as np
+
+    def upscale(lr: np.ndarray) -> np.ndarray:
+        key = hashlib.sha256(f"{identity} {lr.shape} {lr.dtype}".encode() + lr.tobytes()).hexdigest()
+        path = cache_dir / f"{key[:40]}.npy"
+        if path.exists():
+            return np.load(path)
+        output = teacher(lr).astype(np.float16)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = cache_dir / f"{key[:40]}.{os.getpid()}.partial.npy"  # one per process under DDP
+        np.save(partial, output)
+        os.replace(partial, path)
+        return output
 
     return upscale
 
@@ -499,13 +529,15 @@ def _train(
     run_dir, cfg, data = recipe.run_dir, recipe.train, recipe.data
     arch, params = recipe.network.arch, _network_params(recipe)
     spec = PatchSpec(data.scale, data.patch_size, data.channels, data.augment, data.patch_candidates)
-    teacher = _load_teacher(recipe, torch.device(device)) if data.teacher else None
-    if teacher is not None and ranks.is_main:
-        print(f"[{recipe.name}] upscaling the training images with the teacher {data.teacher} ...")
+    checkpoint_path = _check_run_dir(recipe, resume, ranks)  # before the teacher's minutes of work
+    teacher = None
+    if data.teacher:
+        teacher = _cached_teacher(*_load_teacher(recipe, torch.device(device)), run_dir / TEACHER_CACHE_NAME)
+        if ranks.is_main:
+            print(f"[{recipe.name}] upscaling the training images with the teacher {data.teacher} ...")
     dataset = PairedPatches(  # reads the training images: bad data stops here, before the run folder
         data.train, spec, cfg.seed, data.train_lr or None, data.degradation, tuple(data.downscales), teacher
     )
-    checkpoint_path = _check_run_dir(recipe, resume, ranks)
     parts = _build_parts(recipe, params, torch.device(device), ranks, resume)  # pretrained checked here
     if ranks.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -629,7 +661,8 @@ def export(
             "batch_size": recipe.data.batch_size,
             "patch_size": recipe.data.patch_size,
             "patch_candidates": recipe.data.patch_candidates,
-            "teacher": {"model": recipe.data.teacher, "tta": recipe.data.teacher_tta} if recipe.data.teacher
+            "teacher": {"model": recipe.data.teacher, "tta": recipe.data.teacher_tta}
+            if recipe.data.teacher
             else None,
             "losses": [asdict(lc) for lc in recipe.train.losses],
             "perceptual": asdict(recipe.train.perceptual) if recipe.train.perceptual else None,
