@@ -118,7 +118,7 @@ class PairedPatches(Dataset):
         if not self.hr:
             raise SuperresError(f"no training image is at least {hr_side}x{hr_side} pixels", folders[0])
         if teacher is not None:
-            self.teacher_sr = [teacher(lr).astype(np.float16) for lr in self.lr]
+            self.teacher_sr = [teacher(lr).astype(np.float16, copy=False) for lr in self.lr]
 
     def _lr_for(self, hr: np.ndarray, hr_path: Path, lr_folder: Path | None) -> np.ndarray:
         if lr_folder is None:

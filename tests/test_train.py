@@ -452,6 +452,21 @@ def test_bf16_on_a_cpu_without_native_bf16_warns(shared, tmp_path, capsys, monke
         assert warned == (not native)
 
 
+def test_a_bad_start_with_a_teacher_leaves_no_run_folder(shared, tmp_path, monkeypatch):
+    """The teacher's output cache is written into the run folder, so every check (here the
+    pretrained weights) must come before the teacher runs, or a failed start leaves a folder."""
+    from superres.train import trainer
+
+    calls = []
+    counting = lambda *args: calls.append(args) or _cached_teacher(*args)  # noqa: E731
+    monkeypatch.setattr(trainer, "_cached_teacher", counting)
+    missing = tmp_path / "none.safetensors"
+    recipe = _tiny(tmp_path, shared, "data.teacher=bicubic", f"network.pretrained={missing}")
+    with pytest.raises(SuperresError, match=r"none\.safetensors"):
+        train(recipe, progress=False)
+    assert not recipe.run_dir.exists() and calls == []
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [

@@ -19,7 +19,6 @@ import copy
 import hashlib
 import json
 import math
-import os
 import platform
 import time
 from collections.abc import Callable
@@ -212,9 +211,8 @@ def _cached_teacher(teacher: Teacher, identity: str, cache_dir: Path) -> Teacher
             return np.load(path)
         output = teacher(lr).astype(np.float16)
         cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = cache_dir / f"{key[:40]}.{os.getpid()}.partial.npy"  # one per process under DDP
-        np.save(partial, output)
-        os.replace(partial, path)
+        with atomic_output(path) as tmp:  # a unique temporary file, so DDP ranks cannot collide
+            np.save(tmp, output)
         return output
 
     return upscale
@@ -529,16 +527,18 @@ def _train(
     run_dir, cfg, data = recipe.run_dir, recipe.train, recipe.data
     arch, params = recipe.network.arch, _network_params(recipe)
     spec = PatchSpec(data.scale, data.patch_size, data.channels, data.augment, data.patch_candidates)
-    checkpoint_path = _check_run_dir(recipe, resume, ranks)  # before the teacher's minutes of work
+    # Every check before the teacher's minutes of work, whose cache is the first thing written
+    # into the run folder: a bad start leaves no run folder.
+    checkpoint_path = _check_run_dir(recipe, resume, ranks)
+    parts = _build_parts(recipe, params, torch.device(device), ranks, resume)  # pretrained checked here
     teacher = None
     if data.teacher:
         teacher = _cached_teacher(*_load_teacher(recipe, torch.device(device)), run_dir / TEACHER_CACHE_NAME)
         if ranks.is_main:
             print(f"[{recipe.name}] upscaling the training images with the teacher {data.teacher} ...")
-    dataset = PairedPatches(  # reads the training images: bad data stops here, before the run folder
+    dataset = PairedPatches(  # reads the training images: bad data stops here, before the teacher runs
         data.train, spec, cfg.seed, data.train_lr or None, data.degradation, tuple(data.downscales), teacher
     )
-    parts = _build_parts(recipe, params, torch.device(device), ranks, resume)  # pretrained checked here
     if ranks.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
     if ranks.world_size > 1:
