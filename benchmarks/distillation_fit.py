@@ -16,10 +16,10 @@ from itertools import islice
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from superres.api import upscale_float
 from superres.evaluate import iter_pairs
-from superres.inference import TileOptions, upscale_tensor
+from superres.inference import TileOptions
 from superres.models import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,13 +40,10 @@ def main() -> None:
     for folder in folders:
         errors: dict[str, list[float]] = {name: [] for name in students}
         for _, _, lr in islice(iter_pairs(folder, teacher.scale), args.images):
-            if lr.shape[2] != teacher.in_channels:
-                continue  # gray images: the networks here take RGB
-            x = torch.from_numpy(lr.transpose(2, 0, 1).copy())[None].float() / 255
-            target = upscale_tensor(teacher, x, TileOptions(tile=0, tta=not args.no_tta)).clamp(0, 1)
+            target = upscale_float(teacher, lr, TileOptions(tile=0, tta=not args.no_tta))
             for name, student in students.items():
-                y = upscale_tensor(student, x, TileOptions(tile=0)).clamp(0, 1)
-                difference = (y - target)[..., border:-border, border:-border]
+                y = upscale_float(student, lr, TileOptions(tile=0))
+                difference = (y - target)[border:-border, border:-border]
                 errors[name].append(float((difference**2).mean()))
         scores = ", ".join(f"{name} {np.mean(e) * 1e5:.2f}" for name, e in errors.items())
         print(f"{folder.name}: student-teacher MSE x 1e5: {scores}")

@@ -103,6 +103,16 @@ def upscale_image(
     return replace(image, pixels=restore(result))
 
 
+def upscale_float(model: SRModel, pixels: np.ndarray, options: TileOptions = TileOptions()) -> np.ndarray:
+    """The upscaled colour bands of 8- or 16-bit pixels as float32 H x W x C in [0, 1]: what
+    :func:`upscale_image` computes before rounding back to the input's sample type, for
+    float targets and comparisons (distillation, student-teacher fits). Alpha is not split off."""
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise TypeError(f"upscale_float takes 8- or 16-bit pixels, not {pixels.dtype}")
+    data, _ = _to_unit_range(pixels if pixels.ndim == 3 else pixels[:, :, None])
+    return _run_bands(model, data, options, None).clamp_(0, 1).permute(1, 2, 0).numpy()
+
+
 def upscale_file(
     model: SRModel,
     input_path: str | Path,

@@ -13,6 +13,7 @@ from superres.archs import build_network
 from superres.inference import CPU_TILE_CAP, TileOptions, axis_windows, choose_tile_size, upscale_tensor
 from superres.io import read_image
 from superres.models import SRModel, load_model
+from tests.conftest import smooth_image
 
 
 def _model(network, name="test"):
@@ -129,3 +130,21 @@ def test_automatic_tile_size_does_not_touch_the_shared_network(monkeypatch):
     monkeypatch.setattr(torch.nn.Module, "register_forward_hook", refuse)
     out = upscale_tensor(model, torch.rand(1, 3, 40, 30), TileOptions(tile=None))
     assert out.shape == (1, 3, 80, 60)
+
+
+def test_upscale_float_is_upscale_image_before_rounding():
+    """Distillation targets and student-teacher fits need the network's float output with the
+    same band rules as ``upscale_image`` (a gray image through an RGB network included)."""
+    from superres.api import upscale_float, upscale_image
+    from superres.io import ImageData
+
+    model = _model(build_network("srvgg", scale=2, num_feat=8, num_conv=1))
+    sixteen_bit = smooth_image(12, 10, 3).astype(np.uint16) * 257
+    for pixels in (smooth_image(12, 10, 3), smooth_image(12, 10, 1), sixteen_bit):
+        result = upscale_float(model, pixels)
+        assert result.dtype == np.float32 and result.shape == (24, 20, pixels.shape[2])
+        assert result.min() >= 0 and result.max() <= 1
+        peak = np.iinfo(pixels.dtype).max
+        assert np.array_equal(np.round(result * peak), upscale_image(model, ImageData(pixels)).pixels)
+    with pytest.raises(TypeError, match="8- or 16-bit"):
+        upscale_float(model, smooth_image(12, 10, 3).astype(np.float32))

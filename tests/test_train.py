@@ -254,6 +254,20 @@ def test_teacher_outputs_are_cached_by_teacher_and_image(tmp_path):
     assert sorted(f.suffix for f in (tmp_path / "cache").iterdir()) == [".npy"] * 3  # no partial files
 
 
+def test_a_damaged_teacher_cache_entry_is_computed_again(tmp_path, capsys):
+    """A cache file cut short or overwritten by hand used to stop the run with numpy's own
+    error; the entry is now computed again, replaced, and the file named."""
+    teacher = lambda lr: lr.repeat(2, axis=0).repeat(2, axis=1) / 255  # noqa: E731
+    lr = np.random.default_rng(0).integers(0, 256, (6, 5, 3), dtype=np.uint8)
+    cached = _cached_teacher(teacher, "teacher-1", tmp_path / "cache")
+    expected = cached(lr)
+    (entry,) = (tmp_path / "cache").iterdir()
+    entry.write_bytes(entry.read_bytes()[:20])
+    assert np.array_equal(cached(lr), expected)
+    assert f"{entry}: unreadable teacher cache entry" in capsys.readouterr().out
+    assert np.array_equal(np.load(entry), expected)  # replaced, so the next read is clean
+
+
 def test_teacher_identity_covers_weights_and_tta(shared, tmp_path):
     from superres.archs import build_network
     from superres.weights import save_network

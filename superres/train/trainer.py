@@ -168,9 +168,7 @@ def _load_teacher(recipe: Recipe, device: torch.device) -> tuple[Teacher, str]:
     """``data.teacher`` as a function from an LR image to its upscaled image (whole-image
     inference, x8 self-ensemble unless ``data.teacher_tta`` is false, clamped to 0..1), and a
     digest of what decides its outputs (its weights, architecture, scale and the TTA flag)."""
-    import numpy as np
-
-    from superres.inference import upscale_tensor
+    from superres.api import upscale_float
     from superres.models import load_model
 
     bicubic_scale = recipe.data.scale if recipe.data.teacher == "bicubic" else None  # needs no file
@@ -189,12 +187,7 @@ def _load_teacher(recipe: Recipe, device: torch.device) -> tuple[Teacher, str]:
     for name, tensor in model.network.state_dict().items():
         identity.update(name.encode())
         identity.update(tensor.detach().cpu().float().numpy().tobytes())
-
-    def upscale(lr: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1)))[None].float() / 255
-        return upscale_tensor(model, x, options)[0].clamp_(0, 1).permute(1, 2, 0).numpy()
-
-    return upscale, identity.hexdigest()
+    return (lambda lr: upscale_float(model, lr, options)), identity.hexdigest()
 
 
 def _cached_teacher(teacher: Teacher, identity: str, cache_dir: Path) -> Teacher:
@@ -208,7 +201,10 @@ def _cached_teacher(teacher: Teacher, identity: str, cache_dir: Path) -> Teacher
         key = hashlib.sha256(f"{identity} {lr.shape} {lr.dtype}".encode() + lr.tobytes()).hexdigest()
         path = cache_dir / f"{key[:40]}.npy"
         if path.exists():
-            return np.load(path)
+            try:
+                return np.load(path, allow_pickle=False)
+            except (OSError, ValueError) as exc:  # damaged outside the trainer: writes are atomic
+                print(f"{path}: unreadable teacher cache entry ({exc}); computing it again")
         output = teacher(lr).astype(np.float16)
         cache_dir.mkdir(parents=True, exist_ok=True)
         with atomic_output(path) as tmp:  # a unique temporary file, so DDP ranks cannot collide
