@@ -139,9 +139,14 @@ def test_ecbsr_trains_folded_with_the_multi_branch_gradients():
     (folded_out, folded_grads), (branch_out, branch_grads) = grads
     assert torch.allclose(folded_out, branch_out, atol=1e-5)
     assert folded_grads.keys() == branch_grads.keys() and any("edges" in n for n in folded_grads)
+    # Tolerances relative to the largest gradient: float32 sums differ with the thread count.
+    largest = max(g.abs().max() for g in branch_grads.values())
     for name, grad in branch_grads.items():
-        assert grad.abs().sum() > 0, name
-        assert torch.allclose(folded_grads[name], grad, rtol=1e-3, atol=1e-6), name
+        assert torch.allclose(folded_grads[name], grad, rtol=1e-3, atol=1e-6 * largest), name
+        # The bias before a Sobel or Laplacian filter (whose taps sum to zero, and whose border
+        # is padded with that bias) cannot change the output: its gradient is zero up to rounding.
+        null = ".edges." in name and name.endswith("conv1.bias")
+        assert (grad.abs().max() < 1e-6 * largest) if null else (grad.abs().max() > 1e-3 * largest), name
 
 
 def test_ecbsr_unfolds_from_the_plain_network_it_folds_into():

@@ -242,14 +242,14 @@ def test_teacher_outputs_are_cached_by_teacher_and_image(tmp_path):
 
     rng = np.random.default_rng(0)
     a, b = (rng.integers(0, 256, (6, 5, 3), dtype=np.uint8) for _ in range(2))
-    first = _cached_teacher(teacher, "teacher-1", tmp_path / "cache")
+    first = _cached_teacher(teacher, "teacher-1", tmp_path / "cache", 2)
     out = first(a)
     assert out.dtype == np.float16 and np.allclose(out, teacher(a), atol=1e-3)
     calls.clear()
-    again = _cached_teacher(teacher, "teacher-1", tmp_path / "cache")  # as after a resume
+    again = _cached_teacher(teacher, "teacher-1", tmp_path / "cache", 2)  # as after a resume
     assert np.array_equal(again(a), out) and calls == []
     again(b)
-    _cached_teacher(teacher, "teacher-2", tmp_path / "cache")(a)
+    _cached_teacher(teacher, "teacher-2", tmp_path / "cache", 2)(a)
     assert calls == [(6, 5, 3), (6, 5, 3)]
     assert sorted(f.suffix for f in (tmp_path / "cache").iterdir()) == [".npy"] * 3  # no partial files
 
@@ -259,13 +259,28 @@ def test_a_damaged_teacher_cache_entry_is_computed_again(tmp_path, capsys):
     error; the entry is now computed again, replaced, and the file named."""
     teacher = lambda lr: lr.repeat(2, axis=0).repeat(2, axis=1) / 255  # noqa: E731
     lr = np.random.default_rng(0).integers(0, 256, (6, 5, 3), dtype=np.uint8)
-    cached = _cached_teacher(teacher, "teacher-1", tmp_path / "cache")
+    cached = _cached_teacher(teacher, "teacher-1", tmp_path / "cache", 2)
     expected = cached(lr)
     (entry,) = (tmp_path / "cache").iterdir()
     entry.write_bytes(entry.read_bytes()[:20])
     assert np.array_equal(cached(lr), expected)
     assert f"{entry}: unreadable teacher cache entry" in capsys.readouterr().out
     assert np.array_equal(np.load(entry), expected)  # replaced, so the next read is clean
+
+
+@pytest.mark.parametrize("stored", [np.zeros((12, 8, 3), np.float16), np.zeros((12, 10, 3), np.float32)])
+def test_a_teacher_cache_entry_of_the_wrong_shape_or_type_is_computed_again(tmp_path, capsys, stored):
+    """A readable entry that is not the scale-times-larger float16 image (replaced by hand)
+    used to be returned as the target, cropped wherever it fitted."""
+    teacher = lambda lr: lr.repeat(2, axis=0).repeat(2, axis=1) / 255  # noqa: E731
+    lr = np.random.default_rng(0).integers(0, 256, (6, 5, 3), dtype=np.uint8)
+    cached = _cached_teacher(teacher, "teacher-1", tmp_path / "cache", 2)
+    expected = cached(lr)
+    (entry,) = (tmp_path / "cache").iterdir()
+    np.save(entry, stored)
+    assert np.array_equal(cached(lr), expected)
+    assert f"{entry}: unreadable teacher cache entry (holds a {stored.dtype} array" in capsys.readouterr().out
+    assert np.array_equal(np.load(entry), expected)
 
 
 def test_teacher_identity_covers_weights_and_tta(shared, tmp_path):

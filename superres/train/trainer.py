@@ -190,11 +190,12 @@ def _load_teacher(recipe: Recipe, device: torch.device) -> tuple[Teacher, str]:
     return (lambda lr: upscale_float(model, lr, options)), identity.hexdigest()
 
 
-def _cached_teacher(teacher: Teacher, identity: str, cache_dir: Path) -> Teacher:
+def _cached_teacher(teacher: Teacher, identity: str, cache_dir: Path, scale: int) -> Teacher:
     """The teacher, keeping each output (float16) in ``cache_dir`` under a digest of
     ``identity`` and the LR image, so a resumed or repeated run skips the teacher's minutes of
     work. Keyed by content, an entry can never belong to another teacher or image; deleting
-    the folder only costs the recomputation."""
+    the folder only costs the recomputation. An entry damaged outside the trainer (writes are
+    atomic) that no longer reads as a ``scale`` times larger float16 image is computed again."""
     import numpy as np
 
     def upscale(lr: np.ndarray) -> np.ndarray:
@@ -202,8 +203,12 @@ def _cached_teacher(teacher: Teacher, identity: str, cache_dir: Path) -> Teacher
         path = cache_dir / f"{key[:40]}.npy"
         if path.exists():
             try:
-                return np.load(path, allow_pickle=False)
-            except (OSError, ValueError) as exc:  # damaged outside the trainer: writes are atomic
+                output = np.load(path, allow_pickle=False)
+                expected = (lr.shape[0] * scale, lr.shape[1] * scale)
+                if output.ndim != 3 or output.shape[:2] != expected or output.dtype != np.float16:
+                    raise ValueError(f"holds a {output.dtype} array of shape {output.shape}")
+                return output
+            except (OSError, ValueError) as exc:
                 print(f"{path}: unreadable teacher cache entry ({exc}); computing it again")
         output = teacher(lr).astype(np.float16)
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -529,7 +534,9 @@ def _train(
     parts = _build_parts(recipe, params, torch.device(device), ranks, resume)  # pretrained checked here
     teacher = None
     if data.teacher:
-        teacher = _cached_teacher(*_load_teacher(recipe, torch.device(device)), run_dir / TEACHER_CACHE_NAME)
+        teacher = _cached_teacher(
+            *_load_teacher(recipe, torch.device(device)), run_dir / TEACHER_CACHE_NAME, recipe.data.scale
+        )
         if ranks.is_main:
             print(f"[{recipe.name}] upscaling the training images with the teacher {data.teacher} ...")
     dataset = PairedPatches(  # reads the training images: bad data stops here, before the teacher runs
