@@ -7,6 +7,7 @@ Rules, applied in :func:`upscale_image`:
 - a gray image through an RGB network is replicated to RGB and averaged back to gray;
   an RGB image through a 1-channel (Y) network has Y upscaled by the network and
   Cb/Cr by bicubic, as SRCNN did; other band counts go band by band as gray images;
+- each page of a multi-page TIFF (``ImageData.stack``) goes through these rules on its own;
 - ``outscale`` resizes the network's output to round(size * outscale) with the
   MATLAB-style bicubic (antialiased when shrinking).
 """
@@ -89,7 +90,11 @@ def upscale_image(
     outscale: float | None = None,
     on_tile: TileCallback | None = None,
 ) -> ImageData:
-    """Upscale decoded pixels; the result keeps sample type, bands, alpha and metadata."""
+    """Upscale decoded pixels; the result keeps sample type, bands, alpha, pages and metadata."""
+    if image.stack is not None:
+        pages = [image.page(i) for i in range(image.stack.pages)]
+        results = [upscale_image(model, page, options, outscale, on_tile).pixels for page in pages]
+        return replace(image, pixels=np.concatenate(results, axis=2))
     data, restore = _to_unit_range(image.pixels)
     color_channels = image.color_channels
     result = _run_bands(model, data[:color_channels], options, on_tile)

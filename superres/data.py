@@ -104,7 +104,7 @@ class PairedPatches(Dataset):
                 raise SuperresError("training folder not found", folder)
             lr_folder = Path(lr_folders[index]) if lr_folders else None
             for path in image_files(folder):
-                image = _to_channels(read_image(path).pixels, spec.channels)
+                image = _to_channels(read_image(path).page(0).pixels, spec.channels)
                 if image.dtype != np.uint8:
                     raise SuperresError(f"training expects 8-bit images, found {image.dtype}", path)
                 for factor in (1.0, *downscales):
@@ -124,7 +124,7 @@ class PairedPatches(Dataset):
         if lr_folder is None:
             return make_lr(hr, self.spec.scale)
         lr_path = lr_partner(lr_folder, hr_path.stem, self.spec.scale)
-        lr = _to_channels(read_image(lr_path).pixels, self.spec.channels)
+        lr = _to_channels(read_image(lr_path).page(0).pixels, self.spec.channels)
         expected = (hr.shape[0] // self.spec.scale, hr.shape[1] // self.spec.scale)
         if lr.shape[:2] != expected:
             raise SuperresError(

@@ -81,7 +81,7 @@ def iter_pairs(
     if paired and (lr_folder / f"x{scale}").is_dir():
         lr_folder = lr_folder / f"x{scale}"
     for path in image_files(hr_folder if paired else folder):
-        hr = read_image(path).pixels
+        hr = read_image(path).page(0).pixels
         if hr.dtype != np.uint8:
             raise SuperresError(f"evaluation expects 8-bit images, found {hr.dtype}", path)
         hr = mod_crop(hr[:, :, : 3 if hr.shape[2] >= 3 else 1], scale)
@@ -89,7 +89,7 @@ def iter_pairs(
             hr = np.repeat(hr, 3, axis=2)
         if paired:
             lr_path = lr_partner(lr_folder, path.stem, scale)
-            lr = read_image(lr_path).pixels
+            lr = read_image(lr_path).page(0).pixels
             lr = (
                 np.repeat(lr, 3, axis=2) if lr.shape[2] == 1 and hr.shape[2] == 3 else lr[:, :, : hr.shape[2]]
             )

@@ -3,12 +3,17 @@ bit depth, grayscale, alpha, EXIF orientation, the ICC profile and EXIF data.
 
 Pixels are held as an H x W x C numpy array: uint8 and uint16 as they are, any other
 sample type (float, int16, ...) as found in the file. Pillow reads and writes the common
-formats; tifffile handles TIFF (16-bit, float, multi-band); imagecodecs handles 16-bit
-RGB(A) PNG, which Pillow cannot represent.
+formats; tifffile handles TIFF (16-bit, float, multi-band, multi-page); imagecodecs handles
+16-bit RGB(A) PNG, which Pillow cannot represent.
+
+A multi-page TIFF (a stack of slices, frames, channels or plain pages, ImageJ hyperstacks
+included) is one ImageData whose pages follow each other along the band axis; ``stack``
+records how to fold them back, so every page is upscaled and written back with its axes.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 import warnings
 import zlib
@@ -37,18 +42,44 @@ _ICC_TAG = 34675
 
 
 @dataclass(frozen=True)
+class TiffStack:
+    """The axes of a multi-page TIFF beyond one page's Y, X and samples (tifffile's letters:
+    Q pages, Z slices, T times, C channels, ...), outermost first."""
+
+    axes: str
+    shape: tuple[int, ...]
+    imagej: bool = False  # an ImageJ hyperstack, written back as one
+
+    @property
+    def pages(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
 class ImageData:
     """Decoded pixels plus the metadata to carry to the output."""
 
     pixels: np.ndarray  # H x W x C; orientation already applied
-    has_alpha: bool = False  # the last channel is alpha
+    has_alpha: bool = False  # the last channel (of each page) is alpha
     icc_profile: bytes | None = None
     exif: bytes | None = None  # orientation reset to 1
     source_format: str | None = None
+    stack: TiffStack | None = None  # several pages, one after another along C
 
     @property
     def color_channels(self) -> int:
-        return self.pixels.shape[2] - int(self.has_alpha)
+        return self.page_bands - int(self.has_alpha)
+
+    @property
+    def page_bands(self) -> int:
+        return self.pixels.shape[2] // (self.stack.pages if self.stack else 1)
+
+    def page(self, index: int) -> ImageData:
+        """One page of a stack as an image of its own (the image itself if not a stack)."""
+        if self.stack is None:
+            return self
+        bands = self.page_bands
+        return replace(self, pixels=self.pixels[:, :, index * bands : (index + 1) * bands], stack=None)
 
 
 def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
@@ -71,10 +102,11 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _check_size(width: int, height: int, max_pixels: int, path: Path) -> None:
-    if width * height > max_pixels:
+def _check_size(width: int, height: int, max_pixels: int, path: Path, pages: int = 1) -> None:
+    if width * height * pages > max_pixels:
+        size = f"{width}x{height}" + (f" x {pages} pages" if pages > 1 else "")
         raise SuperresError(
-            f"image is {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,} "
+            f"image is {size} = {width * height * pages:,} pixels, over the limit of {max_pixels:,} "
             "(possible decompression bomb; raise the limit with --max-pixels if you trust the file)",
             path,
         )
@@ -106,6 +138,9 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageD
 def _read_pillow(path: Path, max_pixels: int) -> ImageData:
     with Image.open(path) as im:
         _check_size(im.width, im.height, max_pixels, path)
+        frames = getattr(im, "n_frames", 1)
+        if frames > 1:  # animated PNG / WebP: superres writes still images
+            warnings.warn(f"{path}: holds {frames} frames; only the first is upscaled", stacklevel=3)
         if im.format == "PNG" and _png_is_16bit_color(path):
             import imagecodecs
 
@@ -174,24 +209,27 @@ def _read_tiff(path: Path, max_pixels: int) -> ImageData:
         page = tif.pages[0]
         axes = series.axes
         shape = dict(zip(axes, series.shape, strict=True))
-        _check_size(shape.get("X", 1), shape.get("Y", 1), max_pixels, path)
+        stack_axes = "".join(a for a in axes if a not in "YXS")
+        stack_shape = tuple(shape[a] for a in stack_axes)
+        _check_size(shape.get("X", 1), shape.get("Y", 1), max_pixels, path, math.prod(stack_shape))
         pixels = series.asarray()
         icc = page.tags[_ICC_TAG].value if _ICC_TAG in page.tags else None
         orientation = int(page.tags[274].value) if 274 in page.tags else 1
         extra = page.tags[338].value if 338 in page.tags else ()
-    # Keep Y, X and samples; take the first of any other axis (pages, time, ...).
-    index = tuple(slice(None) if a in "YXS" else 0 for a in axes)
-    pixels = pixels[index]
-    kept_axes = [a for a in axes if a in "YXS"]
-    if "S" not in kept_axes:
-        pixels = pixels[..., None]
-        kept_axes.append("S")
-    pixels = np.ascontiguousarray(np.moveaxis(pixels, [kept_axes.index(a) for a in "YXS"], [0, 1, 2]))
+        imagej = tif.is_imagej
+    if "S" not in axes:
+        pixels, axes = pixels[..., None], axes + "S"
+    # Y, X, then the stack's axes and the samples, flattened: page after page along the bands.
+    pixels = np.transpose(pixels, [axes.index(a) for a in "YX" + stack_axes + "S"])
+    pixels = np.ascontiguousarray(pixels.reshape(pixels.shape[0], pixels.shape[1], -1))
     extra = tuple(np.atleast_1d(extra))
-    has_alpha = bool(extra) and int(extra[-1]) in (1, 2) and pixels.shape[2] in (2, 4)
+    bands = shape.get("S", 1)
+    has_alpha = bool(extra) and int(extra[-1]) in (1, 2) and bands in (2, 4)
     if pixels.dtype == np.bool_:
         pixels = pixels.astype(np.uint8) * 255
-    return ImageData(_orient(pixels, orientation), has_alpha, bytes(icc) if icc else None, None, "TIFF")
+    stack = TiffStack(stack_axes, stack_shape, imagej) if stack_axes else None
+    icc = bytes(icc) if icc else None
+    return ImageData(_orient(pixels, orientation), has_alpha, icc, None, "TIFF", stack)
 
 
 def output_format(path: str | Path) -> str:
@@ -215,6 +253,8 @@ def adapt_for_format(image: ImageData, fmt: str, path: Path) -> ImageData:
     pixels = image.pixels
     if fmt == "TIFF":
         return image
+    if image.stack is not None:
+        raise SuperresError(f"a stack of {image.stack.pages} pages can only be written as TIFF (.tif)", path)
     if pixels.dtype not in (np.uint8, np.uint16):
         raise SuperresError(f"{pixels.dtype} samples can only be written as TIFF (.tif)", path)
     if image.color_channels not in (1, 3):
@@ -294,6 +334,9 @@ def _pillow_can_write_tiff(image: ImageData) -> bool:
 def _write_tiff(path: Path, image: ImageData) -> None:
     """Deflate-compressed TIFF: through Pillow when there is EXIF to carry and Pillow can
     hold the pixels, else through tifffile (any sample type and band count, ICC kept)."""
+    if image.stack is not None:
+        _write_tiff_stack(path, image)
+        return
     if image.exif and _pillow_can_write_tiff(image):
         im = Image.fromarray(image.pixels[:, :, 0] if image.pixels.shape[2] == 1 else image.pixels)
         options = {"exif": image.exif, "compression": "tiff_adobe_deflate"}
@@ -318,6 +361,28 @@ def _write_tiff(path: Path, image: ImageData) -> None:
         compression="zlib",
         extratags=extratags,
     )
+
+
+def _write_tiff_stack(path: Path, image: ImageData) -> None:
+    """A multi-page TIFF with the source's axes: an ImageJ hyperstack when the source was one
+    and ImageJ can hold the sample type, else tifffile's shaped pages (axes in the description)."""
+    import tifffile
+
+    stack, bands = image.stack, image.page_bands
+    height, width = image.pixels.shape[:2]
+    pixels = image.pixels.reshape(height, width, *stack.shape, bands)
+    pixels = np.moveaxis(pixels, [0, 1], [len(stack.shape), len(stack.shape) + 1])  # stack, Y, X, S
+    axes = stack.axes + "YX" + ("S" if bands > 1 else "")
+    if bands == 1:
+        pixels = pixels[..., 0]
+    options = {"photometric": "rgb" if image.color_channels == 3 else "minisblack"}
+    if bands > 1:
+        options |= {"planarconfig": "contig", "extrasamples": ("unassalpha",) if image.has_alpha else None}
+    imagej = stack.imagej and pixels.dtype in (np.uint8, np.uint16, np.float32) and set(axes) <= set("TZCYXS")
+    if imagej:
+        tifffile.imwrite(path, pixels, imagej=True, metadata={"axes": axes}, **options)
+    else:
+        tifffile.imwrite(path, pixels, metadata={"axes": axes}, compression="zlib", **options)
 
 
 def to_pil(image: ImageData) -> Image.Image:

@@ -157,6 +157,64 @@ def test_tiff_multiband_uint16_keeps_every_band(tmp_path):
     assert [int(out[..., b].mean()) for b in range(5)] == [1000, 2000, 3000, 4000, 5000]
 
 
+def test_tiff_pages_are_all_upscaled_and_kept_as_pages(tmp_path):
+    """A multi-page TIFF (tifffile's default for a 3-D gray array) used to come out as its
+    first page alone, silently."""
+    pages = np.stack([np.full((8, 10), 1000 * (p + 1), np.uint16) for p in range(5)])
+    tifffile.imwrite(tmp_path / "stack.tif", pages)
+    assert tifffile.TiffFile(tmp_path / "stack.tif").series[0].axes == "QYX"
+    _upscale(tmp_path / "stack.tif", tmp_path / "out")
+    with tifffile.TiffFile(tmp_path / "out/stack_x2.tif") as tif:
+        assert (tif.series[0].axes, tif.series[0].shape) == ("QYX", (5, 16, 20))
+        out = tif.series[0].asarray()
+    assert out.dtype == np.uint16 and [int(p.mean()) for p in out] == [1000, 2000, 3000, 4000, 5000]
+
+
+def test_imagej_hyperstack_stays_one(tmp_path):
+    planes = np.arange(6, dtype=np.uint16).reshape(3, 2, 1, 1) * 1000 + np.zeros((3, 2, 6, 8), np.uint16)
+    tifffile.imwrite(tmp_path / "zc.tif", planes, imagej=True, metadata={"axes": "ZCYX"})
+    _upscale(tmp_path / "zc.tif", tmp_path / "out")
+    with tifffile.TiffFile(tmp_path / "out/zc_x2.tif") as tif:
+        assert tif.is_imagej and (tif.series[0].axes, tif.series[0].shape) == ("ZCYX", (3, 2, 12, 16))
+        out = tif.series[0].asarray()
+    assert (out == planes[:, :, :1, :1]).all()
+
+
+def test_rgb_pages_each_go_through_the_network_as_rgb(tmp_path):
+    from superres.api import upscale_image
+    from superres.models import load_model
+
+    pages = np.stack([smooth_image(12, 14, 3), smooth_image(12, 14, 3)[::-1]])
+    tifffile.imwrite(tmp_path / "rgb.tif", pages, photometric="rgb")
+    image = read_image(tmp_path / "rgb.tif")
+    assert image.stack.pages == 2 and image.color_channels == 3
+    model = load_model("compact-x2")
+    out = upscale_image(model, image)
+    for p in range(2):
+        alone = upscale_image(model, read_image(tmp_path / "rgb.tif").page(p)).pixels
+        assert np.array_equal(out.page(p).pixels, alone)
+
+
+def test_a_stack_is_refused_outside_tiff_and_counted_whole_against_the_pixel_limit(tmp_path):
+    from superres.errors import SuperresError
+
+    tifffile.imwrite(tmp_path / "stack.tif", np.zeros((4, 10, 10), np.uint8), photometric="minisblack")
+    image = read_image(tmp_path / "stack.tif")
+    with pytest.raises(SuperresError, match="a stack of 4 pages can only be written as TIFF"):
+        write_image(tmp_path / "stack.png", image)
+    with pytest.raises(SuperresError, match="10x10 x 4 pages = 400 pixels, over the limit of 399"):
+        read_image(tmp_path / "stack.tif", max_pixels=399)
+    assert read_image(tmp_path / "stack.tif", max_pixels=400).pixels.shape == (10, 10, 4)
+
+
+def test_an_animated_png_warns_that_only_its_first_frame_is_upscaled(tmp_path):
+    frames = [Image.fromarray(np.full((6, 6, 3), v, np.uint8)) for v in (10, 200)]
+    frames[0].save(tmp_path / "anim.png", save_all=True, append_images=frames[1:])
+    with pytest.warns(UserWarning, match=r"anim\.png: holds 2 frames; only the first is upscaled"):
+        image = read_image(tmp_path / "anim.png")
+    assert (image.pixels == 10).all()
+
+
 def test_tiff_planar_and_rgba(tmp_path):
     planar = np.stack([np.full((6, 6), v, np.uint8) for v in (10, 20, 30)])
     tifffile.imwrite(tmp_path / "planar.tif", planar, photometric="rgb", planarconfig="separate")
