@@ -20,6 +20,7 @@ from superres.errors import SuperresError
 class Job:
     source: Path
     relative: Path  # where the output goes, relative to the output folder
+    found: bool = False  # by a folder or glob, not named on the command line
 
 
 def collect_inputs(inputs: list[str], recursive: bool) -> tuple[list[Job], list[str]]:
@@ -35,14 +36,14 @@ def collect_inputs(inputs: list[str], recursive: bool) -> tuple[list[Job], list[
             files = sorted(
                 p for p in path.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
             )
-            jobs += [Job(p, p.relative_to(path)) for p in files]
+            jobs += [Job(p, p.relative_to(path), found=True) for p in files]
         elif path.exists():
             jobs.append(Job(path, Path(path.name)))
         elif any(ch in item for ch in "*?["):
             matches = sorted(Path(p) for p in glob.glob(item, recursive=recursive) if Path(p).is_file())
             if not matches:
                 missing.append(item)
-            jobs += [Job(p, Path(p.name)) for p in matches]
+            jobs += [Job(p, Path(p.name), found=True) for p in matches]
         else:
             missing.append(item)
     return jobs, missing
@@ -61,6 +62,17 @@ def output_path(job: Job, output: str | None, single_file: bool, suffix: str, ex
         extension = ".png"
     relative = job.relative if output else Path(job.source.name)
     return folder / relative.parent / f"{relative.stem}{suffix}{extension}"
+
+
+def _leave_out_earlier_results(
+    jobs: list[Job], args: argparse.Namespace, suffix: str, single_file: bool
+) -> tuple[list[Job], list[Job]]:
+    """Jobs minus the files a folder or glob found that are this run's own outputs for other
+    inputs (results of an earlier run in place: rerunning must not upscale them again), and
+    those left out. A file named on the command line always stays an input."""
+    targets = {output_path(job, args.output, single_file, suffix, args.ext).resolve() for job in jobs}
+    earlier = [job for job in jobs if job.found and job.source.resolve() in targets]
+    return [job for job in jobs if job not in earlier], earlier
 
 
 def _format_warning(message, category, filename, lineno, line=None) -> str:
@@ -96,6 +108,10 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     options = TileOptions(tile=args.tile, tile_overlap=args.tile_overlap, tta=args.tta)
     shown_scale = args.outscale if args.outscale is not None else model.scale
     suffix = args.suffix if args.suffix is not None else f"_x{shown_scale:g}"
+    jobs, earlier = _leave_out_earlier_results(jobs, args, suffix, single_file=len(jobs) == 1 and not missing)
+    if earlier and not args.quiet:
+        names = ", ".join(str(job.source) for job in earlier[:3]) + (", ..." if len(earlier) > 3 else "")
+        print(f"note: left out {len(earlier)} earlier result(s) of these inputs ({names})", file=sys.stderr)
     sources = {job.source.resolve() for job in jobs}
     failures: list[str] = [f"{item}: no such file, folder or matching glob" for item in missing]
     images = tqdm(jobs, desc=f"{model.name} x{model.scale}", unit="img", disable=args.quiet)

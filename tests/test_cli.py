@@ -97,6 +97,24 @@ def test_never_overwrites_an_input(tmp_path, capsys):
         superres.upscale(src, model="bicubic", output=src)
 
 
+def test_rerunning_a_folder_in_place_redoes_its_results_instead_of_upscaling_them(tmp_path, capsys):
+    """A second run over a folder used to take the first run's a_x2.png as an input (writing
+    a_x2_x2.png) and then refuse a.png, whose output would overwrite that 'input'."""
+    Image.fromarray(smooth_image(6, 6)).save(tmp_path / "a.png")
+    args = ["upscale", str(tmp_path), "-m", "bicubic", "-s", "2"]
+    assert main([*args, "-q"]) == 0
+    (tmp_path / "a_x2.png").write_bytes(b"stale")
+    assert main(args) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "a_x2.png"]
+    assert Image.open(tmp_path / "a_x2.png").size == (12, 12)
+    note = f"left out 1 earlier result(s) of these inputs ({tmp_path / 'a_x2.png'})"
+    assert note in capsys.readouterr().err
+    # Named on the command line, it is an input like any other, and still never overwritten.
+    named = [str(tmp_path / "a.png"), str(tmp_path / "a_x2.png")]
+    assert main(["upscale", *named, "-m", "bicubic", "-s", "2", "-q"]) == 1
+    assert Image.open(tmp_path / "a_x2.png").size == (12, 12) and (tmp_path / "a_x2_x2.png").is_file()
+
+
 def test_failed_write_leaves_previous_output_intact(tmp_path, monkeypatch):
     import superres.io as sio
 
