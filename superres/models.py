@@ -146,8 +146,9 @@ def load_model(
 ) -> SRModel:
     """Load a model by shipped name, network name, or weights-file path.
 
-    ``None``/``"default"`` picks the best shipped model for ``scale`` (default 4). A bare
-    network name uses its shipped weights (``bicubic`` needs none). A path loads any
+    ``None``/``"default"`` picks the best shipped model for ``scale`` (default 4). A shipped
+    name may leave out its ``-xN`` ending (``photo-gan`` is ``photo-gan-x4``, or ``-x2`` with
+    scale 2). A bare network name uses its shipped weights (``bicubic`` needs none). A path loads any
     supported file, recognising the network from its keys.
     """
     from superres.weights import load_network
@@ -163,6 +164,8 @@ def load_model(
     if name == "default":
         name = default_model_name(scale or 4)
     shipped = shipped_weights()
+    if name not in shipped and f"{name}-x{scale or 4}" in shipped:
+        name = f"{name}-x{scale or 4}"  # a shipped name without its scale: photo-gan -> photo-gan-x4
     path = Path(name)
     if name in shipped:
         path = shipped[name]

@@ -32,6 +32,16 @@ def test_a_psnr_model_per_scale_and_a_x4_gan_model_ship():
     assert kinds >= {("psnr", 2), ("psnr", 3), ("psnr", 4), ("gan", 4)}, kinds
 
 
+def test_a_shipped_name_may_leave_out_its_scale():
+    """The issue's `-m photo-gan` used to be an unknown model."""
+    from superres.errors import SuperresError
+
+    assert load_model("photo-gan").name == "photo-gan-x4"
+    assert load_model("compact64", scale=2).name == "compact64-x2"
+    with pytest.raises(SuperresError, match="no model or weights file named 'photo-gan'"):
+        load_model("photo-gan", scale=2)
+
+
 def test_shipped_weights_are_small_and_carry_a_model_card():
     for name, path in SHIPPED.items():
         assert path.stat().st_size < 8 * 1024 * 1024, name
