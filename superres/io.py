@@ -65,6 +65,7 @@ class ImageData:
     exif: bytes | None = None  # orientation reset to 1
     source_format: str | None = None
     stack: TiffStack | None = None  # several pages, one after another along C
+    cmyk: bool = False  # a TIFF's ink planes (photometric "separated"), written back as such
 
     @property
     def color_channels(self) -> int:
@@ -217,6 +218,7 @@ def _read_tiff(path: Path, max_pixels: int) -> ImageData:
         orientation = int(page.tags[274].value) if 274 in page.tags else 1
         extra = page.tags[338].value if 338 in page.tags else ()
         imagej = tif.is_imagej
+        cmyk = page.photometric == tifffile.PHOTOMETRIC.SEPARATED
     if "S" not in axes:
         pixels, axes = pixels[..., None], axes + "S"
     # Y, X, then the stack's axes and the samples, flattened: page after page along the bands.
@@ -229,7 +231,7 @@ def _read_tiff(path: Path, max_pixels: int) -> ImageData:
         pixels = pixels.astype(np.uint8) * 255
     stack = TiffStack(stack_axes, stack_shape, imagej) if stack_axes else None
     icc = bytes(icc) if icc else None
-    return ImageData(_orient(pixels, orientation), has_alpha, icc, None, "TIFF", stack)
+    return ImageData(_orient(pixels, orientation), has_alpha, icc, None, "TIFF", stack, cmyk)
 
 
 def output_format(path: str | Path) -> str:
@@ -257,6 +259,8 @@ def adapt_for_format(image: ImageData, fmt: str, path: Path) -> ImageData:
         raise SuperresError(f"a stack of {image.stack.pages} pages can only be written as TIFF (.tif)", path)
     if pixels.dtype not in (np.uint8, np.uint16):
         raise SuperresError(f"{pixels.dtype} samples can only be written as TIFF (.tif)", path)
+    if image.cmyk:
+        raise SuperresError("a CMYK image can only be written as TIFF (.tif)", path)
     if image.color_channels not in (1, 3):
         raise SuperresError(f"a {pixels.shape[2]}-band image can only be written as TIFF (.tif)", path)
     if pixels.dtype == np.uint16 and fmt != "PNG":
@@ -348,7 +352,7 @@ def _write_tiff(path: Path, image: ImageData) -> None:
 
     pixels = image.pixels
     channels = pixels.shape[2]
-    photometric = "rgb" if image.color_channels == 3 else "minisblack"
+    photometric = _tiff_photometric(image)
     extratags = (
         [(_ICC_TAG, "B", len(image.icc_profile), image.icc_profile, True)] if image.icc_profile else []
     )
@@ -363,6 +367,12 @@ def _write_tiff(path: Path, image: ImageData) -> None:
     )
 
 
+def _tiff_photometric(image: ImageData) -> str:
+    if image.cmyk:
+        return "separated"
+    return "rgb" if image.color_channels == 3 else "minisblack"
+
+
 def _write_tiff_stack(path: Path, image: ImageData) -> None:
     """A multi-page TIFF with the source's axes: an ImageJ hyperstack when the source was one
     and ImageJ can hold the sample type, else tifffile's shaped pages (axes in the description)."""
@@ -375,7 +385,7 @@ def _write_tiff_stack(path: Path, image: ImageData) -> None:
     axes = stack.axes + "YX" + ("S" if bands > 1 else "")
     if bands == 1:
         pixels = pixels[..., 0]
-    options = {"photometric": "rgb" if image.color_channels == 3 else "minisblack"}
+    options = {"photometric": _tiff_photometric(image)}
     if bands > 1:
         options |= {"planarconfig": "contig", "extrasamples": ("unassalpha",) if image.has_alpha else None}
     imagej = stack.imagej and pixels.dtype in (np.uint8, np.uint16, np.float32) and set(axes) <= set("TZCYXS")

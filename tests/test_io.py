@@ -215,6 +215,20 @@ def test_an_animated_png_warns_that_only_its_first_frame_is_upscaled(tmp_path):
     assert (image.pixels == 10).all()
 
 
+def test_cmyk_tiff_stays_cmyk(tmp_path):
+    """Its ink planes used to come out as a gray image with three unnamed extra bands."""
+    from superres.errors import SuperresError
+
+    inks = np.full((6, 8, 4), (10, 60, 110, 160), np.uint8)
+    tifffile.imwrite(tmp_path / "print.tif", inks, photometric="separated")
+    _upscale(tmp_path / "print.tif", tmp_path / "out")
+    with tifffile.TiffFile(tmp_path / "out/print_x2.tif") as tif:
+        assert tif.pages[0].photometric == tifffile.PHOTOMETRIC.SEPARATED
+        assert (tif.asarray() == (10, 60, 110, 160)).all() and tif.asarray().shape == (12, 16, 4)
+    with pytest.raises(SuperresError, match="a CMYK image can only be written as TIFF"):
+        write_image(tmp_path / "print.png", read_image(tmp_path / "print.tif"))
+
+
 def test_tiff_planar_and_rgba(tmp_path):
     planar = np.stack([np.full((6, 6), v, np.uint8) for v in (10, 20, 30)])
     tifffile.imwrite(tmp_path / "planar.tif", planar, photometric="rgb", planarconfig="separate")
