@@ -7,6 +7,9 @@ Rules, applied in :func:`upscale_image`:
 - a gray image through an RGB network is replicated to RGB and averaged back to gray;
   an RGB image through a 1-channel (Y) network has Y upscaled by the network and
   Cb/Cr by bicubic, as SRCNN did; other band counts go band by band as gray images;
+- no-data pixels (NaN, or GDAL's no-data value of a GeoTIFF) are left out of the value
+  range, filled with their band's mean for the network, and are no-data again in the
+  result (nearest-neighbour), so they neither squash the range nor leak into the output;
 - each page of a multi-page TIFF (``ImageData.stack``) goes through these rules on its own;
 - ``outscale`` resizes the network's output to round(size * outscale) with the
   MATLAB-style bicubic (antialiased when shrinking).
@@ -14,6 +17,7 @@ Rules, applied in :func:`upscale_image`:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +27,7 @@ import numpy as np
 import torch
 
 from superres.errors import SuperresError
+from superres.geotiff import is_nodata, nearest_mask
 from superres.inference import TileOptions, upscale_tensor
 from superres.io import DEFAULT_MAX_PIXELS, ImageData, from_pil, read_image, to_pil, write_image
 from superres.models import SRModel, load_model
@@ -41,19 +46,26 @@ _YCBCR_TO_RGB = torch.linalg.inv(_RGB_TO_YCBCR)
 _CHROMA_OFFSET = torch.tensor([0.0, 0.5, 0.5]).view(3, 1, 1)
 
 
-def _to_unit_range(pixels: np.ndarray) -> tuple[torch.Tensor, Callable[[torch.Tensor], np.ndarray]]:
-    """C x H x W float32 tensor in [0, 1] and the function that maps a result back."""
+def _to_unit_range(
+    pixels: np.ndarray, missing: np.ndarray | None = None
+) -> tuple[torch.Tensor, Callable[[torch.Tensor], np.ndarray]]:
+    """C x H x W float32 tensor in [0, 1] and the function that maps a result back. Pixels
+    ``missing`` (H x W) are left out of the range and filled with their band's mean."""
     dtype = pixels.dtype
     data = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)).astype(np.float32))
+    valid = torch.ones(data.shape[1:], dtype=torch.bool) if missing is None else ~torch.from_numpy(missing)
     if dtype in (np.uint8, np.uint16):
         peak = float(np.iinfo(dtype).max)
         low, span = 0.0, peak
     else:
-        finite = data[torch.isfinite(data)]
+        finite = data[:, valid][torch.isfinite(data[:, valid])]
         low = float(finite.min()) if finite.numel() else 0.0
         span = (float(finite.max()) - low) if finite.numel() else 1.0
         span = span or 1.0
         data = torch.nan_to_num(data, nan=low, posinf=low + span, neginf=low)
+    if missing is not None:
+        for band in data:
+            band[~valid] = band[valid].mean() if valid.any() else low
 
     def restore(result: torch.Tensor) -> np.ndarray:
         values = result.clamp_(0, 1).mul_(span).add_(low).permute(1, 2, 0).numpy()
@@ -95,7 +107,8 @@ def upscale_image(
         pages = [image.page(i) for i in range(image.stack.pages)]
         results = [upscale_image(model, page, options, outscale, on_tile).pixels for page in pages]
         return replace(image, pixels=np.concatenate(results, axis=2))
-    data, restore = _to_unit_range(image.pixels)
+    missing = is_nodata(image.pixels, image.nodata)
+    data, restore = _to_unit_range(image.pixels, missing)
     color_channels = image.color_channels
     result = _run_bands(model, data[:color_channels], options, on_tile)
     if image.has_alpha:
@@ -105,7 +118,11 @@ def upscale_image(
         height, width = image.pixels.shape[:2]
         size = (max(1, round(height * outscale)), max(1, round(width * outscale)))
         result = imresize(result, size=size)
-    return replace(image, pixels=restore(result))
+    pixels = restore(result)
+    if missing is not None:
+        nodata = image.nodata if image.nodata is not None else math.nan
+        pixels[nearest_mask(missing, *pixels.shape[:2])] = nodata
+    return replace(image, pixels=pixels)
 
 
 def upscale_float(model: SRModel, pixels: np.ndarray, options: TileOptions = TileOptions()) -> np.ndarray:

@@ -25,6 +25,7 @@ from PIL import Image, UnidentifiedImageError
 
 from superres.atomic import atomic_output
 from superres.errors import SuperresError
+from superres.geotiff import GeoTags, read_geo_tags
 
 DEFAULT_MAX_PIXELS = 2 * 89_478_485  # Pillow's own hard limit (about 179 megapixels)
 FORMATS = {
@@ -66,6 +67,11 @@ class ImageData:
     source_format: str | None = None
     stack: TiffStack | None = None  # several pages, one after another along C
     cmyk: bool = False  # a TIFF's ink planes (photometric "separated"), written back as such
+    geo: GeoTags | None = None  # GeoTIFF georeferencing and GDAL no-data, rescaled on writing
+
+    @property
+    def nodata(self) -> float | None:
+        return self.geo.nodata if self.geo else None
 
     @property
     def color_channels(self) -> int:
@@ -219,6 +225,10 @@ def _read_tiff(path: Path, max_pixels: int) -> ImageData:
         extra = page.tags[338].value if 338 in page.tags else ()
         imagej = tif.is_imagej
         cmyk = page.photometric == tifffile.PHOTOMETRIC.SEPARATED
+        geo = read_geo_tags(page)
+    if geo is not None and orientation != 1:
+        warnings.warn(f"{path}: a reoriented TIFF's georeferencing is not carried over", stacklevel=3)
+        geo = None
     if "S" not in axes:
         pixels, axes = pixels[..., None], axes + "S"
     # Y, X, then the stack's axes and the samples, flattened: page after page along the bands.
@@ -231,7 +241,7 @@ def _read_tiff(path: Path, max_pixels: int) -> ImageData:
         pixels = pixels.astype(np.uint8) * 255
     stack = TiffStack(stack_axes, stack_shape, imagej) if stack_axes else None
     icc = bytes(icc) if icc else None
-    return ImageData(_orient(pixels, orientation), has_alpha, icc, None, "TIFF", stack, cmyk)
+    return ImageData(_orient(pixels, orientation), has_alpha, icc, None, "TIFF", stack, cmyk, geo)
 
 
 def output_format(path: str | Path) -> str:
@@ -261,6 +271,9 @@ def adapt_for_format(image: ImageData, fmt: str, path: Path) -> ImageData:
         raise SuperresError(f"{pixels.dtype} samples can only be written as TIFF (.tif)", path)
     if image.cmyk:
         raise SuperresError("a CMYK image can only be written as TIFF (.tif)", path)
+    if image.geo is not None:
+        warnings.warn(f"{path}: {fmt} cannot hold the input's georeferencing; it is dropped", stacklevel=3)
+        image = replace(image, geo=None)
     if image.color_channels not in (1, 3):
         raise SuperresError(f"a {pixels.shape[2]}-band image can only be written as TIFF (.tif)", path)
     if pixels.dtype == np.uint16 and fmt != "PNG":
@@ -353,9 +366,7 @@ def _write_tiff(path: Path, image: ImageData) -> None:
     pixels = image.pixels
     channels = pixels.shape[2]
     photometric = _tiff_photometric(image)
-    extratags = (
-        [(_ICC_TAG, "B", len(image.icc_profile), image.icc_profile, True)] if image.icc_profile else []
-    )
+    extratags = _extratags(image)
     tifffile.imwrite(
         path,
         pixels if channels > 1 else pixels[:, :, 0],
@@ -365,6 +376,14 @@ def _write_tiff(path: Path, image: ImageData) -> None:
         compression="zlib",
         extratags=extratags,
     )
+
+
+def _extratags(image: ImageData) -> list[tuple]:
+    """The ICC profile, and the GeoTIFF / GDAL tags rescaled to the output raster."""
+    tags = [(_ICC_TAG, "B", len(image.icc_profile), image.icc_profile, True)] if image.icc_profile else []
+    if image.geo is not None:
+        tags += image.geo.rescaled(image.pixels.shape[1], image.pixels.shape[0])
+    return tags
 
 
 def _tiff_photometric(image: ImageData) -> str:
@@ -389,6 +408,7 @@ def _write_tiff_stack(path: Path, image: ImageData) -> None:
     if bands > 1:
         options |= {"planarconfig": "contig", "extrasamples": ("unassalpha",) if image.has_alpha else None}
     imagej = stack.imagej and pixels.dtype in (np.uint8, np.uint16, np.float32) and set(axes) <= set("TZCYXS")
+    options["extratags"] = _extratags(image)
     if imagej:
         tifffile.imwrite(path, pixels, imagej=True, metadata={"axes": axes}, **options)
     else:
