@@ -1,8 +1,11 @@
 """Image-level upscaling: channels, bit depths, alpha and the final resize around the network.
 
 Rules, applied in :func:`upscale_image`:
-- samples are mapped to [0, 1]: uint8 / 255, uint16 / 65535; any other type (float, int16,
-  ...) linearly from the image's own min..max, and mapped back to the same type after;
+- samples are mapped to [0, 1]: uint8 / 255; uint16 / the largest value of its bit depth in
+  use, at least 8 bits (12-bit medical or satellite data in 16-bit samples / 4095, as the
+  network would see it at 8 bits: / 65535 made it a dim, flat image and cost 2.5 dB on
+  Set5); any other type (float, int16, ...) linearly from the image's own min..max; and
+  mapped back to the same type after;
 - alpha is upscaled separately by the same network (as a gray image) and re-attached;
 - a gray image through an RGB network is replicated to RGB and averaged back to gray;
   an RGB image through a 1-channel (Y) network has Y upscaled by the network and
@@ -10,7 +13,8 @@ Rules, applied in :func:`upscale_image`:
 - no-data pixels (NaN, or GDAL's no-data value of a GeoTIFF) are left out of the value
   range, filled with their band's mean for the network, and are no-data again in the
   result (nearest-neighbour), so they neither squash the range nor leak into the output;
-- each page of a multi-page TIFF (``ImageData.stack``) goes through these rules on its own;
+- each page of a multi-page TIFF (``ImageData.stack``) is upscaled on its own by these
+  rules, with one value mapping for the whole stack (slices stay comparable);
 - ``outscale`` resizes the network's output to round(size * outscale) with the
   MATLAB-style bicubic (antialiased when shrinking).
 """
@@ -46,23 +50,31 @@ _YCBCR_TO_RGB = torch.linalg.inv(_RGB_TO_YCBCR)
 _CHROMA_OFFSET = torch.tensor([0.0, 0.5, 0.5]).view(3, 1, 1)
 
 
+def value_range(pixels: np.ndarray, missing: np.ndarray | None = None) -> tuple[float, float]:
+    """(low, span) mapping H x W x C samples to [0, 1] by the module's rules; pixels
+    ``missing`` (H x W) do not count."""
+    samples = pixels if missing is None else pixels[~missing]
+    if pixels.dtype == np.uint8:
+        return 0.0, 255.0
+    if pixels.dtype == np.uint16:
+        bits = max(8, int(samples.max()).bit_length() if samples.size else 16)
+        return 0.0, float(2**bits - 1)
+    finite = samples[np.isfinite(samples)]
+    if not finite.size:
+        return 0.0, 1.0
+    low = float(finite.min())
+    return low, (float(finite.max()) - low) or 1.0
+
+
 def _to_unit_range(
-    pixels: np.ndarray, missing: np.ndarray | None = None
+    pixels: np.ndarray, missing: np.ndarray | None, low: float, span: float
 ) -> tuple[torch.Tensor, Callable[[torch.Tensor], np.ndarray]]:
-    """C x H x W float32 tensor in [0, 1] and the function that maps a result back. Pixels
-    ``missing`` (H x W) are left out of the range and filled with their band's mean."""
+    """C x H x W float32 tensor, (samples - low) / span, and the function that maps a result
+    back. Pixels ``missing`` (H x W) are filled with their band's mean."""
     dtype = pixels.dtype
     data = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)).astype(np.float32))
     valid = torch.ones(data.shape[1:], dtype=torch.bool) if missing is None else ~torch.from_numpy(missing)
-    if dtype in (np.uint8, np.uint16):
-        peak = float(np.iinfo(dtype).max)
-        low, span = 0.0, peak
-    else:
-        finite = data[:, valid][torch.isfinite(data[:, valid])]
-        low = float(finite.min()) if finite.numel() else 0.0
-        span = (float(finite.max()) - low) if finite.numel() else 1.0
-        span = span or 1.0
-        data = torch.nan_to_num(data, nan=low, posinf=low + span, neginf=low)
+    data = torch.nan_to_num(data, nan=low, posinf=low + span, neginf=low)
     if missing is not None:
         for band in data:
             band[~valid] = band[valid].mean() if valid.any() else low
@@ -103,12 +115,23 @@ def upscale_image(
     on_tile: TileCallback | None = None,
 ) -> ImageData:
     """Upscale decoded pixels; the result keeps sample type, bands, alpha, pages and metadata."""
-    if image.stack is not None:
-        pages = [image.page(i) for i in range(image.stack.pages)]
-        results = [upscale_image(model, page, options, outscale, on_tile).pixels for page in pages]
-        return replace(image, pixels=np.concatenate(results, axis=2))
+    low, span = value_range(image.pixels, is_nodata(image.pixels, image.nodata))
+    pages = [image.page(i) for i in range(image.stack.pages)] if image.stack else [image]
+    results = [_upscale_page(model, page, options, outscale, on_tile, low, span) for page in pages]
+    return replace(image, pixels=np.concatenate(results, axis=2) if image.stack else results[0])
+
+
+def _upscale_page(
+    model: SRModel,
+    image: ImageData,
+    options: TileOptions,
+    outscale: float | None,
+    on_tile: TileCallback | None,
+    low: float,
+    span: float,
+) -> np.ndarray:
     missing = is_nodata(image.pixels, image.nodata)
-    data, restore = _to_unit_range(image.pixels, missing)
+    data, restore = _to_unit_range(image.pixels, missing, low, span)
     color_channels = image.color_channels
     result = _run_bands(model, data[:color_channels], options, on_tile)
     if image.has_alpha:
@@ -122,7 +145,7 @@ def upscale_image(
     if missing is not None:
         nodata = image.nodata if image.nodata is not None else math.nan
         pixels[nearest_mask(missing, *pixels.shape[:2])] = nodata
-    return replace(image, pixels=pixels)
+    return pixels
 
 
 def upscale_float(model: SRModel, pixels: np.ndarray, options: TileOptions = TileOptions()) -> np.ndarray:
@@ -131,8 +154,11 @@ def upscale_float(model: SRModel, pixels: np.ndarray, options: TileOptions = Til
     float targets and comparisons (distillation, student-teacher fits). Alpha is not split off."""
     if pixels.dtype not in (np.uint8, np.uint16):
         raise TypeError(f"upscale_float takes 8- or 16-bit pixels, not {pixels.dtype}")
-    data, _ = _to_unit_range(pixels if pixels.ndim == 3 else pixels[:, :, None])
-    return _run_bands(model, data, options, None).clamp_(0, 1).permute(1, 2, 0).numpy()
+    pixels = pixels if pixels.ndim == 3 else pixels[:, :, None]
+    low, span = value_range(pixels)
+    data, _ = _to_unit_range(pixels, None, low, span)
+    result = _run_bands(model, data, options, None).clamp_(0, 1) * (span / np.iinfo(pixels.dtype).max)
+    return result.permute(1, 2, 0).numpy()
 
 
 def upscale_file(
