@@ -4,7 +4,7 @@ Rules, applied in :func:`upscale_image`:
 - samples are mapped to [0, 1]: uint8 / 255; uint16 / the largest value of its bit depth in
   use, at least 8 bits (12-bit medical or satellite data in 16-bit samples / 4095, as the
   network would see it at 8 bits: / 65535 made it a dim, flat image and cost 2.5 dB on
-  Set5); any other type (float, int16, ...) linearly from the image's own min..max; and
+  Set5, benchmarks/bit_depth.py); any other type (float, int16, ...) linearly from the image's own min..max; and
   mapped back to the same type after;
 - alpha is upscaled separately by the same network (as a gray image) and re-attached;
 - a gray image through an RGB network is replicated to RGB and averaged back to gray;
