@@ -4,8 +4,8 @@ Rules, applied in :func:`upscale_image`:
 - samples are mapped to [0, 1]: uint8 / 255; uint16 / the largest value of its bit depth in
   use, at least 8 bits (12-bit medical or satellite data in 16-bit samples / 4095, as the
   network would see it at 8 bits: / 65535 made it a dim, flat image and cost 2.5 dB on
-  Set5, benchmarks/bit_depth.py); any other type (float, int16, ...) linearly from the image's own min..max; and
-  mapped back to the same type after;
+  Set5, benchmarks/bit_depth.py); any other type (float, int16, ...) linearly from the
+  image's own min..max; and mapped back to the same type after;
 - alpha is upscaled separately by the same network (as a gray image) and re-attached;
 - a gray image through an RGB network is replicated to RGB and averaged back to gray;
   an RGB image through a 1-channel (Y) network has Y upscaled by the network and
@@ -116,9 +116,15 @@ def upscale_image(
 ) -> ImageData:
     """Upscale decoded pixels; the result keeps sample type, bands, alpha, pages and metadata."""
     low, span = value_range(image.pixels, is_nodata(image.pixels, image.nodata))
-    pages = [image.page(i) for i in range(image.stack.pages)] if image.stack else [image]
-    results = [_upscale_page(model, page, options, outscale, on_tile, low, span) for page in pages]
-    return replace(image, pixels=np.concatenate(results, axis=2) if image.stack else results[0])
+    if image.stack is None:
+        return replace(image, pixels=_upscale_page(model, image, options, outscale, on_tile, low, span))
+    out = None  # a stack's result is filled page by page: one copy of it in memory, not two
+    for index in range(image.stack.pages):
+        page = _upscale_page(model, image.page(index), options, outscale, on_tile, low, span)
+        if out is None:
+            out = np.empty((*page.shape[:2], page.shape[2] * image.stack.pages), page.dtype)
+        out[:, :, index * page.shape[2] : (index + 1) * page.shape[2]] = page
+    return replace(image, pixels=out)
 
 
 def _upscale_page(
