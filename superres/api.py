@@ -33,7 +33,15 @@ import torch
 from superres.errors import SuperresError
 from superres.geotiff import is_nodata, nearest_mask
 from superres.inference import TileOptions, upscale_tensor
-from superres.io import DEFAULT_MAX_PIXELS, ImageData, from_pil, read_image, to_pil, write_image
+from superres.io import (
+    DEFAULT_MAX_PIXELS,
+    ImageData,
+    exif_with_resolution,
+    from_pil,
+    read_image,
+    to_pil,
+    write_image,
+)
 from superres.models import SRModel, load_model
 from superres.resize import imresize
 
@@ -117,14 +125,24 @@ def upscale_image(
     """Upscale decoded pixels; the result keeps sample type, bands, alpha, pages and metadata."""
     low, span = value_range(image.pixels, is_nodata(image.pixels, image.nodata))
     if image.stack is None:
-        return replace(image, pixels=_upscale_page(model, image, options, outscale, on_tile, low, span))
+        return _rescaled(image, _upscale_page(model, image, options, outscale, on_tile, low, span))
     out = None  # a stack's result is filled page by page: one copy of it in memory, not two
     for index in range(image.stack.pages):
         page = _upscale_page(model, image.page(index), options, outscale, on_tile, low, span)
         if out is None:
             out = np.empty((*page.shape[:2], page.shape[2] * image.stack.pages), page.dtype)
         out[:, :, index * page.shape[2] : (index + 1) * page.shape[2]] = page
-    return replace(image, pixels=out)
+    return _rescaled(image, out)
+
+
+def _rescaled(image: ImageData, pixels: np.ndarray) -> ImageData:
+    """``image`` with upscaled ``pixels``; its resolution (pixels per unit) grows with them."""
+    res, exif = image.resolution, image.exif
+    if res is not None:
+        (height, width), (new_height, new_width) = image.pixels.shape[:2], pixels.shape[:2]
+        res = replace(res, x=res.x * new_width / width, y=res.y * new_height / height)
+        exif = exif_with_resolution(exif, res) if exif else exif
+    return replace(image, pixels=pixels, resolution=res, exif=exif)
 
 
 def _upscale_page(

@@ -19,6 +19,7 @@ import warnings
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -40,6 +41,39 @@ FORMATS = {
 IMAGE_SUFFIXES = frozenset(FORMATS)  # what superres reads and writes
 _ORIENTATION_TAG = 0x0112
 _ICC_TAG = 34675
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Pixels per unit along x and y: a file's DPI, its TIFF resolution tags, or ImageJ's
+    calibration (``unit`` then names ImageJ's unit, "um" say). Upscaling multiplies it, so
+    the result still covers the same physical (or microscope) extent."""
+
+    x: float
+    y: float
+    unit: str = "inch"  # inch, centimeter, none (a TIFF without unit), or an ImageJ unit
+    z_spacing: float | None = None  # ImageJ's slice spacing, which upscaling leaves alone
+
+    def dpi(self) -> tuple[float, float] | None:
+        per_inch = {"inch": 1.0, "centimeter": 2.54}.get(self.unit)
+        return (self.x * per_inch, self.y * per_inch) if per_inch else None
+
+
+_TIFF_UNITS = {1: "none", 2: "inch", 3: "centimeter"}
+_EXIF_X_RESOLUTION, _EXIF_Y_RESOLUTION, _EXIF_RESOLUTION_UNIT = 0x011A, 0x011B, 0x0128
+
+
+def exif_with_resolution(exif: bytes, resolution: Resolution) -> bytes:
+    """EXIF bytes whose resolution tags, where present, say ``resolution`` (so they agree
+    with the DPI the file format itself records)."""
+    dpi = resolution.dpi()
+    parsed = Image.Exif()
+    parsed.load(exif)
+    if dpi is None or _EXIF_X_RESOLUTION not in parsed:
+        return exif
+    parsed[_EXIF_X_RESOLUTION], parsed[_EXIF_Y_RESOLUTION] = dpi
+    parsed[_EXIF_RESOLUTION_UNIT] = 2  # inches
+    return parsed.tobytes()
 
 
 @dataclass(frozen=True)
@@ -68,6 +102,7 @@ class ImageData:
     stack: TiffStack | None = None  # several pages, one after another along C
     cmyk: bool = False  # a TIFF's ink planes (photometric "separated"), written back as such
     geo: GeoTags | None = None  # GeoTIFF georeferencing and GDAL no-data, rescaled on writing
+    resolution: Resolution | None = None  # of these pixels (upscaling rescales it)
 
     @property
     def nodata(self) -> float | None:
@@ -167,13 +202,18 @@ def _with_pillow_metadata(im: Image.Image, pixels: np.ndarray, has_alpha: bool, 
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     exif = im.getexif()
-    pixels = _orient(pixels, int(exif.get(_ORIENTATION_TAG, 1) or 1))
+    orientation = int(exif.get(_ORIENTATION_TAG, 1) or 1)
+    pixels = _orient(pixels, orientation)
     exif_bytes = None
     if len(exif):
         exif[_ORIENTATION_TAG] = 1
         exif_bytes = exif.tobytes()
     icc = im.info.get("icc_profile") if keep_icc else None
-    return ImageData(pixels, has_alpha, icc, exif_bytes, im.format)
+    dpi = im.info.get("dpi")
+    if dpi and orientation in (5, 6, 7, 8):  # turned a quarter: x and y swap
+        dpi = dpi[::-1]
+    resolution = Resolution(float(dpi[0]), float(dpi[1])) if dpi and min(dpi) > 0 else None
+    return ImageData(pixels, has_alpha, icc, exif_bytes, im.format, resolution=resolution)
 
 
 def _png_is_16bit_color(path: Path) -> bool:
@@ -226,6 +266,7 @@ def _read_tiff(path: Path, max_pixels: int) -> ImageData:
         imagej = tif.is_imagej
         cmyk = page.photometric == tifffile.PHOTOMETRIC.SEPARATED
         geo = read_geo_tags(page)
+        resolution = _tiff_resolution(tif, page)
     if geo is not None and orientation != 1:
         warnings.warn(f"{path}: a reoriented TIFF's georeferencing is not carried over", stacklevel=3)
         geo = None
@@ -241,7 +282,34 @@ def _read_tiff(path: Path, max_pixels: int) -> ImageData:
         pixels = pixels.astype(np.uint8) * 255
     stack = TiffStack(stack_axes, stack_shape, imagej) if stack_axes else None
     icc = bytes(icc) if icc else None
-    return ImageData(_orient(pixels, orientation), has_alpha, icc, None, "TIFF", stack, cmyk, geo)
+    if resolution and orientation in (5, 6, 7, 8):
+        resolution = replace(resolution, x=resolution.y, y=resolution.x)
+    pixels = _orient(pixels, orientation)
+    return ImageData(pixels, has_alpha, icc, None, "TIFF", stack, cmyk, geo, resolution)
+
+
+def _tiff_resolution(tif: Any, page: Any) -> Resolution | None:
+    """From the resolution tags, with ImageJ's unit and slice spacing when it wrote the file."""
+    if 282 not in page.tags or 283 not in page.tags:
+        return None
+    x, y = (float(v) for v in page.resolution)
+    if x <= 0 or y <= 0:
+        return None
+    unit = _TIFF_UNITS.get(int(page.resolutionunit), "none")
+    imagej = tif.imagej_metadata or {}
+    spacing = imagej.get("spacing")
+    if imagej.get("unit"):
+        unit = str(imagej["unit"])
+    return Resolution(x, y, unit, float(spacing) if spacing else None)
+
+
+def _tiff_resolution_options(image: ImageData) -> dict:
+    """tifffile.imwrite arguments for the resolution tags."""
+    res = image.resolution
+    if res is None:
+        return {}
+    units = {name: code for code, name in _TIFF_UNITS.items()}
+    return {"resolution": (res.x, res.y), "resolutionunit": units.get(res.unit, 1)}
 
 
 def output_format(path: str | Path) -> str:
@@ -316,6 +384,9 @@ def _write_pillow(path: Path, image: ImageData, fmt: str, quality: int) -> None:
             options["icc_profile"] = image.icc_profile
         if image.exif:
             options["exif"] = image.exif
+    dpi = image.resolution.dpi() if image.resolution else None
+    if dpi and fmt in ("PNG", "JPEG", "BMP"):  # WebP has no resolution field
+        options["dpi"] = dpi
     im.save(path, format=fmt, **options)
 
 
@@ -336,6 +407,9 @@ def _png16_bytes(image: ImageData) -> bytes:
     if image.exif:
         exif = image.exif[6:] if image.exif.startswith(b"Exif\x00\x00") else image.exif
         extra += _png_chunk(b"eXIf", exif)
+    dpi = image.resolution.dpi() if image.resolution else None
+    if dpi:  # pixels per metre, unit 1 (metre)
+        extra += _png_chunk(b"pHYs", struct.pack(">IIB", round(dpi[0] / 0.0254), round(dpi[1] / 0.0254), 1))
     ihdr_end = 8 + 8 + 13 + 4  # signature, IHDR length+type, IHDR data, CRC
     return encoded[:ihdr_end] + extra + encoded[ihdr_end:]
 
@@ -359,6 +433,8 @@ def _write_tiff(path: Path, image: ImageData) -> None:
         options = {"exif": image.exif, "compression": "tiff_adobe_deflate"}
         if image.icc_profile:
             options["icc_profile"] = image.icc_profile
+        if image.resolution and image.resolution.dpi():
+            options["dpi"] = image.resolution.dpi()
         im.save(path, format="TIFF", **options)
         return
     import tifffile
@@ -375,6 +451,7 @@ def _write_tiff(path: Path, image: ImageData) -> None:
         extrasamples=("unassalpha",) if image.has_alpha else None,
         compression="zlib",
         extratags=extratags,
+        **_tiff_resolution_options(image),
     )
 
 
@@ -410,8 +487,15 @@ def _write_tiff_stack(path: Path, image: ImageData) -> None:
     imagej = stack.imagej and pixels.dtype in (np.uint8, np.uint16, np.float32) and set(axes) <= set("TZCYXS")
     options["extratags"] = _extratags(image)
     if imagej:
-        tifffile.imwrite(path, pixels, imagej=True, metadata={"axes": axes}, **options)
+        metadata = {"axes": axes}
+        res = image.resolution
+        if res is not None:  # ImageJ keeps its unit and slice spacing in its own description
+            options |= {"resolution": (res.x, res.y)}
+            metadata |= {"unit": res.unit} if res.unit not in ("none", "inch", "centimeter") else {}
+            metadata |= {"spacing": res.z_spacing} if res.z_spacing else {}
+        tifffile.imwrite(path, pixels, imagej=True, metadata=metadata, **options)
     else:
+        options |= _tiff_resolution_options(image)
         tifffile.imwrite(path, pixels, metadata={"axes": axes}, compression="zlib", **options)
 
 
@@ -423,4 +507,6 @@ def to_pil(image: ImageData) -> Image.Image:
         im.info["icc_profile"] = image.icc_profile
     if image.exif:
         im.info["exif"] = image.exif
+    if image.resolution and image.resolution.dpi():
+        im.info["dpi"] = image.resolution.dpi()
     return im

@@ -9,7 +9,7 @@ import tifffile
 from PIL import Image, ImageCms
 
 from superres.cli import main
-from superres.io import ImageData, read_image, write_image
+from superres.io import ImageData, Resolution, read_image, write_image
 from tests.conftest import smooth_image
 
 
@@ -299,6 +299,46 @@ def test_georeferencing_dropped_outside_tiff_is_said(tmp_path):
     _geotiff(tmp_path / "map.tif", np.zeros((6, 8), np.uint8), 1)
     with pytest.warns(UserWarning, match=r"map\.png: PNG cannot hold the input's georeferencing"):
         write_image(tmp_path / "map.png", read_image(tmp_path / "map.tif"))
+
+
+@pytest.mark.parametrize("ext", ["png", "jpg", "tif", "bmp"])
+def test_resolution_grows_with_the_pixels(tmp_path, ext):
+    """A 300-dpi scan upscaled x2 is 600 dpi, the same print size; the DPI used to be lost."""
+    Image.fromarray(smooth_image(8, 10, 3)).save(tmp_path / f"scan.{ext}", dpi=(300, 150))
+    _upscale(tmp_path / f"scan.{ext}", tmp_path / "out")
+    out = read_image(tmp_path / f"out/scan_x2.{ext}").resolution
+    assert out.unit == "inch" and np.allclose((out.x, out.y), (600, 300), atol=0.1)
+
+
+def test_exif_resolution_agrees_with_the_new_dpi(tmp_path):
+    exif = Image.Exif()
+    exif[0x011A], exif[0x011B], exif[0x0128] = 300, 300, 2
+    Image.fromarray(smooth_image(8, 10, 3)).save(tmp_path / "photo.jpg", dpi=(300, 300), exif=exif)
+    _upscale(tmp_path / "photo.jpg", tmp_path / "out")
+    out = Image.open(tmp_path / "out/photo_x2.jpg").getexif()
+    assert (float(out[0x011A]), float(out[0x011B])) == (600.0, 600.0)
+
+
+def test_16_bit_png_keeps_its_resolution(tmp_path):
+    image = ImageData(smooth_image(8, 10, 3).astype(np.uint16) * 257, resolution=Resolution(300.0, 300.0))
+    write_image(tmp_path / "deep.png", image)
+    assert np.allclose(read_image(tmp_path / "deep.png").resolution.x, 300, atol=0.1)
+
+
+def test_imagej_calibration_is_rescaled_in_x_and_y_only(tmp_path):
+    """0.5 um pixels and 2 um slices: upscaled x2, 0.25 um pixels and still 2 um slices."""
+    planes = np.zeros((3, 6, 8), np.uint16)
+    tifffile.imwrite(
+        tmp_path / "cells.tif",
+        planes,
+        imagej=True,
+        resolution=(2.0, 2.0),
+        metadata={"axes": "ZYX", "unit": "um", "spacing": 2.0},
+    )
+    _upscale(tmp_path / "cells.tif", tmp_path / "out")
+    with tifffile.TiffFile(tmp_path / "out/cells_x2.tif") as tif:
+        assert np.allclose(tif.pages[0].resolution, (4.0, 4.0))
+        assert tif.imagej_metadata["unit"] == "um" and tif.imagej_metadata["spacing"] == 2.0
 
 
 def test_tiff_planar_and_rgba(tmp_path):
