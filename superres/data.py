@@ -2,6 +2,8 @@
 sample. The LR side is one of: the MATLAB-style bicubic of the HR image (made once), LR
 images from paired folders, or a fresh real-world degradation of each HR patch. A teacher
 model's output for each LR image (made once) may come with every patch as a second target.
+Images may be 8- or 16-bit; each is scaled to 0..1 as inference scales it
+(``superres.api.value_range``: 16-bit data by the bit depth it uses), its copies and LR alike.
 
 Sampling is stateless: training sample number ``k`` (counted over the whole run) takes its
 image, crop and flips from a generator seeded with ``(seed, k)``. So a resumed run, a run
@@ -19,13 +21,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from superres.api import value_range
 from superres.degradations import DegradationConfig, degrade
 from superres.errors import SuperresError
-from superres.evaluate import lr_partner, make_lr, resize_uint8
+from superres.evaluate import lr_partner, make_lr, resize_integer
 from superres.io import image_files, read_image
 from superres.metrics import mod_crop, rgb_to_y
 
-# A teacher: an HxWxC uint8 LR image in, its upscaled HxWxC float image in 0..1 out.
+# A teacher: an HxWxC uint8/uint16 LR image in, its upscaled HxWxC float image out, in 0..1
+# of the sample type's range (superres.api.upscale_float).
 Teacher = Callable[[np.ndarray], np.ndarray]
 
 
@@ -48,10 +52,14 @@ def detail(patch: np.ndarray) -> float:
     return float(np.abs(np.diff(a, axis=0)).mean() + np.abs(np.diff(a, axis=1)).mean())
 
 
-def _to_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
+def _to_channels(pixels: np.ndarray, channels: int, path: Path) -> np.ndarray:
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise SuperresError(f"training expects 8- or 16-bit images, found {pixels.dtype}", path)
     pixels = pixels[:, :, :3] if pixels.shape[2] >= 3 else pixels[:, :, :1]
     if channels == 3:
         return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
+    if pixels.dtype != np.uint8:
+        raise SuperresError("Y-channel training (data.channels: 1) expects 8-bit images", path)
     y = rgb_to_y(pixels) if pixels.shape[2] == 3 else pixels[:, :, 0]
     return np.round(y).astype(np.uint8)[:, :, None]
 
@@ -89,6 +97,7 @@ class PairedPatches(Dataset):
         self.hr: list[np.ndarray] = []
         self.lr: list[np.ndarray] = []
         self.teacher_sr: list[np.ndarray] = []  # the teacher's output per LR image, if any
+        self.peak: list[float] = []  # what each image is divided by to reach 0..1
         self.skipped: list[str] = []  # images (or NAME@factor copies) smaller than the HR patch
         if lr_folders and len(lr_folders) != len(folders):
             raise SuperresError("data.train_lr needs one LR folder per data.train folder")
@@ -104,15 +113,15 @@ class PairedPatches(Dataset):
                 raise SuperresError("training folder not found", folder)
             lr_folder = Path(lr_folders[index]) if lr_folders else None
             for path in image_files(folder):
-                image = _to_channels(read_image(path).page(0).pixels, spec.channels)
-                if image.dtype != np.uint8:
-                    raise SuperresError(f"training expects 8-bit images, found {image.dtype}", path)
+                image = _to_channels(read_image(path).page(0).pixels, spec.channels, path)
+                peak = value_range(image)[1]
                 for factor in (1.0, *downscales):
-                    hr = mod_crop(resize_uint8(image, factor) if factor != 1.0 else image, spec.scale)
+                    hr = mod_crop(resize_integer(image, factor) if factor != 1.0 else image, spec.scale)
                     if min(hr.shape[:2]) < hr_side:
                         self.skipped.append(path.name if factor == 1.0 else f"{path.name}@{factor:g}")
                         continue
                     self.hr.append(hr)
+                    self.peak.append(peak)
                     if degradation is None:
                         self.lr.append(self._lr_for(hr, path, lr_folder))
         if not self.hr:
@@ -124,7 +133,9 @@ class PairedPatches(Dataset):
         if lr_folder is None:
             return make_lr(hr, self.spec.scale)
         lr_path = lr_partner(lr_folder, hr_path.stem, self.spec.scale)
-        lr = _to_channels(read_image(lr_path).page(0).pixels, self.spec.channels)
+        lr = _to_channels(read_image(lr_path).page(0).pixels, self.spec.channels, lr_path)
+        if lr.dtype != hr.dtype:
+            raise SuperresError(f"LR is {lr.dtype}, its HR image {hr.dtype}", lr_path)
         expected = (hr.shape[0] // self.spec.scale, hr.shape[1] // self.spec.scale)
         if lr.shape[:2] != expected:
             raise SuperresError(
@@ -141,7 +152,7 @@ class PairedPatches(Dataset):
         rng = np.random.default_rng([self.seed, k])
         i = int(rng.integers(len(self.hr)))
         as_array = lambda a: np.ascontiguousarray(a.transpose(2, 0, 1))  # noqa: E731
-        as_tensor = lambda a: torch.from_numpy(as_array(a)).float() / 255  # noqa: E731
+        as_tensor = lambda a: torch.from_numpy(as_array(a)).float() / self.peak[i]  # noqa: E731
         if self.degradation is not None:
             side = self.spec.patch_size * self.spec.scale
             image = self.hr[i]
@@ -157,7 +168,9 @@ class PairedPatches(Dataset):
             lr, hr = self._augment((lr, hr_img[hr_window]), rng)
             return as_tensor(lr), as_tensor(hr)
         lr, hr, taught = self._augment((lr, hr_img[hr_window], self.teacher_sr[i][hr_window]), rng)
-        return as_tensor(lr), as_tensor(hr), torch.from_numpy(as_array(taught)).float()
+        # The teacher's output is in 0..1 of the sample type's range; bring it to this image's.
+        to_peak = np.iinfo(hr_img.dtype).max / self.peak[i]
+        return as_tensor(lr), as_tensor(hr), torch.from_numpy(as_array(taught)).float() * to_peak
 
     def _crop_corner(self, image: np.ndarray, side: int, rng: np.random.Generator) -> tuple[int, int]:
         """Top-left corner of a ``side`` crop of ``image``: uniform, or the most detailed of

@@ -6,6 +6,8 @@ the whole image (no tiles, as the papers do); round to uint8; compare on the Y c
 after cropping ``s`` pixels from each border. Grayscale images are compared as themselves,
 as in RCAN's bicubic table; some papers (IMDN, for one) replicated them to RGB and took Y,
 which lifts Set14 (whose bridge.png is gray) by ~0.09 dB: ``gray_as_rgb`` reproduces that.
+16-bit images go the same way in uint16 (LR, rounding) and are scored on the 0..255 scale
+by their bit depth in use (12-bit data: PSNR with 4095 as the peak).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from superres.api import upscale_image
+from superres.api import upscale_image, value_range
 from superres.errors import SuperresError
 from superres.inference import TileOptions
 from superres.io import ImageData, image_files, read_image, write_image
@@ -28,7 +30,10 @@ from superres.metrics import grid_strength, mod_crop, niqe, psnr, ssim
 from superres.models import SRModel
 from superres.resize import imresize
 
-METRICS = ("psnr", "ssim", "niqe", "grid")  # grid: a pattern repeating every `scale` pixels
+METRICS = ("psnr", "ssim", "niqe", "grid")
+SSIM_WINDOW = (
+    11  # the Gaussian window of superres.metrics.ssim  # grid: a pattern repeating every `scale` pixels
+)
 
 
 @dataclass(frozen=True)
@@ -49,15 +54,19 @@ class SetResult:
         return float(np.mean(values)) if values else math.nan
 
 
-def resize_uint8(pixels: np.ndarray, scale: float) -> np.ndarray:
-    """An HxWxC uint8 image resized by ``scale`` as MATLAB's imresize does on uint8 data."""
+def resize_integer(pixels: np.ndarray, scale: float) -> np.ndarray:
+    """An HxWxC uint8 or uint16 image resized by ``scale`` as MATLAB's imresize does on that
+    type (rounded and clamped after each pass), in the same type; 16-bit images are clamped
+    to the largest value of their bit depth in use, so 12-bit data stays 12-bit."""
+    peak = value_range(pixels)[1]
     planes = torch.from_numpy(pixels.astype(np.float64)).permute(2, 0, 1)
-    return imresize(planes, scale=scale, uint8_path=True).permute(1, 2, 0).numpy().astype(np.uint8)
+    resized = imresize(planes, scale=scale, uint8_path=True, peak=peak)
+    return resized.permute(1, 2, 0).numpy().astype(pixels.dtype)
 
 
 def make_lr(hr: np.ndarray, scale: int) -> np.ndarray:
-    """LR uint8 image from an HR uint8 image (H and W multiples of ``scale``), MATLAB-style."""
-    return resize_uint8(hr, 1 / scale)
+    """LR image from an HR uint8 or uint16 image (H and W multiples of ``scale``), MATLAB-style."""
+    return resize_integer(hr, 1 / scale)
 
 
 def lr_partner(lr_folder: Path, stem: str, scale: int) -> Path:
@@ -82,8 +91,8 @@ def iter_pairs(
         lr_folder = lr_folder / f"x{scale}"
     for path in image_files(hr_folder if paired else folder):
         hr = read_image(path).page(0).pixels
-        if hr.dtype != np.uint8:
-            raise SuperresError(f"evaluation expects 8-bit images, found {hr.dtype}", path)
+        if hr.dtype not in (np.uint8, np.uint16):
+            raise SuperresError(f"evaluation expects 8- or 16-bit images, found {hr.dtype}", path)
         hr = mod_crop(hr[:, :, : 3 if hr.shape[2] >= 3 else 1], scale)
         if gray_as_rgb and hr.shape[2] == 1:
             hr = np.repeat(hr, 3, axis=2)
@@ -93,6 +102,8 @@ def iter_pairs(
             lr = (
                 np.repeat(lr, 3, axis=2) if lr.shape[2] == 1 and hr.shape[2] == 3 else lr[:, :, : hr.shape[2]]
             )
+            if lr.dtype != hr.dtype:
+                raise SuperresError(f"LR is {lr.dtype}, its HR image {hr.dtype}", lr_path)
             if lr.shape[0] * scale != hr.shape[0] or lr.shape[1] * scale != hr.shape[1]:
                 raise SuperresError(
                     f"LR size {lr.shape[1]}x{lr.shape[0]} does not match HR / {scale}", lr_path
@@ -125,20 +136,17 @@ def evaluate_folder(
     scale = model.scale
     result = SetResult(folder.name, scale)
     for name, hr, lr in iter_pairs(folder, scale, gray_as_rgb):
+        if "ssim" in metrics and min(hr.shape[:2]) - 2 * scale < SSIM_WINDOW:
+            height, width = hr.shape[:2]
+            raise SuperresError(
+                f"{name} is {width}x{height}: too small for SSIM's {SSIM_WINDOW}-pixel window after"
+                f" cropping {scale} pixels from each border (leave ssim out with --metrics psnr)",
+                folder,
+            )
         start = time.perf_counter()
         sr = super_resolve(model, lr, options)
         seconds = time.perf_counter() - start
-        scores: dict[str, float] = {}
-        if "psnr" in metrics:
-            scores["psnr"] = psnr(sr, hr, crop_border=scale, y_channel=y_channel)
-        if "ssim" in metrics:
-            scores["ssim"] = ssim(sr, hr, crop_border=scale, y_channel=y_channel)
-        if "niqe" in metrics:
-            if niqe_params is None:
-                raise SuperresError("NIQE needs the pristine-model file: pass --niqe-params PATH")
-            scores["niqe"] = niqe(sr, niqe_params, crop_border=scale)
-        if "grid" in metrics:
-            scores["grid"] = grid_strength(sr, scale)
+        scores = _scores(*_in_8bit_units(sr, hr), metrics, scale, y_channel, niqe_params)
         if save_dir is not None:
             out = Path(save_dir) / folder.name / f"{name}.png"
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -149,6 +157,37 @@ def evaluate_folder(
     if not result.images:
         raise SuperresError("holds no images", folder)
     return result
+
+
+def _in_8bit_units(sr: np.ndarray, hr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """16-bit images on the 0..255 scale the metrics use (unrounded), by the HR image's bit
+    depth as inference maps it: PSNR then has that depth's largest value as its peak."""
+    if hr.dtype == np.uint8:
+        return sr, hr
+    unit = 255.0 / value_range(hr)[1]
+    return sr.astype(np.float64) * unit, hr.astype(np.float64) * unit
+
+
+def _scores(
+    sr: np.ndarray,
+    hr: np.ndarray,
+    metrics: tuple[str, ...],
+    scale: int,
+    y_channel: bool,
+    niqe_params: Path | None,
+) -> dict[str, float]:
+    scores: dict[str, float] = {}
+    if "psnr" in metrics:
+        scores["psnr"] = psnr(sr, hr, crop_border=scale, y_channel=y_channel)
+    if "ssim" in metrics:
+        scores["ssim"] = ssim(sr, hr, crop_border=scale, y_channel=y_channel)
+    if "niqe" in metrics:
+        if niqe_params is None:
+            raise SuperresError("NIQE needs the pristine-model file: pass --niqe-params PATH")
+        scores["niqe"] = niqe(sr, niqe_params, crop_border=scale)
+    if "grid" in metrics:
+        scores["grid"] = grid_strength(sr, scale)
+    return scores
 
 
 def format_results(

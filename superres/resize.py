@@ -70,13 +70,15 @@ def imresize(
     size: tuple[int, int] | None = None,
     antialias: bool = True,
     uint8_path: bool = False,
+    peak: float = 255.0,
 ) -> torch.Tensor:
     """Resize the last two dims of ``x`` by ``scale`` or to ``size`` (H, W), MATLAB-style.
 
     With ``scale``, the output is ``ceil(H*scale) x ceil(W*scale)`` and the same scale is
     used on both axes, exactly as MATLAB does; with ``size``, each axis uses its own ratio.
     ``uint8_path`` emulates MATLAB on uint8 images (values 0..255): the first pass's result
-    is rounded and clamped to uint8 before the second pass, and so is the final result.
+    is rounded and clamped to uint8 before the second pass, and so is the final result;
+    with ``peak`` 65535, on uint16 images likewise.
     """
     if (scale is None) == (size is None):
         raise ValueError("give exactly one of scale or size")
@@ -96,5 +98,5 @@ def imresize(
         if out_len != x.shape[dim] or dim_scale != 1:
             x = _resize_dim(x, dim, out_len, dim_scale, antialias)
             if uint8_path:
-                x = torch.floor(x + 0.5).clamp_(0, 255)  # MATLAB rounds half away from zero
+                x = torch.floor(x + 0.5).clamp_(0, peak)  # MATLAB rounds half away from zero
     return x

@@ -41,16 +41,24 @@ def test_paired_lr_hr_folders_use_the_given_lr(shared, tmp_path, capsys):
 
 
 def test_eval_errors(tmp_path, capsys):
-    folder = tmp_path / "imgs"
+    import tifffile
+
+    folder, small = tmp_path / "imgs", tmp_path / "small"
     folder.mkdir()
-    Image.fromarray(np.zeros((8, 8), np.uint16)).save(folder / "deep.png")
+    small.mkdir()
+    tifffile.imwrite(folder / "float.tif", np.zeros((32, 32), np.float32))
+    Image.fromarray(np.zeros((14, 16), np.uint8)).save(small / "tiny.png")  # used to crash SSIM
     assert main(["eval", "-m", "bicubic", "-s", "2", "--data", str(tmp_path / "missing"), "-q"]) == 1
     assert main(["eval", "-m", "bicubic", "-s", "2", "--data", str(folder), "-q"]) == 1
     assert main(["eval", "-m", "bicubic", "--data", str(folder), "--metrics", "psnr,lpips", "-q"]) == 2
     assert main(["eval", "-m", "bicubic", "--data", str(folder), "--metrics", "niqe",
                  "--niqe-params", str(tmp_path / "nope.npz"), "-q"]) == 2  # fmt: skip
     err = capsys.readouterr().err
-    assert "no such folder" in err and "8-bit" in err and "lpips" in err and "niqe_pris_params" in err
+    assert "no such folder" in err and "8- or 16-bit images, found float32" in err
+    assert "lpips" in err and "niqe_pris_params" in err
+    assert main(["eval", "-m", "bicubic", "-s", "2", "--data", str(small), "-q"]) == 1
+    assert "tiny is 16x14: too small for SSIM's 11-pixel window" in capsys.readouterr().err
+    assert main(["eval", "-m", "bicubic", "-s", "2", "--data", str(small), "--metrics", "psnr", "-q"]) == 0
 
 
 def test_eval_reports_grid_strength(shared, capsys):
@@ -74,3 +82,30 @@ def test_eval_tta_scores_the_self_ensemble(shared, capsys):
     assert ensemble["sets"][0]["psnr"] > plain["sets"][0]["psnr"] + 0.05
     assert main([*args[:-4], "--tta"]) == 0
     assert "x8 self-ensemble" in capsys.readouterr().out.splitlines()[0]
+
+
+def test_16_bit_sets_are_scored_by_their_bit_depth(shared, tmp_path, capsys):
+    """`superres eval` refused 16-bit images. Set5 at 12 bits scores as it does at 8 bits
+    (PSNR with 4095 as the peak); its LR images stay within 12 bits."""
+    from superres.io import ImageData, read_image, write_image
+
+    for name, peak in (("s8", 255), ("s12", 4095)):
+        (tmp_path / name).mkdir()
+        for path in sorted((shared / "data/test/Set5").glob("*.png")):
+            pixels = np.round(read_image(path).pixels.astype(np.float64) * peak / 255)
+            write_image(
+                tmp_path / name / path.name, ImageData(pixels.astype(np.uint8 if peak == 255 else np.uint16))
+            )
+    args = [
+        "eval",
+        "-m",
+        "compact-x2",
+        "--data",
+        str(tmp_path / "s8"),
+        str(tmp_path / "s12"),
+        "--format",
+        "json",
+    ]
+    assert main([*args, "-q"]) == 0
+    eight, twelve = json.loads(capsys.readouterr().out)["sets"]
+    assert abs(eight["psnr"] - twelve["psnr"]) < 0.05 and abs(eight["ssim"] - twelve["ssim"]) < 0.002
