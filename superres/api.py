@@ -6,7 +6,8 @@ Rules, applied in :func:`upscale_image`:
   network would see it at 8 bits: / 65535 made it a dim, flat image and cost 2.5 dB on
   Set5, benchmarks/bit_depth.py); any other type (float, int16, ...) linearly from the
   image's own min..max; and mapped back to the same type after;
-- alpha is upscaled separately by the same network (as a gray image) and re-attached;
+- alpha is upscaled separately by the same network (as a gray image, with its own value
+  mapping) and re-attached;
 - a gray image through an RGB network is replicated to RGB and averaged back to gray;
   an RGB image through a 1-channel (Y) network has Y upscaled by the network and
   Cb/Cr by bicubic, as SRCNN did; other band counts go band by band as gray images;
@@ -123,7 +124,9 @@ def upscale_image(
     on_tile: TileCallback | None = None,
 ) -> ImageData:
     """Upscale decoded pixels; the result keeps sample type, bands, alpha, pages and metadata."""
-    low, span = value_range(image.pixels, is_nodata(image.pixels, image.nodata))
+    height, width, pages = *image.pixels.shape[:2], image.stack.pages if image.stack else 1
+    colour = image.pixels.reshape(height, width, pages, image.page_bands)[:, :, :, : image.color_channels]
+    low, span = value_range(colour, is_nodata(image.pixels, image.nodata))  # alpha maps on its own
     if image.stack is None:
         return _rescaled(image, _upscale_page(model, image, options, outscale, on_tile, low, span))
     out = None  # a stack's result is filled page by page: one copy of it in memory, not two
@@ -155,17 +158,21 @@ def _upscale_page(
     span: float,
 ) -> np.ndarray:
     missing = is_nodata(image.pixels, image.nodata)
-    data, restore = _to_unit_range(image.pixels, missing, low, span)
-    color_channels = image.color_channels
-    result = _run_bands(model, data[:color_channels], options, on_tile)
+    colour = image.color_channels
+    height, width = image.pixels.shape[:2]
+    size = (max(1, round(height * outscale)), max(1, round(width * outscale))) if outscale else None
+
+    def upscale_bands(pixels: np.ndarray, low: float, span: float) -> np.ndarray:
+        data, restore = _to_unit_range(pixels, missing, low, span)
+        result = _run_bands(model, data, options, on_tile)
+        if size is not None and outscale != model.scale:
+            result = imresize(result, size=size)
+        return restore(result)
+
+    pixels = upscale_bands(image.pixels[:, :, :colour], low, span)
     if image.has_alpha:
-        alpha = _run_bands(model, data[color_channels:], options, on_tile)
-        result = torch.cat([result, alpha])
-    if outscale is not None and outscale != model.scale:
-        height, width = image.pixels.shape[:2]
-        size = (max(1, round(height * outscale)), max(1, round(width * outscale)))
-        result = imresize(result, size=size)
-    pixels = restore(result)
+        alpha = image.pixels[:, :, colour:]
+        pixels = np.concatenate([pixels, upscale_bands(alpha, *value_range(alpha, missing))], axis=2)
     if missing is not None:
         nodata = image.nodata if image.nodata is not None else math.nan
         pixels[nearest_mask(missing, *pixels.shape[:2])] = nodata

@@ -180,3 +180,17 @@ def test_a_stack_shares_one_value_mapping():
     out = upscale_image(model, ImageData(planes, stack=TiffStack("Z", (2,)))).pixels
     two_bands = upscale_image(model, ImageData(planes)).pixels  # band by band, one mapping
     assert np.array_equal(out, two_bands)
+
+
+def test_alpha_has_its_own_value_mapping():
+    """12-bit colour with a full 16-bit alpha was mapped by 65535 as a whole (the colour dim
+    and flat for the network), since the alpha's bit depth decided for every band."""
+    from superres.api import upscale_image
+    from superres.io import ImageData
+
+    model = load_model("compact-x2")
+    colour = (smooth_image(16, 16, 3).astype(np.uint32) * 4095 // 255).astype(np.uint16)
+    rgba = np.concatenate([colour, np.full((16, 16, 1), 65535, np.uint16)], axis=2)
+    out = upscale_image(model, ImageData(rgba, has_alpha=True)).pixels
+    assert (out[:, :, 3] > 0.99 * 65535).all()  # a flat alpha stays (nearly) opaque
+    assert np.array_equal(out[:, :, :3], upscale_image(model, ImageData(colour)).pixels)
