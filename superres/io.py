@@ -285,7 +285,9 @@ def _read_tiff(path: Path, max_pixels: int) -> ImageData:
     if resolution and orientation in (5, 6, 7, 8):
         resolution = replace(resolution, x=resolution.y, y=resolution.x)
     pixels = _orient(pixels, orientation)
-    return ImageData(pixels, has_alpha, icc, None, "TIFF", stack, cmyk, geo, resolution)
+    return ImageData(
+        pixels, has_alpha, icc, source_format="TIFF", stack=stack, cmyk=cmyk, geo=geo, resolution=resolution
+    )
 
 
 def _tiff_resolution(tif: Any, page: Any) -> Resolution | None:
