@@ -90,9 +90,9 @@ def _to_unit_range(
 
     def restore(result: torch.Tensor) -> np.ndarray:
         values = result.clamp_(0, 1).mul_(span).add_(low).permute(1, 2, 0).numpy()
-        if np.issubdtype(dtype, np.integer):
+        if np.issubdtype(dtype, np.integer):  # rounded in place: no float copies of the output
             info = np.iinfo(dtype)
-            return np.clip(np.round(values), info.min, info.max).astype(dtype)
+            np.clip(np.round(values, out=values), info.min, info.max, out=values)
         return values.astype(dtype)
 
     return (data - low) / span, restore
