@@ -313,7 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", help="output folder, or output file for a single input (default: beside each input)"
     )
     up.add_argument(
-        "-m", "--model", default="default", help="shipped model, network name, or weights file path"
+        "-m",
+        "--model",
+        default="default",
+        help="shipped model (see `superres models`; photo-gan: the GAN), network name, or weights file",
     )
     up.add_argument(
         "-s", "--scale", type=_positive(int), help="upscaling factor of the model (default: the model's own)"
