@@ -57,6 +57,7 @@ _RGB_TO_YCBCR = torch.tensor(
 )
 _YCBCR_TO_RGB = torch.linalg.inv(_RGB_TO_YCBCR)
 _CHROMA_OFFSET = torch.tensor([0.0, 0.5, 0.5]).view(3, 1, 1)
+ROW_BAND_BYTES = 512 << 20  # float32 output a tiled run holds at once (see _upscale_in_row_bands)
 
 
 def value_range(pixels: np.ndarray, missing: np.ndarray | None = None) -> tuple[float, float]:
@@ -164,10 +165,9 @@ def _upscale_page(
 
     def upscale_bands(pixels: np.ndarray, low: float, span: float) -> np.ndarray:
         data, restore = _to_unit_range(pixels, missing, low, span)
-        result = _run_bands(model, data, options, on_tile)
         if size is not None and outscale != model.scale:
-            result = imresize(result, size=size)
-        return restore(result)
+            return restore(imresize(_run_bands(model, data, options, on_tile), size=size))
+        return _upscale_in_row_bands(model, data, restore, options, on_tile)
 
     pixels = upscale_bands(image.pixels[:, :, :colour], low, span)
     if image.has_alpha:
@@ -177,6 +177,37 @@ def _upscale_page(
         nodata = image.nodata if image.nodata is not None else math.nan
         pixels[nearest_mask(missing, *pixels.shape[:2])] = nodata
     return pixels
+
+
+def _upscale_in_row_bands(
+    model: SRModel,
+    data: torch.Tensor,
+    restore: Callable[[torch.Tensor], np.ndarray],
+    options: TileOptions,
+    on_tile: TileCallback | None,
+) -> np.ndarray:
+    """The network's output for C x H x W ``data``, restored to the sample type. A tiled run
+    whose float32 output would pass ``ROW_BAND_BYTES`` goes in bands of rows, each with
+    ``tile_overlap`` rows of context above and below (a band edge is then like a tile edge),
+    straight into the result: one band of float32 output is held, not the whole image (4
+    bytes a sample). Whole-image runs (``tile=0``: evaluation) are never split."""
+    height, width, s = data.shape[1], data.shape[2], model.scale
+    row_bytes = 4 * max(model.out_channels, data.shape[0]) * width * s * s
+    band_rows = max(16, ROW_BAND_BYTES // row_bytes)
+    if options.tile == 0 or band_rows >= height:
+        return restore(_run_bands(model, data, options, on_tile))
+    context = options.tile_overlap
+    out = None
+    for top in range(0, height, band_rows):
+        bottom = min(height, top + band_rows)
+        first, last = max(0, top - context), min(height, bottom + context)
+        result = _run_bands(model, data[:, first:last], options, on_tile)
+        rows = restore(result[:, (top - first) * s : (bottom - first) * s])
+        del result  # before the next band's buffer is made
+        if out is None:
+            out = np.empty((height * s, width * s, rows.shape[2]), rows.dtype)
+        out[top * s : bottom * s] = rows
+    return out
 
 
 def upscale_float(model: SRModel, pixels: np.ndarray, options: TileOptions = TileOptions()) -> np.ndarray:

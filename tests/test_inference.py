@@ -194,3 +194,22 @@ def test_alpha_has_its_own_value_mapping():
     out = upscale_image(model, ImageData(rgba, has_alpha=True)).pixels
     assert (out[:, :, 3] > 0.99 * 65535).all()  # a flat alpha stays (nearly) opaque
     assert np.array_equal(out[:, :, :3], upscale_image(model, ImageData(colour)).pixels)
+
+
+def test_a_large_tiled_result_is_made_in_row_bands_equal_to_one_piece(monkeypatch):
+    """Tiled runs held the whole float32 output (4 bytes a sample) before rounding; past
+    ROW_BAND_BYTES they now go in bands of rows with context above and below, straight into
+    the result, which stays what one piece gives (up to the blend's float rounding)."""
+    from superres import api
+    from superres.io import ImageData
+
+    model = load_model("compact-x2")
+    image = ImageData(smooth_image(100, 60, 3))
+    whole = api.upscale_image(model, image, TileOptions(tile=32, tile_overlap=8)).pixels
+    monkeypatch.setattr(api, "ROW_BAND_BYTES", 4 * 3 * 60 * 4 * 20)  # bands of 20 rows: 5 bands
+    calls = []
+    run_bands = api._run_bands
+    monkeypatch.setattr(api, "_run_bands", lambda *args: calls.append(args[1].shape) or run_bands(*args))
+    banded = api.upscale_image(model, image, TileOptions(tile=32, tile_overlap=8)).pixels
+    assert len(calls) == 5 and max(shape[1] for shape in calls) == 20 + 2 * 8
+    assert np.abs(banded.astype(int) - whole.astype(int)).max() <= 1
