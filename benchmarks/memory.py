@@ -9,6 +9,7 @@ Usage: python benchmarks/memory.py
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
@@ -29,6 +30,7 @@ print(before // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     print("4000x3000 RGB -> 16000x12000 (x4, bicubic network), peak resident set (MB)")
     for mode in ("row bands", "one piece"):
         out = subprocess.run([sys.executable, "-c", WORKER, mode], capture_output=True, text=True, check=True)
