@@ -26,14 +26,11 @@ from superres.api import upscale_image, value_range
 from superres.errors import SuperresError
 from superres.inference import TileOptions
 from superres.io import ImageData, image_files, read_image, write_image
-from superres.metrics import grid_strength, mod_crop, niqe, psnr, ssim
+from superres.metrics import SSIM_WINDOW, grid_strength, mod_crop, niqe, psnr, ssim
 from superres.models import SRModel
 from superres.resize import imresize
 
-METRICS = ("psnr", "ssim", "niqe", "grid")
-SSIM_WINDOW = (
-    11  # the Gaussian window of superres.metrics.ssim  # grid: a pattern repeating every `scale` pixels
-)
+METRICS = ("psnr", "ssim", "niqe", "grid")  # grid: a pattern repeating every `scale` pixels
 
 
 @dataclass(frozen=True)

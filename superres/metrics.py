@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 Y_WEIGHTS = np.array([65.481, 128.553, 24.966]) / 255.0  # Y = 16 + these . RGB, all 0..255
+SSIM_WINDOW = 11  # the side of SSIM's Gaussian window (sigma 1.5)
 
 
 def rgb_to_y(pixels: np.ndarray) -> np.ndarray:
@@ -91,7 +92,7 @@ def ssim(sr: np.ndarray, hr: np.ndarray, crop_border: int = 0, y_channel: bool =
         if crop_border:
             a = a[crop_border:-crop_border, crop_border:-crop_border]
             b = b[crop_border:-crop_border, crop_border:-crop_border]
-        mu_a, mu_b, aa, bb, ab = _gaussian_valid(np.stack([a, b, a * a, b * b, a * b]), 11, 1.5)
+        mu_a, mu_b, aa, bb, ab = _gaussian_valid(np.stack([a, b, a * a, b * b, a * b]), SSIM_WINDOW, 1.5)
         var_a, var_b, cov = aa - mu_a**2, bb - mu_b**2, ab - mu_a * mu_b
         ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / (
             (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
