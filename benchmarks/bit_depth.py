@@ -39,7 +39,7 @@ def main() -> None:
         lr12 = np.round(lr.astype(np.float64) * 4095 / 255).astype(np.uint16)
         hr12 = np.round(hr.astype(np.float64) * 4095 / 255)
         now = upscale_image(model, ImageData(lr12)).pixels
-        before = _upscale_page(model, ImageData(lr12), TileOptions(), None, None, 0.0, 65535.0)
+        before = _upscale_page(model, ImageData(lr12), None, TileOptions(), None, None, 0.0, 65535.0)
         rows["8-bit"].append(psnr(upscale_image(model, ImageData(lr)).pixels, hr, crop_border=model.scale))
         rows["12-bit, / 4095 (now)"].append(_psnr_12bit(now, hr12, model.scale))
         rows["12-bit, / 65535 (before)"].append(_psnr_12bit(before, hr12, model.scale))

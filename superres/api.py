@@ -83,9 +83,9 @@ def _to_unit_range(
     back. Pixels ``missing`` (H x W) are filled with their band's mean."""
     dtype = pixels.dtype
     data = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)).astype(np.float32))
-    valid = torch.ones(data.shape[1:], dtype=torch.bool) if missing is None else ~torch.from_numpy(missing)
     data = torch.nan_to_num(data, nan=low, posinf=low + span, neginf=low)
     if missing is not None:
+        valid = ~torch.from_numpy(missing)
         for band in data:
             band[~valid] = band[valid].mean() if valid.any() else low
 
@@ -125,14 +125,19 @@ def upscale_image(
     on_tile: TileCallback | None = None,
 ) -> ImageData:
     """Upscale decoded pixels; the result keeps sample type, bands, alpha, pages and metadata."""
-    height, width, pages = *image.pixels.shape[:2], image.stack.pages if image.stack else 1
-    colour = image.pixels.reshape(height, width, pages, image.page_bands)[:, :, :, : image.color_channels]
-    low, span = value_range(colour, is_nodata(image.pixels, image.nodata))  # alpha maps on its own
+    pages = [image.page(i) for i in range(image.stack.pages)] if image.stack else [image]
+    missing = [is_nodata(page.pixels, page.nodata) for page in pages]
+    marked = [mask for mask in missing if mask is not None]
+    anywhere = np.logical_or.reduce(marked) if marked else None
+    by_page = image.pixels.reshape(*image.pixels.shape[:2], len(pages), image.page_bands)
+    # One mapping for the whole stack, from its colour bands (alpha maps on its own).
+    low, span = value_range(by_page[..., : image.color_channels], anywhere)
     if image.stack is None:
-        return _rescaled(image, _upscale_page(model, image, options, outscale, on_tile, low, span))
+        pixels = _upscale_page(model, image, missing[0], options, outscale, on_tile, low, span)
+        return _rescaled(image, pixels)
     out = None  # a stack's result is filled page by page: one copy of it in memory, not two
-    for index in range(image.stack.pages):
-        page = _upscale_page(model, image.page(index), options, outscale, on_tile, low, span)
+    for index, (page_image, page_missing) in enumerate(zip(pages, missing, strict=True)):
+        page = _upscale_page(model, page_image, page_missing, options, outscale, on_tile, low, span)
         if out is None:
             out = np.empty((*page.shape[:2], page.shape[2] * image.stack.pages), page.dtype)
         out[:, :, index * page.shape[2] : (index + 1) * page.shape[2]] = page
@@ -152,13 +157,14 @@ def _rescaled(image: ImageData, pixels: np.ndarray) -> ImageData:
 def _upscale_page(
     model: SRModel,
     image: ImageData,
+    missing: np.ndarray | None,
     options: TileOptions,
     outscale: float | None,
     on_tile: TileCallback | None,
     low: float,
     span: float,
 ) -> np.ndarray:
-    missing = is_nodata(image.pixels, image.nodata)
+    """One page's upscaled samples; ``missing`` (H x W, or None) marks its no-data pixels."""
     colour = image.color_channels
     height, width = image.pixels.shape[:2]
     size = (max(1, round(height * outscale)), max(1, round(width * outscale))) if outscale else None
