@@ -109,6 +109,11 @@ class ImageData:
         return self.geo.nodata if self.geo else None
 
     @property
+    def dpi(self) -> tuple[float, float] | None:
+        """Pixels per inch, when the resolution has a physical unit."""
+        return self.resolution.dpi() if self.resolution else None
+
+    @property
     def color_channels(self) -> int:
         return self.page_bands - int(self.has_alpha)
 
@@ -210,9 +215,8 @@ def _with_pillow_metadata(im: Image.Image, pixels: np.ndarray, has_alpha: bool, 
         exif_bytes = exif.tobytes()
     icc = im.info.get("icc_profile") if keep_icc else None
     dpi = im.info.get("dpi")
-    if dpi and orientation in (5, 6, 7, 8):  # turned a quarter: x and y swap
-        dpi = dpi[::-1]
     resolution = Resolution(float(dpi[0]), float(dpi[1])) if dpi and min(dpi) > 0 else None
+    resolution = _oriented(resolution, orientation)
     return ImageData(pixels, has_alpha, icc, exif_bytes, im.format, resolution=resolution)
 
 
@@ -282,12 +286,17 @@ def _read_tiff(path: Path, max_pixels: int) -> ImageData:
         pixels = pixels.astype(np.uint8) * 255
     stack = TiffStack(stack_axes, stack_shape, imagej) if stack_axes else None
     icc = bytes(icc) if icc else None
-    if resolution and orientation in (5, 6, 7, 8):
-        resolution = replace(resolution, x=resolution.y, y=resolution.x)
-    pixels = _orient(pixels, orientation)
+    pixels, resolution = _orient(pixels, orientation), _oriented(resolution, orientation)
     return ImageData(
         pixels, has_alpha, icc, source_format="TIFF", stack=stack, cmyk=cmyk, geo=geo, resolution=resolution
     )
+
+
+def _oriented(resolution: Resolution | None, orientation: int) -> Resolution | None:
+    """The resolution of pixels turned by an EXIF/TIFF orientation: x and y swap on a quarter turn."""
+    if resolution is None or orientation not in (5, 6, 7, 8):
+        return resolution
+    return replace(resolution, x=resolution.y, y=resolution.x)
 
 
 def _tiff_resolution(tif: Any, page: Any) -> Resolution | None:
@@ -386,9 +395,8 @@ def _write_pillow(path: Path, image: ImageData, fmt: str, quality: int) -> None:
             options["icc_profile"] = image.icc_profile
         if image.exif:
             options["exif"] = image.exif
-    dpi = image.resolution.dpi() if image.resolution else None
-    if dpi and fmt in ("PNG", "JPEG", "BMP"):  # WebP has no resolution field
-        options["dpi"] = dpi
+    if image.dpi and fmt in ("PNG", "JPEG", "BMP"):  # WebP has no resolution field
+        options["dpi"] = image.dpi
     im.save(path, format=fmt, **options)
 
 
@@ -409,9 +417,9 @@ def _png16_bytes(image: ImageData) -> bytes:
     if image.exif:
         exif = image.exif[6:] if image.exif.startswith(b"Exif\x00\x00") else image.exif
         extra += _png_chunk(b"eXIf", exif)
-    dpi = image.resolution.dpi() if image.resolution else None
-    if dpi:  # pixels per metre, unit 1 (metre)
-        extra += _png_chunk(b"pHYs", struct.pack(">IIB", round(dpi[0] / 0.0254), round(dpi[1] / 0.0254), 1))
+    if image.dpi:  # pixels per metre, unit 1 (metre)
+        x, y = (round(d / 0.0254) for d in image.dpi)
+        extra += _png_chunk(b"pHYs", struct.pack(">IIB", x, y, 1))
     ihdr_end = 8 + 8 + 13 + 4  # signature, IHDR length+type, IHDR data, CRC
     return encoded[:ihdr_end] + extra + encoded[ihdr_end:]
 
@@ -435,8 +443,8 @@ def _write_tiff(path: Path, image: ImageData) -> None:
         options = {"exif": image.exif, "compression": "tiff_adobe_deflate"}
         if image.icc_profile:
             options["icc_profile"] = image.icc_profile
-        if image.resolution and image.resolution.dpi():
-            options["dpi"] = image.resolution.dpi()
+        if image.dpi:
+            options["dpi"] = image.dpi
         im.save(path, format="TIFF", **options)
         return
     import tifffile
@@ -509,6 +517,6 @@ def to_pil(image: ImageData) -> Image.Image:
         im.info["icc_profile"] = image.icc_profile
     if image.exif:
         im.info["exif"] = image.exif
-    if image.resolution and image.resolution.dpi():
-        im.info["dpi"] = image.resolution.dpi()
+    if image.dpi:
+        im.info["dpi"] = image.dpi
     return im
