@@ -34,3 +34,16 @@ def smooth_image(height: int, width: int, channels: int = 3, seed: int = 0) -> n
         fx, fy, phase = rng.uniform(2, 6, size=3)
         planes.append(0.5 + 0.4 * np.sin(fx * xx * 6.28 + phase) * np.cos(fy * yy * 6.28))
     return (np.stack(planes, axis=-1) * 255).round().astype(np.uint8)
+
+
+def requantised_folder(source: Path, target: Path, peak: int, count: int | None = None) -> Path:
+    """The first ``count`` (default all) PNGs of ``source`` as 0..``peak`` images in ``target``:
+    8-bit for 255, else 16-bit (4095: 12-bit data in 16-bit samples)."""
+    from superres.io import ImageData, read_image, write_image
+
+    target.mkdir(parents=True)
+    dtype = np.uint8 if peak == 255 else np.uint16
+    for path in sorted(source.glob("*.png"))[:count]:
+        pixels = read_image(path).pixels[:, :, :3].astype(np.float64)
+        write_image(target / path.name, ImageData(np.round(pixels * peak / 255).astype(dtype)))
+    return target

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from superres.cli import main
+from tests.conftest import requantised_folder
 
 
 def test_eval_json_per_image_and_saved_images(shared, tmp_path, capsys):
@@ -87,15 +88,8 @@ def test_eval_tta_scores_the_self_ensemble(shared, capsys):
 def test_16_bit_sets_are_scored_by_their_bit_depth(shared, tmp_path, capsys):
     """`superres eval` refused 16-bit images. Set5 at 12 bits scores as it does at 8 bits
     (PSNR with 4095 as the peak); its LR images stay within 12 bits."""
-    from superres.io import ImageData, read_image, write_image
-
     for name, peak in (("s8", 255), ("s12", 4095)):
-        (tmp_path / name).mkdir()
-        for path in sorted((shared / "data/test/Set5").glob("*.png")):
-            pixels = np.round(read_image(path).pixels.astype(np.float64) * peak / 255)
-            write_image(
-                tmp_path / name / path.name, ImageData(pixels.astype(np.uint8 if peak == 255 else np.uint16))
-            )
+        requantised_folder(shared / "data/test/Set5", tmp_path / name, peak)
     args = [
         "eval",
         "-m",

@@ -17,7 +17,7 @@ import torch
 from superres.cli import main
 from superres.data import IterationBatches, PairedPatches, PatchSpec
 from superres.errors import SuperresError
-from superres.io import ImageData, read_image, write_image
+from superres.io import read_image
 from superres.train.recipe import ScheduleConfig, load_recipe
 from superres.train.trainer import (
     CHECKPOINT_NAME,
@@ -29,6 +29,7 @@ from superres.train.trainer import (
     train,
 )
 from superres.weights import load_network, read_metadata
+from tests.conftest import requantised_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "recipes/tiny-test.yaml"
@@ -584,26 +585,16 @@ def test_hardware_description_counts_threads():
         torch.set_num_threads(before)
 
 
-def _requantised(source: Path, target: Path, count: int, peak: int) -> Path:
-    """The first ``count`` images of ``source`` as 0..``peak`` PNGs (16-bit above 255)."""
-    target.mkdir(parents=True)
-    dtype = np.uint8 if peak == 255 else np.uint16
-    for path in sorted(source.glob("*.png"))[:count]:
-        pixels = read_image(path).pixels[:, :, :3].astype(np.float64)
-        write_image(target / path.name, ImageData(np.round(pixels * peak / 255).astype(dtype)))
-    return target
-
-
 @pytest.mark.parametrize("peak", [4095, 65535])
 def test_16_bit_images_train_as_inference_scales_them(shared, tmp_path, peak):
     """Training refused 16-bit images; they now give the same 0..1 patches as the 8-bit
     originals (12-bit data by its 4095, as inference maps it), their copies and LR alike."""
     source = shared / "data/train/BSD200"
     eight = PairedPatches(
-        [_requantised(source, tmp_path / "t8", 3, 255)], PatchSpec(2, 24), downscales=(0.7,)
+        [requantised_folder(source, tmp_path / "t8", 255, 3)], PatchSpec(2, 24), downscales=(0.7,)
     )
     sixteen = PairedPatches(
-        [_requantised(source, tmp_path / "t16", 3, peak)], PatchSpec(2, 24), downscales=(0.7,)
+        [requantised_folder(source, tmp_path / "t16", peak, 3)], PatchSpec(2, 24), downscales=(0.7,)
     )
     assert len(sixteen) == 6 and sixteen.hr[0].dtype == np.uint16 and sixteen.peak[0] == peak
     for k in range(6):
@@ -615,8 +606,8 @@ def test_16_bit_images_train_as_inference_scales_them(shared, tmp_path, peak):
 
 def test_a_16_bit_run_validates_on_16_bit_images(shared, tmp_path):
     """Evaluation (and so validation) refused 16-bit images."""
-    train16 = _requantised(shared / "data/train/BSD200", tmp_path / "t16", 3, 4095)
-    val16 = _requantised(shared / "data/test/Set5", tmp_path / "v16", 2, 4095)
+    train16 = requantised_folder(shared / "data/train/BSD200", tmp_path / "t16", 4095, 3)
+    val16 = requantised_folder(shared / "data/test/Set5", tmp_path / "v16", 4095, 2)
     recipe = load_recipe(TINY, [f"output={tmp_path}", f"data.train=[{train16}]", f"val.sets=[{val16}]"])
     train(recipe, progress=False)
     card = read_metadata(recipe.run_dir / f"{recipe.name}.safetensors")["card"]
