@@ -123,15 +123,15 @@ class PairedPatches(Dataset):
                     self.hr.append(hr)
                     self.peak.append(peak)
                     if degradation is None:
-                        self.lr.append(self._lr_for(hr, path, lr_folder))
+                        self.lr.append(self._lr_for(hr, path, lr_folder, peak))
         if not self.hr:
             raise SuperresError(f"no training image is at least {hr_side}x{hr_side} pixels", folders[0])
         if teacher is not None:
             self.teacher_sr = [teacher(lr).astype(np.float16, copy=False) for lr in self.lr]
 
-    def _lr_for(self, hr: np.ndarray, hr_path: Path, lr_folder: Path | None) -> np.ndarray:
-        if lr_folder is None:
-            return make_lr(hr, self.spec.scale)
+    def _lr_for(self, hr: np.ndarray, hr_path: Path, lr_folder: Path | None, peak: float) -> np.ndarray:
+        if lr_folder is None:  # clamped to the source image's bit depth, not the copy's
+            return make_lr(hr, self.spec.scale, peak)
         lr_path = lr_partner(lr_folder, hr_path.stem, self.spec.scale)
         lr = _to_channels(read_image(lr_path).page(0).pixels, self.spec.channels, lr_path)
         if lr.dtype != hr.dtype:

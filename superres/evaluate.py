@@ -51,19 +51,22 @@ class SetResult:
         return float(np.mean(values)) if values else math.nan
 
 
-def resize_integer(pixels: np.ndarray, scale: float) -> np.ndarray:
+def resize_integer(pixels: np.ndarray, scale: float, peak: float | None = None) -> np.ndarray:
     """An HxWxC uint8 or uint16 image resized by ``scale`` as MATLAB's imresize does on that
     type (rounded and clamped after each pass), in the same type; 16-bit images are clamped
-    to the largest value of their bit depth in use, so 12-bit data stays 12-bit."""
-    peak = value_range(pixels)[1]
+    to ``peak``, by default the largest value of their bit depth in use, so 12-bit data stays
+    12-bit. Pass the source's peak for an image derived from another (a downscaled copy of
+    12-bit data may use fewer bits)."""
+    peak = value_range(pixels)[1] if peak is None else peak
     planes = torch.from_numpy(pixels.astype(np.float64)).permute(2, 0, 1)
     resized = imresize(planes, scale=scale, uint8_path=True, peak=peak)
     return resized.permute(1, 2, 0).numpy().astype(pixels.dtype)
 
 
-def make_lr(hr: np.ndarray, scale: int) -> np.ndarray:
-    """LR image from an HR uint8 or uint16 image (H and W multiples of ``scale``), MATLAB-style."""
-    return resize_integer(hr, 1 / scale)
+def make_lr(hr: np.ndarray, scale: int, peak: float | None = None) -> np.ndarray:
+    """LR image from an HR uint8 or uint16 image (H and W multiples of ``scale``), MATLAB-style;
+    ``peak`` as in :func:`resize_integer`."""
+    return resize_integer(hr, 1 / scale, peak)
 
 
 def lr_partner(lr_folder: Path, stem: str, scale: int) -> Path:

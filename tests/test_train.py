@@ -17,7 +17,7 @@ import torch
 from superres.cli import main
 from superres.data import IterationBatches, PairedPatches, PatchSpec
 from superres.errors import SuperresError
-from superres.io import read_image
+from superres.io import ImageData, read_image, write_image
 from superres.train.recipe import ScheduleConfig, load_recipe
 from superres.train.trainer import (
     CHECKPOINT_NAME,
@@ -602,6 +602,20 @@ def test_16_bit_images_train_as_inference_scales_them(shared, tmp_path, peak):
         # The 8-bit set's downscaled copies and LR images were rounded to 8 bits, these not.
         assert (hr16 - hr8).abs().max() <= 1.5 / 255 and (lr16 - lr8).abs().max() <= 1.5 / 255
         assert hr16.max() <= 1 and lr16.max() <= 1  # copies and LR stay within the bit depth
+
+
+def test_a_downscaled_copys_lr_keeps_the_source_bit_depth(tmp_path):
+    """A 12-bit image's 0.5x copy can peak below 2048; its LR image's overshoot was clipped
+    at 2047 (the copy's own bit depth), not at the source's 4095."""
+    image = np.zeros((96, 96, 3), np.uint16)
+    image[:, 48:] = 2020  # a step whose bicubic overshoot crosses 2047 only in the copy's LR
+    image[0, 0] = 4095  # 12-bit data
+    (tmp_path / "t").mkdir()
+    write_image(tmp_path / "t" / "step.png", ImageData(image))
+    patches = PairedPatches([tmp_path / "t"], PatchSpec(2, 24), downscales=(0.5,))
+    copy, copy_lr = patches.hr[1], patches.lr[1]
+    assert copy.max() < 2048 and patches.peak[1] == 4095
+    assert copy_lr.max() > 2047
 
 
 def test_a_16_bit_run_validates_on_16_bit_images(shared, tmp_path):
