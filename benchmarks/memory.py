@@ -1,10 +1,12 @@
-"""Peak memory of upscaling one large image, with the output made in row bands (the default,
-``superres.api.ROW_BAND_BYTES``) and in one piece, each in a fresh process.
+"""Peak memory of upscaling one large image, each way in a fresh process: the result made in
+row bands (the default, ``superres.api.ROW_BAND_BYTES``) or in one piece, and kept in memory
+(``upscale_image``) or written to a TIFF file (``upscale_file``, which writes a result past
+one band as it is made, so the result is never held whole).
 
-The input is a synthetic 4000 x 3000 RGB image (a 12-megapixel photo) upscaled x4 with the
-bicubic network (so the time goes to the output, not the network) into a 16000 x 12000 result.
+The input is a synthetic RGB image (by default 4000 x 3000, a 12-megapixel photo) upscaled
+x4 with the bicubic network, so the time goes to the output, not the network.
 
-Usage: python benchmarks/memory.py
+Usage: python benchmarks/memory.py [--size 8000x6000] [--modes "TIFF file, row bands" ...]
 """
 
 from __future__ import annotations
@@ -12,30 +14,49 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import tempfile
+
+MODES = ("in memory, row bands", "in memory, one piece", "TIFF file, row bands", "TIFF file, one piece")
 
 WORKER = """
 import resource, sys
 import numpy as np
 import superres.api as api
-from superres.io import ImageData
+from superres.io import ImageData, write_image
 from superres.models import load_model
-if sys.argv[1] == "one piece":
+mode, folder, width, height = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+if mode.endswith("one piece"):
     api.ROW_BAND_BYTES = 1 << 62
 model = load_model("bicubic", scale=4)
-image = ImageData((np.random.default_rng(0).random((3000, 4000, 3)) * 255).astype(np.uint8))
+image = ImageData(np.random.default_rng(0).integers(0, 256, (height, width, 3), np.uint8))
+if mode.startswith("TIFF"):
+    write_image(folder + "/in.png", image)
+    del image
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-result = api.upscale_image(model, image)
-print(before // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, result.pixels.shape)
+if mode.startswith("TIFF"):
+    api.upscale_file(model, folder + "/in.png", folder + "/out.tif")
+else:
+    api.upscale_image(model, image)
+print(before // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
 
 
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
-    print("4000x3000 RGB -> 16000x12000 (x4, bicubic network), peak resident set (MB)")
-    for mode in ("row bands", "one piece"):
-        out = subprocess.run([sys.executable, "-c", WORKER, mode], capture_output=True, text=True, check=True)
-        before, peak, _ = out.stdout.split(maxsplit=2)
-        print(f"  {mode:<10} peak {int(peak):>5}  (before upscaling {int(before)})")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="4000x3000", help="input WIDTHxHEIGHT (default 4000x3000)")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=MODES)
+    args = parser.parse_args()
+    width, height = (int(v) for v in args.size.split("x"))
+    result_mb = width * height * 16 * 3 / 1e6
+    result = f"{4 * width}x{4 * height} ({result_mb:,.0f} MB at 8 bits)"
+    print(f"{width}x{height} RGB -> {result}, x4, bicubic network")
+    print("peak resident set (MB):")
+    for mode in args.modes:
+        with tempfile.TemporaryDirectory() as folder:
+            command = [sys.executable, "-c", WORKER, mode, folder, str(width), str(height)]
+            out = subprocess.run(command, capture_output=True, text=True, check=True)
+        before, peak = out.stdout.split()
+        print(f"  {mode:<21} peak {int(peak):>5}  (before upscaling {int(before)})")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ Rules, applied in :func:`upscale_image`:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,8 @@ from superres.io import (
     read_image,
     to_pil,
     write_image,
+    write_tiff_rows,
+    writes_tiff_in_row_bands,
 )
 from superres.models import SRModel, load_model
 from superres.resize import imresize
@@ -76,18 +78,42 @@ def value_range(pixels: np.ndarray, missing: np.ndarray | None = None) -> tuple[
     return low, (float(finite.max()) - low) or 1.0
 
 
-def _to_unit_range(
+def _fill_values(
     pixels: np.ndarray, missing: np.ndarray | None, low: float, span: float
+) -> np.ndarray | None:
+    """Per band, the mean of the pixels not ``missing`` (infinities clipped to the range):
+    what no-data pixels are filled with for the network, found once per image so that every
+    row band fills alike."""
+    if missing is None:
+        return None
+    valid = ~missing
+    if not valid.any():
+        return np.full(pixels.shape[2], low)
+    means = [
+        np.nan_to_num(pixels[:, :, band][valid].astype(np.float64), posinf=low + span, neginf=low).mean()
+        for band in range(pixels.shape[2])
+    ]
+    return np.array(means)
+
+
+def _to_unit_range(
+    pixels: np.ndarray,
+    missing: np.ndarray | None,
+    low: float,
+    span: float,
+    fill: np.ndarray | None = None,
 ) -> tuple[torch.Tensor, Callable[[torch.Tensor], np.ndarray]]:
     """C x H x W float32 tensor, (samples - low) / span, and the function that maps a result
-    back. Pixels ``missing`` (H x W) are filled with their band's mean."""
+    back. Pixels ``missing`` (H x W) are filled with ``fill`` (per band; by default their
+    band's mean in ``pixels``)."""
     dtype = pixels.dtype
     data = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)).astype(np.float32))
     data = torch.nan_to_num(data, nan=low, posinf=low + span, neginf=low)
     if missing is not None:
-        valid = ~torch.from_numpy(missing)
-        for band in data:
-            band[~valid] = band[valid].mean() if valid.any() else low
+        fill = _fill_values(pixels, missing, low, span) if fill is None else fill
+        invalid = torch.from_numpy(missing)
+        for band, value in zip(data, fill, strict=True):
+            band[invalid] = float(value)
 
     def restore(result: torch.Tensor) -> np.ndarray:
         values = result.clamp_(0, 1).mul_(span).add_(low).permute(1, 2, 0).numpy()
@@ -125,13 +151,7 @@ def upscale_image(
     on_tile: TileCallback | None = None,
 ) -> ImageData:
     """Upscale decoded pixels; the result keeps sample type, bands, alpha, pages and metadata."""
-    pages = [image.page(i) for i in range(image.stack.pages)] if image.stack else [image]
-    missing = [is_nodata(page.pixels, page.nodata) for page in pages]
-    marked = [mask for mask in missing if mask is not None]
-    anywhere = np.logical_or.reduce(marked) if marked else None
-    by_page = image.pixels.reshape(*image.pixels.shape[:2], len(pages), image.page_bands)
-    # One mapping for the whole stack, from its colour bands (alpha maps on its own).
-    low, span = value_range(by_page[..., : image.color_channels], anywhere)
+    pages, missing, low, span = _pages_and_mapping(image)
     if image.stack is None:
         pixels = _upscale_page(model, image, missing[0], options, outscale, on_tile, low, span)
         return _rescaled(image, pixels)
@@ -142,6 +162,18 @@ def upscale_image(
             out = np.empty((*page.shape[:2], page.shape[2] * image.stack.pages), page.dtype)
         out[:, :, index * page.shape[2] : (index + 1) * page.shape[2]] = page
     return _rescaled(image, out)
+
+
+def _pages_and_mapping(image: ImageData) -> tuple[list[ImageData], list[np.ndarray | None], float, float]:
+    """The pages, each one's no-data mask, and the (low, span) value mapping they share."""
+    pages = [image.page(i) for i in range(image.stack.pages)] if image.stack else [image]
+    missing = [is_nodata(page.pixels, page.nodata) for page in pages]
+    marked = [mask for mask in missing if mask is not None]
+    anywhere = np.logical_or.reduce(marked) if marked else None
+    by_page = image.pixels.reshape(*image.pixels.shape[:2], len(pages), image.page_bands)
+    # One mapping for the whole stack, from its colour bands (alpha maps on its own).
+    low, span = value_range(by_page[..., : image.color_channels], anywhere)
+    return pages, missing, low, span
 
 
 def _rescaled(image: ImageData, pixels: np.ndarray) -> ImageData:
@@ -165,15 +197,89 @@ def _upscale_page(
     span: float,
 ) -> np.ndarray:
     """One page's upscaled samples; ``missing`` (H x W, or None) marks its no-data pixels."""
+    if outscale and outscale != model.scale:
+        return _upscale_page_resized(model, image, missing, options, outscale, on_tile, low, span)
+    height, width = image.pixels.shape[:2]
+    s = model.scale
+    out = None
+    for top, rows in page_row_bands(model, image, missing, options, on_tile, low, span):
+        if top == 0 and len(rows) == height * s:
+            return rows  # one band: the result itself, not a copy of it
+        if out is None:
+            out = np.empty((height * s, width * s, rows.shape[2]), rows.dtype)
+        out[top : top + len(rows)] = rows
+    return out
+
+
+def band_rows(model: SRModel, pixels: np.ndarray, options: TileOptions) -> int:
+    """Input rows per band of :func:`page_row_bands`: all of them for a whole-image run
+    (``tile=0``: evaluation, never split), else as many as keep one band's float32 output
+    within ``ROW_BAND_BYTES`` (at least 16)."""
+    height, width, bands = pixels.shape
+    if options.tile == 0:
+        return height
+    row_bytes = 4 * max(model.out_channels, bands) * width * model.scale**2
+    return min(height, max(16, ROW_BAND_BYTES // row_bytes))
+
+
+def page_row_bands(
+    model: SRModel,
+    image: ImageData,
+    missing: np.ndarray | None,
+    options: TileOptions,
+    on_tile: TileCallback | None,
+    low: float,
+    span: float,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """One page upscaled by ``model.scale`` in bands of rows, top to bottom: (first output
+    row, rows restored to the sample type, alpha and no-data included). Each band is made
+    from its input rows plus ``tile_overlap`` rows of context above and below (so a band
+    edge is like a tile edge), converted to float only then: one band of float input and
+    output is held at a time, not the whole image (4 bytes a sample)."""
+    pixels, colour, s = image.pixels, image.color_channels, model.scale
+    height = pixels.shape[0]
+    step = band_rows(model, pixels, options)
+    context = options.tile_overlap if step < height else 0
+    maps = [(slice(0, colour), low, span)]
+    if image.has_alpha:  # alpha maps on its own
+        maps.append((slice(colour, None), *value_range(pixels[:, :, colour:], missing)))
+    fills = [_fill_values(pixels[:, :, bands], missing, lo, sp) for bands, lo, sp in maps]
+    nodata = image.nodata if image.nodata is not None else math.nan
+    for top in range(0, height, step):
+        bottom = min(height, top + step)
+        first, last = max(0, top - context), min(height, bottom + context)
+        window = None if missing is None else missing[first:last]
+        parts = []
+        for (bands, lo, sp), fill in zip(maps, fills, strict=True):
+            data, restore = _to_unit_range(pixels[first:last, :, bands], window, lo, sp, fill)
+            result = _run_bands(model, data, options, on_tile)
+            del data
+            parts.append(restore(result[:, (top - first) * s : (bottom - first) * s]))
+            del result  # before the next band's buffer is made
+        rows = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=2)
+        if missing is not None:
+            rows[nearest_mask(missing[top:bottom], *rows.shape[:2])] = nodata
+        yield top * s, rows
+
+
+def _upscale_page_resized(
+    model: SRModel,
+    image: ImageData,
+    missing: np.ndarray | None,
+    options: TileOptions,
+    outscale: float,
+    on_tile: TileCallback | None,
+    low: float,
+    span: float,
+) -> np.ndarray:
+    """One page upscaled, then resized to ``outscale`` (MATLAB-style bicubic) as a whole."""
     colour = image.color_channels
     height, width = image.pixels.shape[:2]
-    size = (max(1, round(height * outscale)), max(1, round(width * outscale))) if outscale else None
+    size = (max(1, round(height * outscale)), max(1, round(width * outscale)))
 
     def upscale_bands(pixels: np.ndarray, low: float, span: float) -> np.ndarray:
         data, restore = _to_unit_range(pixels, missing, low, span)
-        if size is not None and outscale != model.scale:
-            return restore(imresize(_run_bands(model, data, options, on_tile), size=size))
-        return _upscale_in_row_bands(model, data, restore, options, on_tile)
+        return restore(imresize(_run_bands(model, data, options, on_tile), size=size))
 
     pixels = upscale_bands(image.pixels[:, :, :colour], low, span)
     if image.has_alpha:
@@ -183,37 +289,6 @@ def _upscale_page(
         nodata = image.nodata if image.nodata is not None else math.nan
         pixels[nearest_mask(missing, *pixels.shape[:2])] = nodata
     return pixels
-
-
-def _upscale_in_row_bands(
-    model: SRModel,
-    data: torch.Tensor,
-    restore: Callable[[torch.Tensor], np.ndarray],
-    options: TileOptions,
-    on_tile: TileCallback | None,
-) -> np.ndarray:
-    """The network's output for C x H x W ``data``, restored to the sample type. A tiled run
-    whose float32 output would pass ``ROW_BAND_BYTES`` goes in bands of rows, each with
-    ``tile_overlap`` rows of context above and below (a band edge is then like a tile edge),
-    straight into the result: one band of float32 output is held, not the whole image (4
-    bytes a sample). Whole-image runs (``tile=0``: evaluation) are never split."""
-    height, width, s = data.shape[1], data.shape[2], model.scale
-    row_bytes = 4 * max(model.out_channels, data.shape[0]) * width * s * s
-    band_rows = max(16, ROW_BAND_BYTES // row_bytes)
-    if options.tile == 0 or band_rows >= height:
-        return restore(_run_bands(model, data, options, on_tile))
-    context = options.tile_overlap
-    out = None
-    for top in range(0, height, band_rows):
-        bottom = min(height, top + band_rows)
-        first, last = max(0, top - context), min(height, bottom + context)
-        result = _run_bands(model, data[:, first:last], options, on_tile)
-        rows = restore(result[:, (top - first) * s : (bottom - first) * s])
-        del result  # before the next band's buffer is made
-        if out is None:
-            out = np.empty((height * s, width * s, rows.shape[2]), rows.dtype)
-        out[top * s : bottom * s] = rows
-    return out
 
 
 def upscale_float(model: SRModel, pixels: np.ndarray, options: TileOptions = TileOptions()) -> np.ndarray:
@@ -238,8 +313,19 @@ def upscale_file(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     on_tile: TileCallback | None = None,
 ) -> Path:
-    """Read, upscale and atomically write one image file."""
+    """Read, upscale and atomically write one image file. A TIFF result too large for one
+    row band (see :func:`page_row_bands`) is written band by band as it is made, so the
+    whole result is never held (only the input and one band)."""
     image = read_image(input_path, max_pixels=max_pixels)
+    in_bands = band_rows(model, image.pixels, options) < image.pixels.shape[0]
+    if outscale in (None, model.scale) and in_bands and writes_tiff_in_row_bands(output_path, image):
+        _, (missing,), low, span = _pages_and_mapping(image)
+        height, width, channels = image.pixels.shape
+        # Shape, sample type and metadata of the result, without its pixels.
+        shape = (height * model.scale, width * model.scale, channels)
+        result = _rescaled(image, np.broadcast_to(np.zeros((), image.pixels.dtype), shape))
+        bands = page_row_bands(model, image, missing, options, on_tile, low, span)
+        return write_tiff_rows(output_path, result, (rows for _, rows in bands))
     return write_image(output_path, upscale_image(model, image, options, outscale, on_tile))
 
 

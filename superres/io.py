@@ -17,6 +17,7 @@ import math
 import struct
 import warnings
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ FORMATS = {
 IMAGE_SUFFIXES = frozenset(FORMATS)  # what superres reads and writes
 _ORIENTATION_TAG = 0x0112
 _ICC_TAG = 34675
+TIFF_TILE = 256  # tile side of TIFFs written from row bands (write_tiff_rows)
 
 
 @dataclass(frozen=True)
@@ -258,6 +260,10 @@ def _read_tiff(path: Path, max_pixels: int) -> ImageData:
     with tifffile.TiffFile(path) as tif:
         series = tif.series[0]
         page = tif.pages[0]
+        if len(tif.series) > 1:  # e.g. a thumbnail, or pages of another size or type
+            first = f"{'x'.join(str(n) for n in series.shape)} {series.axes}"
+            message = f"{path}: holds {len(tif.series)} image series; only the first ({first}) is upscaled"
+            warnings.warn(message, stacklevel=3)
         axes = series.axes
         shape = dict(zip(axes, series.shape, strict=True))
         stack_axes = "".join(a for a in axes if a not in "YXS")
@@ -450,19 +456,83 @@ def _write_tiff(path: Path, image: ImageData) -> None:
     import tifffile
 
     pixels = image.pixels
-    channels = pixels.shape[2]
-    photometric = _tiff_photometric(image)
-    extratags = _extratags(image)
-    tifffile.imwrite(
-        path,
-        pixels if channels > 1 else pixels[:, :, 0],
-        photometric=photometric,
-        planarconfig="contig" if channels > 1 else None,
-        extrasamples=("unassalpha",) if image.has_alpha else None,
-        compression="zlib",
-        extratags=extratags,
+    tifffile.imwrite(path, pixels if pixels.shape[2] > 1 else pixels[:, :, 0], **_tifffile_options(image))
+
+
+def _tifffile_options(image: ImageData) -> dict:
+    """tifffile.imwrite arguments for a single-page ``image``: bands, compression, metadata."""
+    channels = image.pixels.shape[2]
+    return {
+        "photometric": _tiff_photometric(image),
+        "planarconfig": "contig" if channels > 1 else None,
+        "extrasamples": ("unassalpha",) if image.has_alpha else None,
+        "compression": "zlib",
+        "extratags": _extratags(image),
         **_tiff_resolution_options(image),
+    }
+
+
+def writes_tiff_in_row_bands(path: str | Path, image: ImageData) -> bool:
+    """Whether :func:`write_tiff_rows` writes ``image`` to ``path`` as :func:`write_image`
+    would: a single-page TIFF, not one whose EXIF only Pillow carries."""
+    return (
+        output_format(path) == "TIFF"
+        and image.stack is None
+        and not (image.exif and _pillow_can_write_tiff(image))
     )
+
+
+def write_tiff_rows(path: str | Path, image: ImageData, row_bands: Iterable[np.ndarray]) -> Path:
+    """A single-page TIFF whose pixels arrive as consecutive bands of rows, top to bottom,
+    of any heights: written atomically as deflate-compressed ``TIFF_TILE``-pixel tiles, so
+    only a band and one row of tiles are held, never the whole image. ``image`` gives the
+    shape, sample type and metadata; its pixels are not read (``np.broadcast_to`` of one
+    sample will do)."""
+    import tifffile
+
+    path = Path(path)
+    height, width, channels = image.pixels.shape
+
+    def tiles() -> Iterator[np.ndarray]:
+        done = 0
+        for rows in _regrouped_rows(row_bands, TIFF_TILE):
+            done += len(rows)
+            if done > height:
+                break
+            for left in range(0, width, TIFF_TILE):
+                tile = rows[:, left : left + TIFF_TILE]
+                yield tile if channels > 1 else tile[:, :, 0]
+        if done != height:
+            raise ValueError(f"row bands held {done} rows, the image {height}")
+
+    with atomic_output(path) as tmp:
+        options = _tifffile_options(image)
+        shape = (height, width, channels) if channels > 1 else (height, width)
+        tifffile.imwrite(
+            tmp, tiles(), shape=shape, dtype=image.pixels.dtype, tile=(TIFF_TILE, TIFF_TILE), **options
+        )
+    return path
+
+
+def _regrouped_rows(row_bands: Iterable[np.ndarray], rows_each: int) -> Iterator[np.ndarray]:
+    """Bands of rows of any heights regrouped into bands of exactly ``rows_each`` rows (the
+    last may be shorter); only rows left over from one band are copied, into the next group."""
+    carry = None  # fewer than rows_each rows, waiting for the next band
+    for rows in row_bands:
+        if carry is not None:
+            needed = rows_each - len(carry)
+            carry, rows = np.concatenate([carry, rows[:needed]]), rows[needed:]
+            if len(carry) < rows_each:
+                continue
+            yield carry
+            carry = None
+        whole = len(rows) - len(rows) % rows_each
+        for top in range(0, whole, rows_each):
+            yield rows[top : top + rows_each]
+        if whole < len(rows):
+            carry = rows[whole:].copy()  # a copy, so the band itself can be freed
+    if carry is not None:
+        yield carry
 
 
 def _extratags(image: ImageData) -> list[tuple]:

@@ -358,3 +358,96 @@ def test_multiband_cannot_be_written_as_png(tmp_path):
 
     with pytest.raises(SuperresError, match="only be written as TIFF"):
         write_image(tmp_path / "x.png", ImageData(np.zeros((4, 4, 5), np.uint8)))
+
+
+def test_row_bands_regroup_into_tile_rows():
+    from superres.io import _regrouped_rows
+
+    image = np.arange(100 * 3).reshape(100, 3)
+    heights = [5, 40, 1, 30, 24]  # bands of any heights, as a page's row bands come
+    bands = np.split(image, np.cumsum(heights)[:-1])
+    groups = list(_regrouped_rows(bands, 16))
+    assert [len(g) for g in groups] == [16] * 6 + [4]
+    assert np.array_equal(np.concatenate(groups), image)
+
+
+def _large_tiff_inputs(tmp_path):
+    """A GeoTIFF with no-data, a 16-bit RGBA TIFF with ICC and resolution, a float TIFF with NaN."""
+    heights = np.linspace(1000, 2000, 40 * 70).reshape(40, 70).astype(np.int16)
+    heights[30:, :9] = -9999
+    _geotiff(tmp_path / "dem.tif", heights, 1, nodata="-9999")
+    rgba = np.concatenate([smooth_image(40, 70, 3), np.full((40, 70, 1), 200, np.uint8)], axis=2)
+    tifffile.imwrite(
+        tmp_path / "scan.tif",
+        rgba.astype(np.uint16) * 16,
+        photometric="rgb",
+        extrasamples=("unassalpha",),
+        iccprofile=_srgb_icc(),
+        resolution=(300, 300),
+        resolutionunit=2,
+    )
+    values = smooth_image(40, 70, 1)[:, :, 0].astype(np.float32) / 255
+    values[5, 7] = np.nan
+    tifffile.imwrite(tmp_path / "refl.tif", values)
+    return ["dem", "scan", "refl"]
+
+
+def test_a_tiff_result_larger_than_a_row_band_is_written_band_by_band(tmp_path, monkeypatch):
+    """A TIFF result was held whole before it was written (a 13,000-pixel-square input at x4:
+    about 8 GB at 8 bits). Past one row band it is now written as tiles while the bands are
+    made, with the pixels and tags the one-piece write gives."""
+    from superres import api, io
+
+    names = _large_tiff_inputs(tmp_path)
+    _upscale(tmp_path / "*.tif", tmp_path / "piece", "--tile", "32")
+    monkeypatch.setattr(api, "ROW_BAND_BYTES", 1)  # bands of 16 input rows: 32 output rows
+    monkeypatch.setattr(io, "TIFF_TILE", 48)  # regrouped into 48-row tiles: carries between bands
+    monkeypatch.setattr(api, "upscale_image", None)  # never the whole result
+    _upscale(tmp_path / "*.tif", tmp_path / "bands", "--tile", "32")
+    compared = (262, 277, 282, 283, 296, 338, 33550, 33922, 34675, 34735, 42113)
+    for name in names:
+        with (
+            tifffile.TiffFile(tmp_path / f"piece/{name}_x2.tif") as one,
+            tifffile.TiffFile(tmp_path / f"bands/{name}_x2.tif") as banded,
+        ):
+            assert banded.pages[0].is_tiled and banded.pages[0].tilelength == 48
+            assert np.array_equal(one.asarray(), banded.asarray(), equal_nan=True)
+            tags = [
+                {c: p.tags[c].value for c in compared if c in p.tags} for p in (one.pages[0], banded.pages[0])
+            ]
+            assert tags[0] == tags[1] and len(tags[0]) >= 5
+
+
+def test_a_failure_mid_way_through_row_bands_leaves_no_file(tmp_path, monkeypatch):
+    from superres import api
+    from superres.models import load_model
+
+    _large_tiff_inputs(tmp_path)
+    monkeypatch.setattr(api, "ROW_BAND_BYTES", 1)
+    calls = []
+
+    def failing(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("out of memory")
+        return run_bands(*args)
+
+    run_bands = api._run_bands
+    monkeypatch.setattr(api, "_run_bands", failing)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        api.upscale_file(load_model("bicubic", scale=2), tmp_path / "dem.tif", tmp_path / "out.tif")
+    assert len(calls) == 2 and sorted(p.name for p in tmp_path.iterdir()) == [
+        "dem.tif",
+        "refl.tif",
+        "scan.tif",
+    ]
+
+
+def test_a_tiff_with_more_than_one_series_says_only_the_first_is_upscaled(tmp_path):
+    """Pages of another size (here a thumbnail) form other series, which were dropped silently."""
+    with tifffile.TiffWriter(tmp_path / "scan.tif") as tif:
+        tif.write(smooth_image(24, 32), photometric="rgb")
+        tif.write(smooth_image(6, 8), photometric="rgb")
+    with pytest.warns(UserWarning, match=r"scan\.tif: holds 2 image series; only the first \(24x32x3 YXS\)"):
+        _upscale(tmp_path / "scan.tif", tmp_path / "out")
+    assert read_image(tmp_path / "out/scan_x2.tif").pixels.shape == (48, 64, 3)
