@@ -6,7 +6,7 @@ one band as it is made, so the result is never held whole).
 The input is a synthetic RGB image (by default 4000 x 3000, a 12-megapixel photo) upscaled
 x4 with the bicubic network, so the time goes to the output, not the network.
 
-Usage: python benchmarks/memory.py [--size 8000x6000] [--modes "TIFF file, row bands" ...]
+Usage: python benchmarks/memory.py [--size 8000x6000] [--outscale 2] [--modes "TIFF file, row bands" ...]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import superres.api as api
 from superres.io import ImageData, write_image
 from superres.models import load_model
 mode, folder, width, height = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+outscale = float(sys.argv[5]) if sys.argv[5] != "none" else None
 if mode.endswith("one piece"):
     api.ROW_BAND_BYTES = 1 << 62
 model = load_model("bicubic", scale=4)
@@ -34,9 +35,9 @@ if mode.startswith("TIFF"):
     del image
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 if mode.startswith("TIFF"):
-    api.upscale_file(model, folder + "/in.png", folder + "/out.tif")
+    api.upscale_file(model, folder + "/in.png", folder + "/out.tif", outscale=outscale)
 else:
-    api.upscale_image(model, image)
+    api.upscale_image(model, image, outscale=outscale)
 print(before // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
 
@@ -44,16 +45,28 @@ print(before // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="4000x3000", help="input WIDTHxHEIGHT (default 4000x3000)")
+    parser.add_argument("--outscale", type=float, help="final factor after the x4 network (default: none)")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=MODES)
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
-    result_mb = width * height * 16 * 3 / 1e6
-    result = f"{4 * width}x{4 * height} ({result_mb:,.0f} MB at 8 bits)"
-    print(f"{width}x{height} RGB -> {result}, x4, bicubic network")
+    factor = args.outscale or 4
+    out_width, out_height = round(width * factor), round(height * factor)
+    result = f"{out_width}x{out_height} ({out_width * out_height * 3 / 1e6:,.0f} MB at 8 bits)"
+    how = "x4" if args.outscale is None else f"x4 then --outscale {args.outscale:g}"
+    print(f"{width}x{height} RGB -> {result}, {how}, bicubic network")
     print("peak resident set (MB):")
     for mode in args.modes:
         with tempfile.TemporaryDirectory() as folder:
-            command = [sys.executable, "-c", WORKER, mode, folder, str(width), str(height)]
+            command = [
+                sys.executable,
+                "-c",
+                WORKER,
+                mode,
+                folder,
+                str(width),
+                str(height),
+                str(args.outscale or "none"),
+            ]
             out = subprocess.run(command, capture_output=True, text=True, check=True)
         before, peak = out.stdout.split()
         print(f"  {mode:<21} peak {int(peak):>5}  (before upscaling {int(before)})")

@@ -17,7 +17,10 @@ Rules, applied in :func:`upscale_image`:
 - each page of a multi-page TIFF (``ImageData.stack``) is upscaled on its own by these
   rules, with one value mapping for the whole stack (slices stay comparable);
 - ``outscale`` resizes the network's output to round(size * outscale) with the
-  MATLAB-style bicubic (antialiased when shrinking).
+  MATLAB-style bicubic (antialiased when shrinking);
+- a tiled run whose float32 output would pass ``ROW_BAND_BYTES`` goes in bands of rows
+  (:func:`page_row_bands`), the resize included, and :func:`upscale_file` writes a TIFF
+  result band by band as it is made.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from superres.io import (
     writes_tiff_in_row_bands,
 )
 from superres.models import SRModel, load_model
-from superres.resize import imresize
+from superres.resize import imresize, imresize_rows, rows_read
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -197,18 +200,23 @@ def _upscale_page(
     span: float,
 ) -> np.ndarray:
     """One page's upscaled samples; ``missing`` (H x W, or None) marks its no-data pixels."""
-    if outscale and outscale != model.scale:
-        return _upscale_page_resized(model, image, missing, options, outscale, on_tile, low, span)
-    height, width = image.pixels.shape[:2]
-    s = model.scale
+    height, width = result_size(model, image.pixels, outscale)
     out = None
-    for top, rows in page_row_bands(model, image, missing, options, on_tile, low, span):
-        if top == 0 and len(rows) == height * s:
+    for top, rows in page_row_bands(model, image, missing, options, on_tile, low, span, outscale):
+        if top == 0 and len(rows) == height:
             return rows  # one band: the result itself, not a copy of it
         if out is None:
-            out = np.empty((height * s, width * s, rows.shape[2]), rows.dtype)
+            out = np.empty((height, width, rows.shape[2]), rows.dtype)
         out[top : top + len(rows)] = rows
     return out
+
+
+def result_size(model: SRModel, pixels: np.ndarray, outscale: float | None = None) -> tuple[int, int]:
+    """(H, W) of the result: ``model.scale`` times the input's, or round(size * outscale)."""
+    height, width = pixels.shape[:2]
+    if outscale is None or outscale == model.scale:
+        return height * model.scale, width * model.scale
+    return max(1, round(height * outscale)), max(1, round(width * outscale))
 
 
 def band_rows(model: SRModel, pixels: np.ndarray, options: TileOptions) -> int:
@@ -230,23 +238,29 @@ def page_row_bands(
     on_tile: TileCallback | None,
     low: float,
     span: float,
+    outscale: float | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """One page upscaled by ``model.scale`` in bands of rows, top to bottom: (first output
-    row, rows restored to the sample type, alpha and no-data included). Each band is made
-    from its input rows plus ``tile_overlap`` rows of context above and below (so a band
-    edge is like a tile edge), converted to float only then: one band of float input and
-    output is held at a time, not the whole image (4 bytes a sample)."""
+    """One page upscaled (and resized to ``outscale`` with the MATLAB-style bicubic) in bands
+    of rows, top to bottom: (first result row, rows restored to the sample type, alpha and
+    no-data included). Each band is made from the input rows it needs plus ``tile_overlap``
+    rows of context above and below (so a band edge is like a tile edge), converted to float
+    only then: one band of float input and output is held at a time, not the whole image."""
     pixels, colour, s = image.pixels, image.color_channels, model.scale
     height = pixels.shape[0]
+    size = result_size(model, pixels, outscale)
+    resized = size != (height * s, pixels.shape[1] * s)
     step = band_rows(model, pixels, options)
+    out_step = size[0] if step >= height else max(1, step * size[0] // height)
     context = options.tile_overlap if step < height else 0
     maps = [(slice(0, colour), low, span)]
     if image.has_alpha:  # alpha maps on its own
         maps.append((slice(colour, None), *value_range(pixels[:, :, colour:], missing)))
     fills = [_fill_values(pixels[:, :, bands], missing, lo, sp) for bands, lo, sp in maps]
     nodata = image.nodata if image.nodata is not None else math.nan
-    for top in range(0, height, step):
-        bottom = min(height, top + step)
+    for out_top in range(0, size[0], out_step):
+        out_rows = range(out_top, min(size[0], out_top + out_step))
+        needed = rows_read(height * s, size[0], out_rows) if resized else out_rows  # network output rows
+        top, bottom = needed.start // s, -(-needed.stop // s)
         first, last = max(0, top - context), min(height, bottom + context)
         window = None if missing is None else missing[first:last]
         parts = []
@@ -254,41 +268,16 @@ def page_row_bands(
             data, restore = _to_unit_range(pixels[first:last, :, bands], window, lo, sp, fill)
             result = _run_bands(model, data, options, on_tile)
             del data
-            parts.append(restore(result[:, (top - first) * s : (bottom - first) * s]))
+            if resized:
+                result = imresize_rows(result, size, height * s, first * s, out_rows)
+            else:
+                result = result[:, (top - first) * s : (bottom - first) * s]
+            parts.append(restore(result))
             del result  # before the next band's buffer is made
         rows = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=2)
         if missing is not None:
-            rows[nearest_mask(missing[top:bottom], *rows.shape[:2])] = nodata
-        yield top * s, rows
-
-
-def _upscale_page_resized(
-    model: SRModel,
-    image: ImageData,
-    missing: np.ndarray | None,
-    options: TileOptions,
-    outscale: float,
-    on_tile: TileCallback | None,
-    low: float,
-    span: float,
-) -> np.ndarray:
-    """One page upscaled, then resized to ``outscale`` (MATLAB-style bicubic) as a whole."""
-    colour = image.color_channels
-    height, width = image.pixels.shape[:2]
-    size = (max(1, round(height * outscale)), max(1, round(width * outscale)))
-
-    def upscale_bands(pixels: np.ndarray, low: float, span: float) -> np.ndarray:
-        data, restore = _to_unit_range(pixels, missing, low, span)
-        return restore(imresize(_run_bands(model, data, options, on_tile), size=size))
-
-    pixels = upscale_bands(image.pixels[:, :, :colour], low, span)
-    if image.has_alpha:
-        alpha = image.pixels[:, :, colour:]
-        pixels = np.concatenate([pixels, upscale_bands(alpha, *value_range(alpha, missing))], axis=2)
-    if missing is not None:
-        nodata = image.nodata if image.nodata is not None else math.nan
-        pixels[nearest_mask(missing, *pixels.shape[:2])] = nodata
-    return pixels
+            rows[nearest_mask(missing, *size, out_rows)] = nodata
+        yield out_top, rows
 
 
 def upscale_float(model: SRModel, pixels: np.ndarray, options: TileOptions = TileOptions()) -> np.ndarray:
@@ -318,13 +307,12 @@ def upscale_file(
     whole result is never held (only the input and one band)."""
     image = read_image(input_path, max_pixels=max_pixels)
     in_bands = band_rows(model, image.pixels, options) < image.pixels.shape[0]
-    if outscale in (None, model.scale) and in_bands and writes_tiff_in_row_bands(output_path, image):
+    if in_bands and writes_tiff_in_row_bands(output_path, image):
         _, (missing,), low, span = _pages_and_mapping(image)
-        height, width, channels = image.pixels.shape
         # Shape, sample type and metadata of the result, without its pixels.
-        shape = (height * model.scale, width * model.scale, channels)
+        shape = (*result_size(model, image.pixels, outscale), image.pixels.shape[2])
         result = _rescaled(image, np.broadcast_to(np.zeros((), image.pixels.dtype), shape))
-        bands = page_row_bands(model, image, missing, options, on_tile, low, span)
+        bands = page_row_bands(model, image, missing, options, on_tile, low, span, outscale)
         return write_tiff_rows(output_path, result, (rows for _, rows in bands))
     return write_image(output_path, upscale_image(model, image, options, outscale, on_tile))
 

@@ -88,9 +88,11 @@ def read_geo_tags(page: Any) -> GeoTags | None:
     return GeoTags(tags, int(page.imagewidth), int(page.imagelength))
 
 
-def nearest_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
-    """An H x W boolean mask resized to ``height`` x ``width`` by nearest neighbour (pixel centres)."""
-    rows = np.minimum((np.arange(height) + 0.5) * mask.shape[0] / height, mask.shape[0] - 1).astype(np.intp)
+def nearest_mask(mask: np.ndarray, height: int, width: int, rows: range | None = None) -> np.ndarray:
+    """An H x W boolean mask resized to ``height`` x ``width`` by nearest neighbour (pixel
+    centres); only output ``rows`` of it if given."""
+    wanted = np.arange(height) if rows is None else np.arange(rows.start, rows.stop)
+    rows = np.minimum((wanted + 0.5) * mask.shape[0] / height, mask.shape[0] - 1).astype(np.intp)
     cols = np.minimum((np.arange(width) + 0.5) * mask.shape[1] / width, mask.shape[1] - 1).astype(np.intp)
     return mask[rows[:, None], cols[None, :]]
 

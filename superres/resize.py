@@ -50,18 +50,54 @@ def _contributions(
 
 
 def _resize_dim(x: torch.Tensor, dim: int, out_len: int, scale: float, antialias: bool) -> torch.Tensor:
-    indices, weights = _contributions(x.shape[dim], out_len, scale, antialias)
+    return _apply(x, dim, *_contributions(x.shape[dim], out_len, scale, antialias))
+
+
+def _apply(x: torch.Tensor, dim: int, indices: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``x`` resized along ``dim``: output i is the weighted sum of inputs ``indices[i]``."""
     weights = weights.to(dtype=x.dtype, device=x.device)
     indices = indices.to(x.device)
     x = x.movedim(dim, -1)
-    taps = indices.shape[1]
+    out_len, taps = indices.shape
     rows_per_chunk = max(1, _CHUNK_ELEMENTS // max(1, x.numel() // x.shape[-1] * taps))
-    pieces = []
+    out = x.new_empty((*x.shape[:-1], out_len))  # filled chunk by chunk: no second copy to concatenate
     for start in range(0, out_len, rows_per_chunk):
         idx = indices[start : start + rows_per_chunk]
         gathered = x[..., idx.reshape(-1)].unflatten(-1, idx.shape)  # ... x rows x taps
-        pieces.append((gathered * weights[start : start + rows_per_chunk]).sum(-1))
-    return torch.cat(pieces, dim=-1).movedim(-1, dim)
+        torch.sum(
+            gathered * weights[start : start + rows_per_chunk], dim=-1, out=out[..., start : start + len(idx)]
+        )
+    return out.movedim(-1, dim)
+
+
+def rows_read(in_height: int, out_height: int, out_rows: range) -> range:
+    """The input rows that output rows ``out_rows`` of a resize from ``in_height`` to
+    ``out_height`` rows read (see :func:`imresize_rows`)."""
+    indices, _ = _contributions(in_height, out_height, out_height / in_height, True)
+    used = indices[out_rows.start : out_rows.stop]
+    return range(int(used.min()), int(used.max()) + 1)
+
+
+def imresize_rows(
+    x: torch.Tensor, size: tuple[int, int], in_height: int, first_row: int, out_rows: range
+) -> torch.Tensor:
+    """Rows ``out_rows`` of ``imresize(image, size=size)`` for an image ``in_height`` rows
+    high, of which ``x`` (... x h x W) holds rows ``first_row`` on (at least
+    :func:`rows_read` of them): a resize made band by band, without the whole image. Equal
+    to slicing the whole resize up to float rounding (the axes go in a fixed order)."""
+    out_height, out_width = size
+    indices, weights = _contributions(in_height, out_height, out_height / in_height, True)
+    indices, weights = (
+        indices[out_rows.start : out_rows.stop] - first_row,
+        weights[out_rows.start : out_rows.stop],
+    )
+    if indices.min() < 0 or indices.max() >= x.shape[-2]:
+        raise ValueError(
+            f"rows {first_row}..{first_row + x.shape[-2] - 1} do not hold every row that {out_rows} reads"
+        )
+    x = _apply(x, -2, indices, weights)  # exact where out_height == in_height (one tap of 1)
+    width = x.shape[-1]
+    return x if out_width == width else _resize_dim(x, -1, out_width, out_width / width, True)
 
 
 def imresize(

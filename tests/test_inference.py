@@ -213,3 +213,30 @@ def test_a_large_tiled_result_is_made_in_row_bands_equal_to_one_piece(monkeypatc
     banded = api.upscale_image(model, image, TileOptions(tile=32, tile_overlap=8)).pixels
     assert len(calls) == 5 and max(shape[1] for shape in calls) == 20 + 2 * 8
     assert np.abs(banded.astype(int) - whole.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("outscale", [3.3, 1.0])
+def test_outscale_goes_in_row_bands_too(monkeypatch, outscale):
+    """--outscale resized the whole float32 result at once, so a large image held 4 bytes a
+    sample of the model-scale output whatever the band limit. Each row band is now resized
+    from the network rows it reads, equal to resizing the whole output (up to rounding)."""
+    import torch
+
+    from superres import api
+    from superres.io import ImageData
+    from superres.resize import imresize
+
+    model = load_model("compact-x2")
+    pixels = smooth_image(100, 60, 3)
+    options = TileOptions(tile=32, tile_overlap=8)
+    size = (round(100 * outscale), round(60 * outscale))
+    whole = imresize(torch.from_numpy(api.upscale_float(model, pixels, options)).permute(2, 0, 1), size=size)
+    expected = np.clip(np.round(whole.permute(1, 2, 0).numpy() * 255), 0, 255)
+    monkeypatch.setattr(api, "ROW_BAND_BYTES", 4 * 3 * 60 * 4 * 20)  # bands of 20 input rows
+    calls = []
+    run_bands = api._run_bands
+    monkeypatch.setattr(api, "_run_bands", lambda *args: calls.append(args[1].shape) or run_bands(*args))
+    banded = api.upscale_image(model, ImageData(pixels), options, outscale=outscale).pixels
+    # 20 rows, 8 of context each side, and the rows the resize kernel reaches beyond them
+    assert len(calls) >= 5 and max(shape[1] for shape in calls) <= 40
+    assert banded.shape == expected.shape and np.abs(banded - expected).max() <= 1

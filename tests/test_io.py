@@ -392,26 +392,31 @@ def _large_tiff_inputs(tmp_path):
     return ["dem", "scan", "refl"]
 
 
-def test_a_tiff_result_larger_than_a_row_band_is_written_band_by_band(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("outscale", "suffix"), [([], "x2"), (["--outscale", "3"], "x3")])
+def test_a_tiff_result_larger_than_a_row_band_is_written_band_by_band(
+    tmp_path, monkeypatch, outscale, suffix
+):
     """A TIFF result was held whole before it was written (a 13,000-pixel-square input at x4:
     about 8 GB at 8 bits). Past one row band it is now written as tiles while the bands are
-    made, with the pixels and tags the one-piece write gives."""
+    made, with the pixels and tags the one-piece write gives, resized bands included."""
     from superres import api, io
 
     names = _large_tiff_inputs(tmp_path)
-    _upscale(tmp_path / "*.tif", tmp_path / "piece", "--tile", "32")
+    _upscale(tmp_path / "*.tif", tmp_path / "piece", "--tile", "32", *outscale)
     monkeypatch.setattr(api, "ROW_BAND_BYTES", 1)  # bands of 16 input rows: 32 output rows
     monkeypatch.setattr(io, "TIFF_TILE", 48)  # regrouped into 48-row tiles: carries between bands
     monkeypatch.setattr(api, "upscale_image", None)  # never the whole result
-    _upscale(tmp_path / "*.tif", tmp_path / "bands", "--tile", "32")
+    _upscale(tmp_path / "*.tif", tmp_path / "bands", "--tile", "32", *outscale)
     compared = (262, 277, 282, 283, 296, 338, 33550, 33922, 34675, 34735, 42113)
     for name in names:
         with (
-            tifffile.TiffFile(tmp_path / f"piece/{name}_x2.tif") as one,
-            tifffile.TiffFile(tmp_path / f"bands/{name}_x2.tif") as banded,
+            tifffile.TiffFile(tmp_path / f"piece/{name}_{suffix}.tif") as one,
+            tifffile.TiffFile(tmp_path / f"bands/{name}_{suffix}.tif") as banded,
         ):
             assert banded.pages[0].is_tiled and banded.pages[0].tilelength == 48
-            assert np.array_equal(one.asarray(), banded.asarray(), equal_nan=True)
+            # float samples (refl) agree to float rounding: the network ran on other windows
+            assert np.allclose(one.asarray(), banded.asarray(), rtol=0, atol=1e-6, equal_nan=True)
+            assert name == "refl" or np.array_equal(one.asarray(), banded.asarray())
             tags = [
                 {c: p.tags[c].value for c in compared if c in p.tags} for p in (one.pages[0], banded.pages[0])
             ]
