@@ -8,7 +8,9 @@ those recipes in fp32 and with bf16 autocast + channels_last (train.precision /
 train.channels_last) and writes benchmarks/TRAINING_PRECISION.md (``--output`` names another
 file for either). GAN recipes run from random
 generators (speed does not depend on the weights) and, without VGG19 weights here, with a
-random VGG for perceptual loss.
+random VGG for perceptual loss. Distillation recipes (``data.teacher``) take bicubic as the
+teacher: a step only reads the teacher's cached outputs, so its time does not depend on
+which network made them, and the teacher's own pass over the images is not timed.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def measure(path: Path, device: str, iterations: int, threads: int, extra: list[
             overrides.append("train.perceptual.weights_path=random")
         if recipe.train.gan:  # time full generator + discriminator steps
             overrides.append("train.gan.discriminator_warmup=0")
+        if recipe.data.teacher:  # the same targets in each batch, without minutes of a network's outputs
+            overrides += ["data.teacher=bicubic", "data.teacher_tta=false"]
         overrides += extra
         train(load_recipe(path, overrides), device=device, progress=False)
         return json.loads((Path(tmp) / recipe.name / "log.jsonl").read_text().splitlines()[-1])

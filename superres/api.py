@@ -301,10 +301,11 @@ def upscale_file(
     outscale: float | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     on_tile: TileCallback | None = None,
+    quality: int = 95,
 ) -> Path:
-    """Read, upscale and atomically write one image file. A TIFF result too large for one
-    row band (see :func:`page_row_bands`) is written band by band as it is made, so the
-    whole result is never held (only the input and one band)."""
+    """Read, upscale and atomically write one image file (``quality``: JPEG / WebP). A TIFF
+    result too large for one row band (see :func:`page_row_bands`) is written band by band
+    as it is made, so the whole result is never held (only the input and one band)."""
     image = read_image(input_path, max_pixels=max_pixels)
     in_bands = band_rows(model, image.pixels, options) < image.pixels.shape[0]
     if in_bands and writes_tiff_in_row_bands(output_path, image):
@@ -314,7 +315,7 @@ def upscale_file(
         result = _rescaled(image, np.broadcast_to(np.zeros((), image.pixels.dtype), shape))
         bands = page_row_bands(model, image, missing, options, on_tile, low, span, outscale)
         return write_tiff_rows(output_path, result, (rows for _, rows in bands))
-    return write_image(output_path, upscale_image(model, image, options, outscale, on_tile))
+    return write_image(output_path, upscale_image(model, image, options, outscale, on_tile), quality)
 
 
 def upscale(

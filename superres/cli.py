@@ -112,11 +112,19 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     if earlier and not args.quiet:
         names = ", ".join(str(job.source) for job in earlier[:3]) + (", ..." if len(earlier) > 3 else "")
         print(f"note: left out {len(earlier)} earlier result(s) of these inputs ({names})", file=sys.stderr)
+    single_file = len(jobs) == 1 and not missing
+    if args.skip_existing:
+        done = [job for job in jobs if output_path(job, args.output, single_file, suffix, args.ext).exists()]
+        jobs = [job for job in jobs if job not in done]
+        if done and not args.quiet:
+            print(
+                f"note: skipped {len(done)} input(s) whose output exists (--skip-existing)", file=sys.stderr
+            )
     sources = {job.source.resolve() for job in jobs}
     failures: list[str] = [f"{item}: no such file, folder or matching glob" for item in missing]
     images = tqdm(jobs, desc=f"{model.name} x{model.scale}", unit="img", disable=args.quiet)
     for job in images:
-        target = output_path(job, args.output, len(jobs) == 1 and not missing, suffix, args.ext)
+        target = output_path(job, args.output, single_file, suffix, args.ext)
         tiles = tqdm(total=0, desc=job.source.name, unit="tile", leave=False, disable=args.quiet)
 
         def on_tile(done: int, total: int, bar=tiles) -> None:
@@ -130,7 +138,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                     f"output {target} would overwrite an input image; use --suffix or -o", job.source
                 )
             target.parent.mkdir(parents=True, exist_ok=True)
-            upscale_file(model, job.source, target, options, args.outscale, args.max_pixels, on_tile)
+            upscale_file(
+                model, job.source, target, options, args.outscale, args.max_pixels, on_tile, args.quality
+            )
         except SuperresError as exc:
             failures.append(str(exc))
             tqdm.write(f"error: {exc}", file=sys.stderr)
@@ -292,6 +302,13 @@ def _positive(kind: type) -> Callable[[str], float | int]:
     return parse
 
 
+def _quality(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be 1 to 100, got {text}")
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -339,7 +356,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--suffix", help="added to output names (default: _x<scale>)")
     up.add_argument("--ext", help="output format by extension, e.g. png (default: as the input)")
+    up.add_argument("--quality", type=_quality, default=95, help="JPEG / WebP quality, 1-100 (default 95)")
     up.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
+    up.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave out inputs whose output exists (resume a batch; outputs are written whole or not at all)",
+    )
     up.add_argument(
         "--max-pixels", type=_positive(int), default=DEFAULT_MAX_PIXELS, help="refuse larger inputs"
     )

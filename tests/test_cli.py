@@ -115,6 +115,51 @@ def test_rerunning_a_folder_in_place_redoes_its_results_instead_of_upscaling_the
     assert Image.open(tmp_path / "a_x2.png").size == (12, 12) and (tmp_path / "a_x2_x2.png").is_file()
 
 
+def test_skip_existing_resumes_a_batch(tmp_path, capsys):
+    """An interrupted batch had to be redone whole; --skip-existing leaves out the inputs whose
+    output exists (complete: outputs are written atomically)."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a", "b", "c"):
+        Image.fromarray(smooth_image(12, 14)).save(src / f"{name}.png")
+    out = tmp_path / "out"
+    assert main(["upscale", str(src / "a.png"), "-o", str(out), "-m", "bicubic", "-s", "2", "-q"]) == 0
+    before = (out / "a_x2.png").stat().st_mtime_ns
+    assert main(["upscale", str(src), "-o", str(out), "-m", "bicubic", "-s", "2", "--skip-existing"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped 1 input(s) whose output exists" in err and "wrote 2 image(s)" in err
+    assert (out / "a_x2.png").stat().st_mtime_ns == before
+    assert sorted(p.name for p in out.iterdir()) == ["a_x2.png", "b_x2.png", "c_x2.png"]
+
+
+def test_quality_sets_the_jpeg_quality(tmp_path):
+    src = tmp_path / "p.png"
+    Image.fromarray(smooth_image(40, 40)).save(src)
+    sizes = []
+    for quality in ("30", "95"):
+        target = tmp_path / f"q{quality}.jpg"
+        assert (
+            main(
+                [
+                    "upscale",
+                    str(src),
+                    "-o",
+                    str(target),
+                    "-m",
+                    "bicubic",
+                    "-s",
+                    "2",
+                    "--quality",
+                    quality,
+                    "-q",
+                ]
+            )
+            == 0
+        )
+        sizes.append(target.stat().st_size)
+    assert sizes[0] < sizes[1]
+
+
 def test_failed_write_leaves_previous_output_intact(tmp_path, monkeypatch):
     import superres.io as sio
 
@@ -205,7 +250,15 @@ def test_api_returns_the_kind_it_was_given(tmp_path):
 
 @pytest.mark.parametrize(
     "option",
-    [["--tile", "-1"], ["--outscale", "0"], ["-s", "-2"], ["--tile-overlap", "-3"], ["--max-pixels", "0"]],
+    [
+        ["--tile", "-1"],
+        ["--outscale", "0"],
+        ["-s", "-2"],
+        ["--tile-overlap", "-3"],
+        ["--max-pixels", "0"],
+        ["--quality", "0"],
+        ["--quality", "101"],
+    ],
 )
 def test_bad_numeric_options_are_usage_errors(tmp_path, option, capsys):
     with pytest.raises(SystemExit) as exc:
