@@ -63,6 +63,11 @@ class Resolution:
 
 _TIFF_UNITS = {1: "none", 2: "inch", 3: "centimeter"}
 _EXIF_X_RESOLUTION, _EXIF_Y_RESOLUTION, _EXIF_RESOLUTION_UNIT = 0x011A, 0x011B, 0x0128
+_EXIF_SUB_IFDS = (0x8769, 0x8825, 0xA005)  # Exif (camera settings), GPS, Interoperability
+# A TIFF's own tags that are the image's EXIF too: make, model, date, artist, copyright. Not
+# its structure (size, strips, samples...), nor ImageDescription (tifffile, ImageJ and OME keep
+# their own metadata there) or Software (the program that wrote that file).
+_TIFF_EXIF_TAGS = (0x010F, 0x0110, 0x0132, 0x013B, 0x8298)
 
 
 def exif_with_resolution(exif: bytes, resolution: Resolution) -> bytes:
@@ -277,6 +282,7 @@ def _read_tiff(path: Path, max_pixels: int) -> ImageData:
         cmyk = page.photometric == tifffile.PHOTOMETRIC.SEPARATED
         geo = read_geo_tags(page)
         resolution = _tiff_resolution(tif, page)
+    exif = _tiff_exif(path)
     if geo is not None and orientation != 1:
         warnings.warn(f"{path}: a reoriented TIFF's georeferencing is not carried over", stacklevel=3)
         geo = None
@@ -294,8 +300,30 @@ def _read_tiff(path: Path, max_pixels: int) -> ImageData:
     icc = bytes(icc) if icc else None
     pixels, resolution = _orient(pixels, orientation), _oriented(resolution, orientation)
     return ImageData(
-        pixels, has_alpha, icc, source_format="TIFF", stack=stack, cmyk=cmyk, geo=geo, resolution=resolution
+        pixels, has_alpha, icc, exif, "TIFF", stack=stack, cmyk=cmyk, geo=geo, resolution=resolution
     )
+
+
+def _tiff_exif(path: Path) -> bytes | None:
+    """A TIFF's EXIF as EXIF bytes: its descriptive tags (make, model, date, ...) and its Exif
+    and GPS sub-IFDs; None if it has none or they cannot be parsed. Read from the first IFD
+    with Pillow's EXIF parser, not Image.open (no pixel-count checks: read_image made them)."""
+    try:
+        with open(path, "rb") as f:
+            source = Image.Exif()
+            source.load_from_fp(f)
+            exif = Image.Exif()
+            for tag in _TIFF_EXIF_TAGS:
+                if tag in source:
+                    exif[tag] = source[tag]
+            found = False
+            for tag in _EXIF_SUB_IFDS[:2]:  # Exif and GPS (Interoperability sits inside Exif)
+                if source.get_ifd(tag):
+                    exif.get_ifd(tag).update(source.get_ifd(tag))
+                    found = True
+    except (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError):
+        return None
+    return exif.tobytes() if len(exif) or found else None
 
 
 def _oriented(resolution: Resolution | None, orientation: int) -> Resolution | None:
@@ -377,6 +405,8 @@ def write_image(path: str | Path, image: ImageData, quality: int = 95) -> Path:
     path = Path(path)
     fmt = output_format(path)
     image = adapt_for_format(image, fmt, path)
+    if fmt == "TIFF":
+        _warn_if_exif_dropped(path, image)
     with atomic_output(path) as tmp:
         if fmt == "TIFF":
             _write_tiff(tmp, image)
@@ -438,20 +468,50 @@ def _pillow_can_write_tiff(image: ImageData) -> bool:
     return pixels.dtype == np.uint8 and pixels.shape[2] in (1, 3) + ((2, 4) if image.has_alpha else ())
 
 
+def _tiff_through_pillow(image: ImageData) -> bool:
+    """Whether a TIFF of ``image`` goes through Pillow, the one writer here that carries EXIF:
+    when there is EXIF and Pillow holds the pixels and every tag (no stack, no georeferencing)."""
+    return bool(image.exif) and image.stack is None and image.geo is None and _pillow_can_write_tiff(image)
+
+
+def _has_exif_sub_ifds(exif: bytes) -> bool:
+    parsed = Image.Exif()
+    parsed.load(exif)
+    return any(tag in parsed for tag in _EXIF_SUB_IFDS)
+
+
+def _warn_if_exif_dropped(path: Path, image: ImageData) -> None:
+    if not image.exif or _tiff_through_pillow(image):
+        return
+    if image.geo is not None:
+        kind = "a georeferenced TIFF"
+    elif image.stack is not None:
+        kind = f"a TIFF of {image.stack.pages} pages"
+    else:
+        kind = f"a TIFF of {image.pixels.shape[2]} {image.pixels.dtype} bands"
+    warnings.warn(
+        f"{path}: the input's EXIF is not carried into {kind} (PNG or JPEG would keep it)", stacklevel=4
+    )
+
+
 def _write_tiff(path: Path, image: ImageData) -> None:
     """Deflate-compressed TIFF: through Pillow when there is EXIF to carry and Pillow can
-    hold the pixels, else through tifffile (any sample type and band count, ICC kept)."""
-    if image.stack is not None:
-        _write_tiff_stack(path, image)
-        return
-    if image.exif and _pillow_can_write_tiff(image):
+    hold the image, else through tifffile (any sample type and band count, ICC kept). The
+    libtiff encoder behind Pillow's compression cannot write EXIF's own sub-IFDs (camera
+    settings, GPS), so a TIFF carrying them is written uncompressed, with all of its EXIF."""
+    if _tiff_through_pillow(image):
         im = Image.fromarray(image.pixels[:, :, 0] if image.pixels.shape[2] == 1 else image.pixels)
-        options = {"exif": image.exif, "compression": "tiff_adobe_deflate"}
+        options = {"exif": image.exif}
+        if not _has_exif_sub_ifds(image.exif):
+            options["compression"] = "tiff_adobe_deflate"
         if image.icc_profile:
             options["icc_profile"] = image.icc_profile
         if image.dpi:
             options["dpi"] = image.dpi
         im.save(path, format="TIFF", **options)
+        return
+    if image.stack is not None:
+        _write_tiff_stack(path, image)
         return
     import tifffile
 
@@ -475,11 +535,7 @@ def _tifffile_options(image: ImageData) -> dict:
 def writes_tiff_in_row_bands(path: str | Path, image: ImageData) -> bool:
     """Whether :func:`write_tiff_rows` writes ``image`` to ``path`` as :func:`write_image`
     would: a single-page TIFF, not one whose EXIF only Pillow carries."""
-    return (
-        output_format(path) == "TIFF"
-        and image.stack is None
-        and not (image.exif and _pillow_can_write_tiff(image))
-    )
+    return output_format(path) == "TIFF" and image.stack is None and not _tiff_through_pillow(image)
 
 
 def write_tiff_rows(path: str | Path, image: ImageData, row_bands: Iterable[np.ndarray]) -> Path:
@@ -492,6 +548,7 @@ def write_tiff_rows(path: str | Path, image: ImageData, row_bands: Iterable[np.n
 
     path = Path(path)
     height, width, channels = image.pixels.shape
+    _warn_if_exif_dropped(path, image)
 
     def tiles() -> Iterator[np.ndarray]:
         done = 0

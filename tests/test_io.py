@@ -456,3 +456,51 @@ def test_a_tiff_with_more_than_one_series_says_only_the_first_is_upscaled(tmp_pa
     with pytest.warns(UserWarning, match=r"scan\.tif: holds 2 image series; only the first \(24x32x3 YXS\)"):
         _upscale(tmp_path / "scan.tif", tmp_path / "out")
     assert read_image(tmp_path / "out/scan_x2.tif").pixels.shape == (48, 64, 3)
+
+
+def _camera_exif() -> bytes:
+    """EXIF as a camera writes it: make in IFD0, exposure and date in the Exif sub-IFD, GPS."""
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    exif.get_ifd(0x8769).update({0x829A: 0.004, 0x9003: "2024:01:01 10:00:00"})
+    exif.get_ifd(0x8825)[2] = (52.0, 13.0, 0.0)
+    return exif.tobytes()
+
+
+def _camera_fields(path) -> tuple:
+    exif = Image.open(path).getexif()
+    return exif.get(0x010F), exif.get_ifd(0x8769).get(0x9003), exif.get_ifd(0x8825).get(2)
+
+
+CAMERA_FIELDS = ("TestCam", "2024:01:01 10:00:00", (52.0, 13.0, 0.0))
+
+
+def test_a_camera_jpeg_upscales_to_tiff_with_all_of_its_exif(tmp_path):
+    """A JPEG whose EXIF has an Exif sub-IFD (every camera's) failed as TIFF output: libtiff,
+    behind Pillow's compressed TIFFs, refuses the sub-IFD ("Error setting from dictionary")."""
+    Image.fromarray(smooth_image(20, 24)).save(tmp_path / "photo.jpg", exif=_camera_exif())
+    _upscale(tmp_path / "photo.jpg", tmp_path / "out", "--ext", "tif")
+    assert _camera_fields(tmp_path / "out/photo_x2.tif") == CAMERA_FIELDS
+    assert read_image(tmp_path / "out/photo_x2.tif").pixels.shape == (40, 48, 3)
+
+
+def test_a_tiffs_exif_is_read_and_carried(tmp_path):
+    """EXIF inside TIFF inputs was not read: a scan's or camera TIFF's make, dates and GPS
+    were lost whatever the output format."""
+    Image.fromarray(smooth_image(20, 24)).save(tmp_path / "scan.tif", exif=_camera_exif())
+    for ext in ("tif", "jpg", "png"):
+        _upscale(tmp_path / "scan.tif", tmp_path / ext, "--ext", ext)
+        assert _camera_fields(tmp_path / ext / f"scan_x2.{ext}") == CAMERA_FIELDS, ext
+    # Only the descriptive tags and sub-IFDs become EXIF, not the file's own structure.
+    carried = Image.Exif()
+    carried.load(read_image(tmp_path / "scan.tif").exif)
+    assert set(carried) <= {0x010F, 0x8769, 0x8825}
+
+
+def test_exif_that_a_tiff_cannot_carry_is_said_to_be_dropped(tmp_path):
+    rgb16 = smooth_image(20, 24).astype(np.uint16) * 257
+    image = ImageData(rgb16, exif=_camera_exif())
+    with pytest.warns(
+        UserWarning, match=r"x\.tif: the input's EXIF is not carried into a TIFF of 3 uint16 bands"
+    ):
+        write_image(tmp_path / "x.tif", image)
