@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,6 +181,11 @@ def load_model(
             + "; pass a weights file with -m path/to/weights.pth"
         )
     elif path.suffix.lower() not in WEIGHT_SUFFIXES or not path.exists():
+        other_scales = [n for n in shipped if re.fullmatch(rf"{re.escape(name)}-x\d+", n)]
+        if other_scales:  # photo-gan with -s 3: the name is right, the scale is not
+            raise SuperresError(
+                f"{name!r} is shipped only as {', '.join(other_scales)}, not at x{scale or 4}"
+            )
         known = ", ".join([*shipped, *ARCHS])
         raise SuperresError(f"no model or weights file named {name!r} (models: {known})")
     network, arch, params, card = load_network(path)

@@ -38,7 +38,9 @@ def test_a_shipped_name_may_leave_out_its_scale():
 
     assert load_model("photo-gan").name == "photo-gan-x4"
     assert load_model("compact64", scale=2).name == "compact64-x2"
-    with pytest.raises(SuperresError, match="no model or weights file named 'photo-gan'"):
+    # At a scale it does not ship at, the error says which scales it has (it said "no model
+    # named 'photo-gan'", as if the name were wrong).
+    with pytest.raises(SuperresError, match="'photo-gan' is shipped only as photo-gan-x4, not at x2"):
         load_model("photo-gan", scale=2)
 
 
