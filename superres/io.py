@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import struct
+import threading
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator
@@ -43,6 +44,7 @@ IMAGE_SUFFIXES = frozenset(FORMATS)  # what superres reads and writes
 _ORIENTATION_TAG = 0x0112
 _ICC_TAG = 34675
 TIFF_TILE = 256  # tile side of TIFFs written from row bands (write_tiff_rows)
+_PILLOW_LIMIT_LOCK = threading.Lock()  # guards Pillow's process-wide pixel limit (_open_with_pillow)
 
 
 @dataclass(frozen=True)
@@ -189,8 +191,23 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageD
         raise SuperresError(f"truncated or corrupt image ({str(exc).splitlines()[0][:160]})", path) from None
 
 
+def _open_with_pillow(path: Path) -> Image.Image:
+    """``Image.open`` without Pillow's own decompression-bomb limit (and its warning past
+    89 megapixels): read_image checks ``max_pixels`` itself from the header, before decoding,
+    and Pillow's fixed limit made raising ``--max-pixels`` useless for PNG, JPEG and WebP.
+    Pillow keeps that limit process-wide (``Image.MAX_IMAGE_PIXELS``), so it is lifted only
+    while the header is read, under a lock, and put back."""
+    with _PILLOW_LIMIT_LOCK:
+        limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            return Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+
+
 def _read_pillow(path: Path, max_pixels: int) -> ImageData:
-    with Image.open(path) as im:
+    with _open_with_pillow(path) as im:
         _check_size(im.width, im.height, max_pixels, path)
         frames = getattr(im, "n_frames", 1)
         if frames > 1:  # animated PNG / WebP: superres writes still images

@@ -86,6 +86,22 @@ def test_bomb_limit_can_be_raised_explicitly(tmp_path):
     assert main([*args, "--max-pixels", "100000"]) == 1  # decodes past the header, then fails as corrupt
 
 
+def test_the_limit_can_be_raised_past_pillows_own(tmp_path, capsys):
+    """Pillow refuses images over its own limit (178,956,970 pixels) when it opens them, so
+    --max-pixels could not admit a 13400x13400 scan: it failed as a decompression bomb.
+    Past our limit, decoding is now attempted (and fails here: the file holds no pixels)."""
+    from PIL import Image
+
+    _bomb_png(tmp_path / "scan.png", side=13_400)
+    args = ["upscale", str(tmp_path / "scan.png"), "-o", str(tmp_path / "o"), "-m", "bicubic", "-q"]
+    limit = Image.MAX_IMAGE_PIXELS
+    assert main([*args, "--max-pixels", "200000000"]) == 1
+    assert "truncated or corrupt" in capsys.readouterr().err
+    assert main(args) == 1
+    assert "over the limit of 178,956,970" in capsys.readouterr().err
+    assert limit == Image.MAX_IMAGE_PIXELS  # Pillow's process-wide setting is put back
+
+
 def test_never_overwrites_an_input(tmp_path, capsys):
     src = tmp_path / "a.png"
     Image.fromarray(smooth_image(8, 8)).save(src)
