@@ -205,3 +205,45 @@ def test_gan_trains_under_bf16_autocast(shared, tmp_path, psnr_model):
     assert all(math.isfinite(last[k]) for k in ("l1", "gan", "feature_matching", "discriminator"))
     state = torch.load(tmp_path / "bf16" / CHECKPOINT_NAME, weights_only=True)
     assert all(v.dtype == torch.float32 for v in state["discriminator"].values() if v.is_floating_point())
+
+
+def test_lowpass_keeps_shapes_and_highpass_keeps_texture():
+    from superres.train.losses import highpass, l1_lowpass, lowpass
+
+    yy, xx = torch.meshgrid(torch.arange(48.0), torch.arange(48.0), indexing="ij")
+    gradient = (0.2 + 0.6 * xx / 47).expand(1, 3, 48, 48)
+    checker = 0.1 * ((yy + xx) % 2 * 2 - 1).expand(1, 3, 48, 48)
+    error = (lowpass(gradient) - gradient).abs()
+    assert error[..., 6:-6].max() < 1e-4  # exact beyond the kernel's reach of the borders
+    assert error.max() < 0.025  # reflected borders bend a slope a little; zero padding: a dark rim
+    assert lowpass(checker).abs().max() < 1e-3 and torch.allclose(highpass(checker), checker, atol=1e-3)
+    # Texture added to a target moves L1 but hardly the low-pass L1.
+    assert (
+        l1_lowpass(gradient + checker, gradient)
+        < 1e-3
+        < torch.nn.functional.l1_loss(gradient + checker, gradient)
+    )
+
+
+def test_frequency_separation_shows_the_discriminator_only_high_frequencies():
+    from superres.train.gan import build_adversary
+    from superres.train.losses import highpass
+    from superres.train.recipe import GanConfig
+
+    seen = []
+    config = GanConfig(discriminator_params={"num_feat": 8}, feature_matching=1.0, frequency_separation=True)
+    adversary = build_adversary(config, 3, 32, torch.device("cpu"), lambda m: m)
+    forward = adversary.module.forward
+    adversary.module.forward = lambda x: seen.append(x.detach().clone()) or forward(x)
+    sr, hr = torch.rand(2, 3, 32, 32, requires_grad=True), torch.rand(2, 3, 32, 32)
+    terms = adversary.generator_terms(sr, hr)
+    adversary.step(sr, hr)
+    assert set(terms) == {"gan", "feature_matching"} and len(seen) == 4
+    for image in seen:  # real and fake, for the generator's terms and the discriminator's step
+        assert any(torch.allclose(image, highpass(x.detach()), atol=1e-6) for x in (sr, hr))
+    assert _fs_recipe_uses_frequency_separation()
+
+
+def _fs_recipe_uses_frequency_separation() -> bool:
+    recipe = load_recipe(ROOT / "recipes/photo-gan-x4-fs.yaml")
+    return recipe.train.gan.frequency_separation and recipe.train.losses[0].type == "l1_lowpass"

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from superres.train.discriminators import build_discriminator
-from superres.train.losses import discriminator_loss, feature_matching_loss, generator_loss
+from superres.train.losses import discriminator_loss, feature_matching_loss, generator_loss, highpass
 from superres.train.optim import make_optimizer
 
 
@@ -31,8 +31,13 @@ class Adversary:
     weight: float
     feature_matching: float
     forward_context: Callable[[], AbstractContextManager] = contextlib.nullcontext  # e.g. bf16 autocast
+    frequency_separation: bool = False  # the discriminator sees highpass(image)
+
+    def _seen(self, image: torch.Tensor) -> torch.Tensor:
+        return highpass(image) if self.frequency_separation else image
 
     def generator_terms(self, sr: torch.Tensor, hr: torch.Tensor) -> dict[str, torch.Tensor]:
+        sr, hr = self._seen(sr), self._seen(hr)
         self.module.requires_grad_(False)
         try:
             with torch.no_grad():
@@ -49,6 +54,7 @@ class Adversary:
 
     def step(self, sr: torch.Tensor, hr: torch.Tensor) -> float:
         """One discriminator update on a real and a (detached) generated batch."""
+        sr, hr = self._seen(sr.detach()), self._seen(hr)
         with self.forward_context():  # the forward passes only; backward runs outside autocast
             real_logits, _ = _fp32(self.trained(hr))
             fake_logits, _ = _fp32(self.trained(sr.detach()))
@@ -96,4 +102,5 @@ def build_adversary(
         gan_config.weight,
         gan_config.feature_matching,
         forward_context,
+        gan_config.frequency_separation,
     )

@@ -43,8 +43,35 @@ def psnr(prediction: torch.Tensor, target: torch.Tensor, eps: float = 1e-5) -> t
     return 10 * torch.log10(per_sample + eps).mean()
 
 
+LOWPASS_SIGMA = 2.0  # HR pixels: at x4 it keeps most of what the LR image holds (period >= 8 px)
+
+
+def lowpass(image: torch.Tensor, sigma: float = LOWPASS_SIGMA) -> torch.Tensor:
+    """An N x C x H x W batch blurred by a Gaussian (reflected borders): its low frequencies."""
+    radius = int(3 * sigma + 0.5)
+    x = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
+    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    channels = image.shape[1]
+    padded = F.pad(image, (radius, radius, radius, radius), mode="reflect")
+    rows = F.conv2d(padded, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    return F.conv2d(rows, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+
+
+def highpass(image: torch.Tensor) -> torch.Tensor:
+    """What :func:`lowpass` leaves out: edges and texture."""
+    return image - lowpass(image)
+
+
+def l1_lowpass(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 on the low frequencies only (frequency separation, Fritsche et al. 2019): colour and
+    shape are held to the target, the texture above them is left to the adversarial loss."""
+    return F.l1_loss(lowpass(prediction), lowpass(target))
+
+
 PIXEL_LOSSES: dict[str, Loss] = {
     "l1": F.l1_loss,
+    "l1_lowpass": l1_lowpass,
     "mse": F.mse_loss,
     "charbonnier": charbonnier,
     "y_mse": y_mse,

@@ -88,6 +88,9 @@ class GanConfig:
     # a fresh discriminator is near chance for a while, and a generator chasing its noise
     # learns artefacts.
     discriminator_warmup: int = 0
+    # The discriminator sees only the high frequencies (the image less its low-pass): it
+    # judges texture, which a pixel loss on the low-pass (l1_lowpass) leaves free.
+    frequency_separation: bool = False
     optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(lr=1e-4))
 
 
