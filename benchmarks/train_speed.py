@@ -38,7 +38,9 @@ def measure(path: Path, device: str, iterations: int, threads: int, extra: list[
     recipe = load_recipe(path)
     with tempfile.TemporaryDirectory() as tmp:
         n = iterations
+        # Random weights (speed does not depend on them), so no start to grow or adapt either.
         overrides = [f"output={tmp}", "val.sets=[]", "network.pretrained=''"]
+        overrides += ["network.pretrained_partial=false", "network.pretrained_deepen=false"]
         overrides += [
             f"train.iterations={2 * n}",
             f"train.log_interval={n}",
@@ -128,6 +130,9 @@ def main() -> None:
         "--output", type=Path, help="default: benchmarks/TRAINING_SPEED.md, or TRAINING_PRECISION.md"
     )
     parser.add_argument("--precision-study", nargs="+", metavar="RECIPE", help="recipe names")
+    parser.add_argument(
+        "--recipes", nargs="+", metavar="RECIPE", help="time only these and replace their rows in the table"
+    )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--set", nargs="*", default=[], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -138,7 +143,10 @@ def main() -> None:
         precision_study(args)
         return
     rows = []
-    for path in sorted((ROOT / "recipes").glob("*.yaml")):
+    paths = sorted((ROOT / "recipes").glob("*.yaml"))
+    if args.recipes:
+        paths = [ROOT / "recipes" / f"{name}.yaml" for name in args.recipes]
+    for path in paths:
         if path.stem == "tiny-test":
             continue
         recipe = load_recipe(path)
@@ -155,6 +163,10 @@ def main() -> None:
         )
         print(f"{path.stem:<22} {summary}", flush=True)
     n = args.iterations
+    out = args.output or ROOT / "benchmarks/TRAINING_SPEED.md"
+    if args.recipes:
+        update_rows(out, rows, f"--device {args.device} --iterations {n} --recipes {' '.join(args.recipes)}")
+        return
     lines = [
         *report_header("Training speed", f"--device {args.device} --iterations {n}", args),
         f"- each row: mean over {n} iterations after {n} warm-up iterations",
@@ -162,16 +174,33 @@ def main() -> None:
         "| recipe | batch | HR patch | loader workers | iterations/s | samples/s | loader share of step |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, batch, patch, workers, last, summary in rows:
-        speed = (
-            f"{last['it_per_s']:.3f} | {last['samples_per_s']:.2f} | {last['data_share']:.1%}"
-            if last
-            else f"{summary} | | "
-        )
-        lines.append(f"| {name} | {batch} | {patch} | {workers} | {speed} |")
-    out = args.output or ROOT / "benchmarks/TRAINING_SPEED.md"
+    lines += [table_row(*row) for row in rows]
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")
+
+
+def table_row(name: str, batch: int, patch: int, workers: int, last: dict | None, summary: str) -> str:
+    speed = (
+        f"{last['it_per_s']:.3f} | {last['samples_per_s']:.2f} | {last['data_share']:.1%}"
+        if last
+        else f"{summary} | | "
+    )
+    return f"| {name} | {batch} | {patch} | {workers} | {speed} |"
+
+
+def update_rows(out: Path, rows: list, options: str) -> None:
+    """Replace the rows of ``rows``' recipes in an existing table; the header names the rerun."""
+    lines = out.read_text().splitlines()
+    for row in rows:
+        new = table_row(*row)
+        lines = [new if line.startswith(f"| {row[0]} |") else line for line in lines]
+        if new not in lines:
+            lines.append(new)
+    table = next(i for i, line in enumerate(lines) if line.startswith("| recipe |"))
+    note = f"- rows rerun {datetime.date.today().isoformat()}: `python benchmarks/train_speed.py {options}`"
+    lines.insert(table - 1, note)
+    out.write_text("\n".join(lines) + "\n")
+    print(f"updated {out}")
 
 
 if __name__ == "__main__":
