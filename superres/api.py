@@ -62,7 +62,7 @@ _RGB_TO_YCBCR = torch.tensor(
 )
 _YCBCR_TO_RGB = torch.linalg.inv(_RGB_TO_YCBCR)
 _CHROMA_OFFSET = torch.tensor([0.0, 0.5, 0.5]).view(3, 1, 1)
-ROW_BAND_BYTES = 512 << 20  # float32 output a tiled run holds at once (see _upscale_in_row_bands)
+ROW_BAND_BYTES = 512 << 20  # float32 output a tiled run holds at once (see page_row_bands)
 
 
 def value_range(pixels: np.ndarray, missing: np.ndarray | None = None) -> tuple[float, float]:
@@ -107,13 +107,12 @@ def _to_unit_range(
     fill: np.ndarray | None = None,
 ) -> tuple[torch.Tensor, Callable[[torch.Tensor], np.ndarray]]:
     """C x H x W float32 tensor, (samples - low) / span, and the function that maps a result
-    back. Pixels ``missing`` (H x W) are filled with ``fill`` (per band; by default their
-    band's mean in ``pixels``)."""
+    back. Pixels ``missing`` (H x W) are filled with ``fill``, one value per band (from
+    :func:`_fill_values` over the whole page, so that every row band fills alike)."""
     dtype = pixels.dtype
     data = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)).astype(np.float32))
     data = torch.nan_to_num(data, nan=low, posinf=low + span, neginf=low)
     if missing is not None:
-        fill = _fill_values(pixels, missing, low, span) if fill is None else fill
         invalid = torch.from_numpy(missing)
         for band, value in zip(data, fill, strict=True):
             band[invalid] = float(value)

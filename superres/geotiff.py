@@ -92,9 +92,9 @@ def nearest_mask(mask: np.ndarray, height: int, width: int, rows: range | None =
     """An H x W boolean mask resized to ``height`` x ``width`` by nearest neighbour (pixel
     centres); only output ``rows`` of it if given."""
     wanted = np.arange(height) if rows is None else np.arange(rows.start, rows.stop)
-    rows = np.minimum((wanted + 0.5) * mask.shape[0] / height, mask.shape[0] - 1).astype(np.intp)
+    sources = np.minimum((wanted + 0.5) * mask.shape[0] / height, mask.shape[0] - 1).astype(np.intp)
     cols = np.minimum((np.arange(width) + 0.5) * mask.shape[1] / width, mask.shape[1] - 1).astype(np.intp)
-    return mask[rows[:, None], cols[None, :]]
+    return mask[sources[:, None], cols[None, :]]
 
 
 def is_nodata(pixels: np.ndarray, nodata: float | None) -> np.ndarray | None:

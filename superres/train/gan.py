@@ -57,7 +57,7 @@ class Adversary:
         sr, hr = self._seen(sr.detach()), self._seen(hr)
         with self.forward_context():  # the forward passes only; backward runs outside autocast
             real_logits, _ = _fp32(self.trained(hr))
-            fake_logits, _ = _fp32(self.trained(sr.detach()))
+            fake_logits, _ = _fp32(self.trained(sr))
         loss = discriminator_loss(self.loss, real_logits, fake_logits)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
