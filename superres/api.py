@@ -40,6 +40,7 @@ from superres.inference import TileOptions, upscale_tensor
 from superres.io import (
     DEFAULT_MAX_PIXELS,
     ImageData,
+    check_fits_format,
     exif_with_resolution,
     from_pil,
     read_image,
@@ -49,6 +50,7 @@ from superres.io import (
     writes_tiff_in_row_bands,
 )
 from superres.models import SRModel, load_model
+from superres.ome import rescaled_ome
 from superres.resize import imresize, imresize_rows, rows_read
 
 if TYPE_CHECKING:
@@ -179,13 +181,16 @@ def _pages_and_mapping(image: ImageData) -> tuple[list[ImageData], list[np.ndarr
 
 
 def _rescaled(image: ImageData, pixels: np.ndarray) -> ImageData:
-    """``image`` with upscaled ``pixels``; its resolution (pixels per unit) grows with them."""
-    res, exif = image.resolution, image.exif
+    """``image`` with upscaled ``pixels``; its resolution (pixels per unit) grows with them,
+    and an OME-XML's size and physical pixel size follow."""
+    res, exif, ome_xml = image.resolution, image.exif, image.ome_xml
+    (height, width), (new_height, new_width) = image.pixels.shape[:2], pixels.shape[:2]
     if res is not None:
-        (height, width), (new_height, new_width) = image.pixels.shape[:2], pixels.shape[:2]
         res = replace(res, x=res.x * new_width / width, y=res.y * new_height / height)
         exif = exif_with_resolution(exif, res) if exif else exif
-    return replace(image, pixels=pixels, resolution=res, exif=exif)
+    if ome_xml is not None:
+        ome_xml = rescaled_ome(ome_xml, width, height, new_width, new_height)
+    return replace(image, pixels=pixels, resolution=res, exif=exif, ome_xml=ome_xml)
 
 
 def _upscale_page(
@@ -306,6 +311,7 @@ def upscale_file(
     result too large for one row band (see :func:`page_row_bands`) is written band by band
     as it is made, so the whole result is never held (only the input and one band)."""
     image = read_image(input_path, max_pixels=max_pixels)
+    check_fits_format(output_path, *result_size(model, image.pixels, outscale), source=input_path)
     in_bands = band_rows(model, image.pixels, options) < image.pixels.shape[0]
     if in_bands and writes_tiff_in_row_bands(output_path, image):
         _, (missing,), low, span = _pages_and_mapping(image)

@@ -23,20 +23,24 @@ class Job:
     found: bool = False  # by a folder or glob, not named on the command line
 
 
-def collect_inputs(inputs: list[str], recursive: bool) -> tuple[list[Job], list[str]]:
-    """Expand files, folders and globs into jobs; also return inputs that matched nothing."""
+def collect_inputs(inputs: list[str], recursive: bool) -> tuple[list[Job], list[str], list[Path]]:
+    """Expand files, folders and globs into jobs; also return inputs that matched nothing and
+    the files folders held that are not of a type superres reads (hidden files aside)."""
     from superres.io import IMAGE_SUFFIXES
 
     jobs: list[Job] = []
     missing: list[str] = []
+    other: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
             pattern = "**/*" if recursive else "*"
-            files = sorted(
-                p for p in path.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-            )
-            jobs += [Job(p, p.relative_to(path), found=True) for p in files]
+            found = (p for p in path.glob(pattern) if p.is_file())
+            # hidden files and folders left out, as the shell's globs do (e.g. macOS ._NAME.jpg)
+            files = sorted(p for p in found if not any(n.startswith(".") for n in p.relative_to(path).parts))
+            readable = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+            jobs += [Job(p, p.relative_to(path), found=True) for p in readable]
+            other += [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
         elif path.exists():
             jobs.append(Job(path, Path(path.name)))
         elif any(ch in item for ch in "*?["):
@@ -46,7 +50,7 @@ def collect_inputs(inputs: list[str], recursive: bool) -> tuple[list[Job], list[
             jobs += [Job(p, Path(p.name), found=True) for p in matches]
         else:
             missing.append(item)
-    return jobs, missing
+    return jobs, missing, other
 
 
 def output_path(job: Job, output: str | None, single_file: bool, suffix: str, ext: str | None) -> Path:
@@ -61,7 +65,11 @@ def output_path(job: Job, output: str | None, single_file: bool, suffix: str, ex
     if extension.lower() not in FORMATS:
         extension = ".png"
     relative = job.relative if output else Path(job.source.name)
-    return folder / relative.parent / f"{relative.stem}{suffix}{extension}"
+    stem, ome = relative.stem, relative.stem.lower().endswith(".ome")  # NAME.ome.tif: OME-TIFF
+    if ome:  # NAME_x4.ome.tif, which OME readers recognise; NAME_x4.png for another format
+        stem = stem[:-4]
+    ome_part = ".ome" if ome and extension.lower() in (".tif", ".tiff") else ""
+    return folder / relative.parent / f"{stem}{suffix}{ome_part}{extension}"
 
 
 def _leave_out_earlier_results(
@@ -96,9 +104,16 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from superres.api import upscale_file
     from superres.inference import TileOptions
 
-    jobs, missing = collect_inputs(args.inputs, args.recursive)
+    jobs, missing, other = collect_inputs(args.inputs, args.recursive)
     for item in missing:
         print(f"error: {item}: no such file, folder or matching glob", file=sys.stderr)
+    if other and not args.quiet:
+        kinds = ", ".join(sorted({p.suffix.lower() or "no extension" for p in other}))
+        print(
+            f"note: left out {len(other)} file(s) of a type superres does not read ({kinds});"
+            " it reads PNG, JPEG, WebP, BMP and TIFF",
+            file=sys.stderr,
+        )
     if not jobs:
         print("error: no input images", file=sys.stderr)
         return 2
@@ -144,7 +159,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         except SuperresError as exc:
             failures.append(str(exc))
             tqdm.write(f"error: {exc}", file=sys.stderr)
-        except (OSError, RuntimeError, MemoryError) as exc:
+        except (OSError, RuntimeError, MemoryError, ValueError) as exc:  # e.g. an encoder's refusal
             failures.append(f"{job.source}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
             tqdm.write(f"error: {failures[-1]}", file=sys.stderr)
         finally:

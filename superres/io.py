@@ -29,6 +29,7 @@ from PIL import Image, UnidentifiedImageError
 from superres.atomic import atomic_output
 from superres.errors import SuperresError
 from superres.geotiff import GeoTags, read_geo_tags
+from superres.ome import image_count
 
 DEFAULT_MAX_PIXELS = 2 * 89_478_485  # Pillow's own hard limit (about 179 megapixels)
 FORMATS = {
@@ -41,6 +42,7 @@ FORMATS = {
     ".tiff": "TIFF",
 }
 IMAGE_SUFFIXES = frozenset(FORMATS)  # what superres reads and writes
+MAX_SIDE = {"WEBP": 16383, "JPEG": 65500}  # the encoders' (libwebp, libjpeg) largest width or height
 _ORIENTATION_TAG = 0x0112
 _ICC_TAG = 34675
 TIFF_TILE = 256  # tile side of TIFFs written from row bands (write_tiff_rows)
@@ -112,6 +114,7 @@ class ImageData:
     cmyk: bool = False  # a TIFF's ink planes (photometric "separated"), written back as such
     geo: GeoTags | None = None  # GeoTIFF georeferencing and GDAL no-data, rescaled on writing
     resolution: Resolution | None = None  # of these pixels (upscaling rescales it)
+    ome_xml: str | None = None  # a one-image OME-TIFF's metadata (upscaling rescales it)
 
     @property
     def nodata(self) -> float | None:
@@ -299,6 +302,7 @@ def _read_tiff(path: Path, max_pixels: int) -> ImageData:
         cmyk = page.photometric == tifffile.PHOTOMETRIC.SEPARATED
         geo = read_geo_tags(page)
         resolution = _tiff_resolution(tif, page)
+        ome_xml = _carried_ome(tif, path)
     exif = _tiff_exif(path)
     if geo is not None and orientation != 1:
         warnings.warn(f"{path}: a reoriented TIFF's georeferencing is not carried over", stacklevel=3)
@@ -317,8 +321,29 @@ def _read_tiff(path: Path, max_pixels: int) -> ImageData:
     icc = bytes(icc) if icc else None
     pixels, resolution = _orient(pixels, orientation), _oriented(resolution, orientation)
     return ImageData(
-        pixels, has_alpha, icc, exif, "TIFF", stack=stack, cmyk=cmyk, geo=geo, resolution=resolution
+        pixels,
+        has_alpha,
+        icc,
+        exif,
+        "TIFF",
+        stack=stack,
+        cmyk=cmyk,
+        geo=geo,
+        resolution=resolution,
+        ome_xml=ome_xml,
     )
+
+
+def _carried_ome(tif: Any, path: Path) -> str | None:
+    """The OME-XML of an OME-TIFF that describes one image (the series that is upscaled)."""
+    if not tif.is_ome:
+        return None
+    xml = tif.ome_metadata
+    count = image_count(xml or "")
+    if count == 1:
+        return xml
+    warnings.warn(f"{path}: its OME-XML describes {count} images; it is not carried over", stacklevel=4)
+    return None
 
 
 def _tiff_exif(path: Path) -> bytes | None:
@@ -383,6 +408,20 @@ def output_format(path: str | Path) -> str:
         ) from None
 
 
+def check_fits_format(path: str | Path, height: int, width: int, source: str | Path | None = None) -> None:
+    """Refuse (SuperresError, naming ``source`` if given, else ``path``) a height x width
+    result the format at ``path`` cannot encode, so a batch learns it before the upscale."""
+    fmt = output_format(path)
+    limit = MAX_SIDE.get(fmt)
+    if limit is not None and max(height, width) > limit:
+        name = {"WEBP": "WebP"}.get(fmt, fmt)
+        raise SuperresError(
+            f"the result would be {width}x{height} pixels; {name} holds at most {limit} a side "
+            "(write .png or .tif instead)",
+            source if source is not None else path,
+        )
+
+
 def _to_uint8(pixels: np.ndarray) -> np.ndarray:
     if pixels.dtype == np.uint16:
         return ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
@@ -404,6 +443,9 @@ def adapt_for_format(image: ImageData, fmt: str, path: Path) -> ImageData:
     if image.geo is not None:
         warnings.warn(f"{path}: {fmt} cannot hold the input's georeferencing; it is dropped", stacklevel=3)
         image = replace(image, geo=None)
+    if image.ome_xml is not None:
+        warnings.warn(f"{path}: {fmt} cannot hold the input's OME-XML metadata; it is dropped", stacklevel=3)
+        image = replace(image, ome_xml=None)
     if image.color_channels not in (1, 3):
         raise SuperresError(f"a {pixels.shape[2]}-band image can only be written as TIFF (.tif)", path)
     if pixels.dtype == np.uint16 and fmt != "PNG":
@@ -421,6 +463,7 @@ def write_image(path: str | Path, image: ImageData, quality: int = 95) -> Path:
     """Encode ``image`` in the format named by the extension, atomically (temp + rename)."""
     path = Path(path)
     fmt = output_format(path)
+    check_fits_format(path, *image.pixels.shape[:2])
     image = adapt_for_format(image, fmt, path)
     if fmt == "TIFF":
         _warn_if_exif_dropped(path, image)
@@ -487,8 +530,10 @@ def _pillow_can_write_tiff(image: ImageData) -> bool:
 
 def _tiff_through_pillow(image: ImageData) -> bool:
     """Whether a TIFF of ``image`` goes through Pillow, the one writer here that carries EXIF:
-    when there is EXIF and Pillow holds the pixels and every tag (no stack, no georeferencing)."""
-    return bool(image.exif) and image.stack is None and image.geo is None and _pillow_can_write_tiff(image)
+    when there is EXIF and Pillow holds the pixels and every tag (no stack, georeferencing or OME)."""
+    if not image.exif or image.stack is not None or image.geo is not None or image.ome_xml is not None:
+        return False
+    return _pillow_can_write_tiff(image)
 
 
 def _has_exif_sub_ifds(exif: bytes) -> bool:
@@ -546,7 +591,14 @@ def _tifffile_options(image: ImageData) -> dict:
         "compression": "zlib",
         "extratags": _extratags(image),
         **_tiff_resolution_options(image),
+        **_ome_options(image),
     }
+
+
+def _ome_options(image: ImageData) -> dict:
+    """tifffile.imwrite arguments that make the output an OME-TIFF with ``image.ome_xml``
+    as its description (instead of tifffile's own shaped-array description)."""
+    return {"description": image.ome_xml, "metadata": None} if image.ome_xml else {}
 
 
 def writes_tiff_in_row_bands(path: str | Path, image: ImageData) -> bool:
@@ -639,6 +691,7 @@ def _write_tiff_stack(path: Path, image: ImageData) -> None:
     if bands > 1:
         options |= {"planarconfig": "contig", "extrasamples": ("unassalpha",) if image.has_alpha else None}
     imagej = stack.imagej and pixels.dtype in (np.uint8, np.uint16, np.float32) and set(axes) <= set("TZCYXS")
+    imagej = imagej and image.ome_xml is None  # pages in the input's order, as its OME-XML maps them
     options["extratags"] = _extratags(image)
     if imagej:
         metadata = {"axes": axes}
@@ -650,7 +703,8 @@ def _write_tiff_stack(path: Path, image: ImageData) -> None:
         tifffile.imwrite(path, pixels, imagej=True, metadata=metadata, **options)
     else:
         options |= _tiff_resolution_options(image)
-        tifffile.imwrite(path, pixels, metadata={"axes": axes}, compression="zlib", **options)
+        options |= _ome_options(image) or {"metadata": {"axes": axes}}
+        tifffile.imwrite(path, pixels, compression="zlib", **options)
 
 
 def to_pil(image: ImageData) -> Image.Image:

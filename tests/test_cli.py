@@ -148,6 +148,67 @@ def test_skip_existing_resumes_a_batch(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["a_x2.png", "b_x2.png", "c_x2.png"]
 
 
+def test_files_a_folder_holds_that_are_not_images_are_named_in_a_note(tmp_path, capsys):
+    """A folder's GIFs were left out without a word, and a hidden ._NAME.png (macOS) failed
+    the batch as a corrupt image; hidden files are now left out, as shell globs do."""
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(smooth_image(12, 14)).save(src / "a.png")
+    Image.fromarray(smooth_image(12, 14)).save(src / "b.gif")
+    (src / "notes.txt").write_text("x")
+    (src / "._a.png").write_bytes(b"\x00\x05\x16\x07")  # macOS resource fork: hidden, not an image
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out"), "-m", "bicubic", "-s", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "left out 2 file(s) of a type superres does not read (.gif, .txt)" in err
+    assert "wrote 1 image(s)" in err
+
+
+def test_a_result_too_large_for_webp_fails_before_the_upscale(tmp_path, capsys, monkeypatch):
+    """A WebP result over 16383 pixels a side ended the batch with a traceback (Pillow's
+    ValueError) after the whole upscale; it is now refused first and the batch goes on."""
+    import superres.api
+
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(smooth_image(4, 8200)).save(src / "wide.png")
+    Image.fromarray(smooth_image(12, 14)).save(src / "small.png")
+    upscaled = []
+    real_upscale_image = superres.api.upscale_image
+    monkeypatch.setattr(
+        superres.api, "upscale_image", lambda *a, **k: upscaled.append(1) or real_upscale_image(*a, **k)
+    )
+    out = tmp_path / "out"
+    args = ["upscale", str(src), "-o", str(out), "-m", "bicubic", "-s", "2", "--ext", "webp", "-q"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "1 of 2 inputs failed" in err
+    assert "wide.png: the result would be 16400x8 pixels; WebP holds at most 16383 a side" in err
+    assert "Traceback" not in err
+    assert [p.name for p in out.iterdir()] == ["small_x2.webp"] and len(upscaled) == 1
+
+
+def test_an_encoder_value_error_fails_one_file_not_the_batch(tmp_path, capsys, monkeypatch):
+    import superres.api
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a", "b"):
+        Image.fromarray(smooth_image(12, 14)).save(src / f"{name}.png")
+    real_upscale_file = superres.api.upscale_file
+
+    def failing_for_a(model, source, *rest, **kw):
+        if Path(source).name == "a.png":
+            raise ValueError("encoding error 5: something the encoder refused")
+        return real_upscale_file(model, source, *rest, **kw)
+
+    monkeypatch.setattr(superres.api, "upscale_file", failing_for_a)
+    out = tmp_path / "out"
+    assert main(["upscale", str(src), "-o", str(out), "-m", "bicubic", "-s", "2", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "a.png: ValueError: encoding error 5" in err and "1 of 2 inputs failed" in err
+    assert [p.name for p in out.iterdir()] == ["b_x2.png"]
+
+
 def test_quality_sets_the_jpeg_quality(tmp_path):
     src = tmp_path / "p.png"
     Image.fromarray(smooth_image(40, 40)).save(src)

@@ -123,6 +123,7 @@ class TrainConfig:
     # bf16: forward passes under bf16 autocast (weights, gradients and optimizer state stay
     # fp32); 1.4-2x faster on CPUs with AVX-512 bf16 (benchmarks/TRAINING_PRECISION.md), 11-12x
     # slower on CPUs without it (TRAINING_PRECISION_AVX2.md), where training warns.
+    # auto: bf16 where it is fast (CUDA with bf16, CPUs with AVX-512 BF16 or AMX), else fp32.
     precision: str = "fp32"
     channels_last: bool = False  # NHWC activations; faster for convolutions on CPU
     checkpoint_interval: int = 1000
@@ -234,8 +235,8 @@ def _check_values(recipe: Recipe) -> None:
     from superres.data import check_sampling
 
     check_sampling(recipe.data.patch_candidates, recipe.data.downscales)
-    if recipe.train.precision not in ("fp32", "bf16"):
-        raise SuperresError(f"train.precision must be fp32 or bf16, got {recipe.train.precision!r}")
+    if recipe.train.precision not in ("fp32", "bf16", "auto"):
+        raise SuperresError(f"train.precision must be fp32, bf16 or auto, got {recipe.train.precision!r}")
     for loss in recipe.train.losses:
         if loss.target not in ("hr", "teacher"):
             raise SuperresError(f"loss target must be hr or teacher, got {loss.target!r}")

@@ -103,6 +103,16 @@ def cpu_has_native_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
+def training_precision(precision: str, device: torch.device) -> str:
+    """The precision ``train.precision`` means on ``device``: ``auto`` is bf16 where bf16 is
+    fast (CUDA devices that support it, CPUs with native bf16), else fp32."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if device.type == "cpu" and cpu_has_native_bf16() else "fp32"
+
+
 def _network_params(recipe: Recipe) -> dict[str, Any]:
     params = dict(recipe.network.params)
     if params.setdefault("scale", recipe.data.scale) != recipe.data.scale:
@@ -404,7 +414,7 @@ def _build_parts(
         perceptual=None,
         device=device,
         memory_format=memory_format,
-        bf16=cfg.precision == "bf16",
+        bf16=training_precision(cfg.precision, device) == "bf16",
     )
     if cfg.gan:
         hr_patch = recipe.data.patch_size * recipe.data.scale
@@ -553,6 +563,9 @@ def _train(
         if resume:
             _drop_log_records_after(run_dir / "log.jsonl", start)
 
+    if cfg.precision == "auto" and ranks.is_main:
+        chosen = "bf16" if parts.bf16 else "fp32"
+        print(f"[{recipe.name}] train.precision auto: {chosen} on this {parts.device.type}")
     if cfg.precision == "bf16" and parts.device.type == "cpu" and not cpu_has_native_bf16() and ranks.is_main:
         print(
             f"[{recipe.name}] warning: train.precision is bf16, but this CPU has no native bf16"
@@ -673,7 +686,7 @@ def export(
             "pretrained": recipe.network.pretrained or None,
             "pretrained_partial": recipe.network.pretrained_partial,
             "pretrained_deepen": recipe.network.pretrained_deepen,
-            "precision": recipe.train.precision,
+            "precision": training_precision(recipe.train.precision, device),
             "optimizer": asdict(recipe.train.optimizer),
             "schedule": asdict(recipe.train.schedule),
             "ema_decay": recipe.train.ema_decay,
