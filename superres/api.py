@@ -153,19 +153,22 @@ def upscale_image(
     options: TileOptions = TileOptions(),
     outscale: float | None = None,
     on_tile: TileCallback | None = None,
+    *,
+    keep_dpi: bool = False,
 ) -> ImageData:
-    """Upscale decoded pixels; the result keeps sample type, bands, alpha, pages and metadata."""
+    """Upscale decoded pixels; the result keeps sample type, bands, alpha, pages and metadata.
+    Its DPI grows with the pixels (the same print size) unless ``keep_dpi`` (a larger print)."""
     pages, missing, low, span = _pages_and_mapping(image)
     if image.stack is None:
         pixels = _upscale_page(model, image, missing[0], options, outscale, on_tile, low, span)
-        return _rescaled(image, pixels)
+        return _rescaled(image, pixels, keep_dpi)
     out = None  # a stack's result is filled page by page: one copy of it in memory, not two
     for index, (page_image, page_missing) in enumerate(zip(pages, missing, strict=True)):
         page = _upscale_page(model, page_image, page_missing, options, outscale, on_tile, low, span)
         if out is None:
             out = np.empty((*page.shape[:2], page.shape[2] * image.stack.pages), page.dtype)
         out[:, :, index * page.shape[2] : (index + 1) * page.shape[2]] = page
-    return _rescaled(image, out)
+    return _rescaled(image, out, keep_dpi)
 
 
 def _pages_and_mapping(image: ImageData) -> tuple[list[ImageData], list[np.ndarray | None], float, float]:
@@ -180,12 +183,13 @@ def _pages_and_mapping(image: ImageData) -> tuple[list[ImageData], list[np.ndarr
     return pages, missing, low, span
 
 
-def _rescaled(image: ImageData, pixels: np.ndarray) -> ImageData:
-    """``image`` with upscaled ``pixels``; its resolution (pixels per unit) grows with them,
-    and an OME-XML's size and physical pixel size follow."""
+def _rescaled(image: ImageData, pixels: np.ndarray, keep_dpi: bool = False) -> ImageData:
+    """``image`` with upscaled ``pixels``; its resolution (pixels per unit) grows with them
+    (but a DPI stays with ``keep_dpi``; a microscope's calibration always follows), and an
+    OME-XML's size and physical pixel size follow."""
     res, exif, ome_xml = image.resolution, image.exif, image.ome_xml
     (height, width), (new_height, new_width) = image.pixels.shape[:2], pixels.shape[:2]
-    if res is not None:
+    if res is not None and not (keep_dpi and res.dpi() is not None):
         res = replace(res, x=res.x * new_width / width, y=res.y * new_height / height)
         exif = exif_with_resolution(exif, res) if exif else exif
     if ome_xml is not None:
@@ -306,8 +310,11 @@ def upscale_file(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     on_tile: TileCallback | None = None,
     quality: int = 95,
+    *,
+    keep_dpi: bool = False,
 ) -> Path:
-    """Read, upscale and atomically write one image file (``quality``: JPEG / WebP). A TIFF
+    """Read, upscale and atomically write one image file (``quality``: JPEG / WebP;
+    ``keep_dpi``: see :func:`upscale_image`). A TIFF
     result too large for one row band (see :func:`page_row_bands`) is written band by band
     as it is made, so the whole result is never held (only the input and one band)."""
     image = read_image(input_path, max_pixels=max_pixels)
@@ -317,10 +324,11 @@ def upscale_file(
         _, (missing,), low, span = _pages_and_mapping(image)
         # Shape, sample type and metadata of the result, without its pixels.
         shape = (*result_size(model, image.pixels, outscale), image.pixels.shape[2])
-        result = _rescaled(image, np.broadcast_to(np.zeros((), image.pixels.dtype), shape))
+        result = _rescaled(image, np.broadcast_to(np.zeros((), image.pixels.dtype), shape), keep_dpi)
         bands = page_row_bands(model, image, missing, options, on_tile, low, span, outscale)
         return write_tiff_rows(output_path, result, (rows for _, rows in bands))
-    return write_image(output_path, upscale_image(model, image, options, outscale, on_tile), quality)
+    result = upscale_image(model, image, options, outscale, on_tile, keep_dpi=keep_dpi)
+    return write_image(output_path, result, quality)
 
 
 def upscale(
@@ -333,8 +341,10 @@ def upscale(
     tta: bool = False,
     device: str | None = "cpu",
     output: str | Path | None = None,
+    keep_dpi: bool = False,
 ) -> Any:
-    """Upscale a path, PIL image or numpy array and return the same kind.
+    """Upscale a path, PIL image or numpy array and return the same kind (``keep_dpi``: see
+    :func:`upscale_image`).
 
     - path: the result is written to ``output`` (default ``<stem>_x<scale><suffix>`` beside
       the input) and that path is returned;
@@ -351,9 +361,9 @@ def upscale(
             output = source.with_name(f"{source.stem}_x{sr_model.scale}{source.suffix}")
         if Path(output).resolve() == source.resolve():
             raise SuperresError("refusing to overwrite the input image", source)
-        return upscale_file(sr_model, source, output, options, outscale)
+        return upscale_file(sr_model, source, output, options, outscale, keep_dpi=keep_dpi)
     if isinstance(image, PILImage.Image):
-        return to_pil(upscale_image(sr_model, from_pil(image), options, outscale))
+        return to_pil(upscale_image(sr_model, from_pil(image), options, outscale, keep_dpi=keep_dpi))
     if isinstance(image, np.ndarray):
         if image.ndim not in (2, 3):
             raise ValueError(f"expected an H x W or H x W x C array, got shape {image.shape}")

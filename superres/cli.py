@@ -154,7 +154,15 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 )
             target.parent.mkdir(parents=True, exist_ok=True)
             upscale_file(
-                model, job.source, target, options, args.outscale, args.max_pixels, on_tile, args.quality
+                model,
+                job.source,
+                target,
+                options,
+                args.outscale,
+                args.max_pixels,
+                on_tile,
+                args.quality,
+                keep_dpi=args.keep_dpi,
             )
         except SuperresError as exc:
             failures.append(str(exc))
@@ -372,6 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--suffix", help="added to output names (default: _x<scale>)")
     up.add_argument("--ext", help="output format by extension, e.g. png (default: as the input)")
     up.add_argument("--quality", type=_quality, default=95, help="JPEG / WebP quality, 1-100 (default 95)")
+    up.add_argument(
+        "--keep-dpi",
+        action="store_true",
+        help="keep the input's DPI, so the print is larger (default: the DPI grows with the pixels,"
+        " the same print size); a microscope's calibration is always rescaled",
+    )
     up.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
     up.add_argument(
         "--skip-existing",

@@ -319,6 +319,29 @@ def test_exif_resolution_agrees_with_the_new_dpi(tmp_path):
     assert (float(out[0x011A]), float(out[0x011B])) == (600.0, 600.0)
 
 
+@pytest.mark.parametrize("ext", ["jpg", "tif"])
+def test_keep_dpi_keeps_the_dpi_and_a_larger_print(tmp_path, ext):
+    """For printing larger: the DPI (and EXIF's resolution tags) stay as they were."""
+    exif = Image.Exif()
+    exif[0x011A], exif[0x011B], exif[0x0128] = 300, 300, 2
+    Image.fromarray(smooth_image(8, 10, 3)).save(tmp_path / f"photo.{ext}", dpi=(300, 300), exif=exif)
+    _upscale(tmp_path / f"photo.{ext}", tmp_path / "out", "--keep-dpi")
+    out = read_image(tmp_path / f"out/photo_x2.{ext}")
+    assert out.pixels.shape[:2] == (16, 20) and np.allclose(
+        (out.resolution.x, out.resolution.y), 300, atol=0.1
+    )
+    tags = Image.open(tmp_path / f"out/photo_x2.{ext}").getexif()
+    assert (float(tags[0x011A]), float(tags[0x011B])) == (300.0, 300.0)
+
+
+def test_keep_dpi_leaves_a_microscope_calibration_rescaled(tmp_path):
+    tifffile.imwrite(tmp_path / "cells.tif", np.zeros((3, 6, 8), np.uint16), imagej=True,
+                     resolution=(2.0, 2.0), metadata={"axes": "ZYX", "unit": "um"})  # fmt: skip
+    _upscale(tmp_path / "cells.tif", tmp_path / "out", "--keep-dpi")
+    with tifffile.TiffFile(tmp_path / "out/cells_x2.tif") as tif:
+        assert np.allclose(tif.pages[0].resolution, (4.0, 4.0)) and tif.imagej_metadata["unit"] == "um"
+
+
 def test_16_bit_png_keeps_its_resolution(tmp_path):
     image = ImageData(smooth_image(8, 10, 3).astype(np.uint16) * 257, resolution=Resolution(300.0, 300.0))
     write_image(tmp_path / "deep.png", image)
