@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,7 @@ import torch
 
 from superres.errors import SuperresError
 from superres.geotiff import is_nodata, nearest_mask
-from superres.inference import TileOptions, upscale_tensor
+from superres.inference import TileOptions, tile_count, upscale_tensor
 from superres.io import (
     DEFAULT_MAX_PIXELS,
     ImageData,
@@ -129,6 +129,49 @@ def _to_unit_range(
     return (data - low) / span, restore
 
 
+def _network_passes(model: SRModel, channels: int) -> int:
+    """How many times :func:`_run_bands` runs the network over ``channels`` bands."""
+    if channels == model.in_channels or (channels, model.in_channels) in ((1, 3), (3, 1)):
+        return 1
+    return channels
+
+
+@dataclass
+class _JobProgress:
+    """Turns the per-pass ``on_tile(done, total)`` of each network pass (row bands, alpha,
+    band-by-band images, pages) into one count over the whole job, planned beforehand."""
+
+    report: TileCallback
+    total: int
+    finished: int = 0  # tiles of the passes already done
+
+    def __call__(self, done: int, total: int) -> None:
+        self.report(min(self.finished + done, self.total), self.total)
+        if done == total:
+            self.finished += total
+
+
+def _job_progress(
+    model: SRModel,
+    image: ImageData,
+    options: TileOptions,
+    outscale: float | None,
+    on_tile: TileCallback | None,
+) -> TileCallback | None:
+    """``on_tile`` counting tiles over every pass of the job (see :class:`_JobProgress`)."""
+    if on_tile is None:
+        return None
+    pages = image.stack.pages if image.stack else 1
+    maps = [image.color_channels] + ([image.page_bands - image.color_channels] if image.has_alpha else [])
+    width = image.pixels.shape[1]
+    tiles = sum(
+        _network_passes(model, channels) * tile_count(model, last - first, width, options)
+        for _, first, last in _band_windows(model, image.pixels, options, outscale)
+        for channels in maps
+    )
+    return _JobProgress(on_tile, pages * tiles)
+
+
 def _run_bands(
     model: SRModel, bands: torch.Tensor, options: TileOptions, on_tile: TileCallback | None
 ) -> torch.Tensor:
@@ -157,7 +200,9 @@ def upscale_image(
     keep_dpi: bool = False,
 ) -> ImageData:
     """Upscale decoded pixels; the result keeps sample type, bands, alpha, pages and metadata.
-    Its DPI grows with the pixels (the same print size) unless ``keep_dpi`` (a larger print)."""
+    Its DPI grows with the pixels (the same print size) unless ``keep_dpi`` (a larger print).
+    ``on_tile(done, total)`` counts tiles over the whole image (every band, page and pass)."""
+    on_tile = _job_progress(model, image, options, outscale, on_tile)
     pages, missing, low, span = _pages_and_mapping(image)
     if image.stack is None:
         pixels = _upscale_page(model, image, missing[0], options, outscale, on_tile, low, span)
@@ -257,19 +302,14 @@ def page_row_bands(
     height = pixels.shape[0]
     size = result_size(model, pixels, outscale)
     resized = size != (height * s, pixels.shape[1] * s)
-    step = band_rows(model, pixels, options)
-    out_step = size[0] if step >= height else max(1, step * size[0] // height)
-    context = options.tile_overlap if step < height else 0
     maps = [(slice(0, colour), low, span)]
     if image.has_alpha:  # alpha maps on its own
         maps.append((slice(colour, None), *value_range(pixels[:, :, colour:], missing)))
     fills = [_fill_values(pixels[:, :, bands], missing, lo, sp) for bands, lo, sp in maps]
     nodata = image.nodata if image.nodata is not None else math.nan
-    for out_top in range(0, size[0], out_step):
-        out_rows = range(out_top, min(size[0], out_top + out_step))
+    for out_rows, first, last in _band_windows(model, pixels, options, outscale):
         needed = rows_read(height * s, size[0], out_rows) if resized else out_rows  # network output rows
         top, bottom = needed.start // s, -(-needed.stop // s)
-        first, last = max(0, top - context), min(height, bottom + context)
         window = None if missing is None else missing[first:last]
         parts = []
         for (bands, lo, sp), fill in zip(maps, fills, strict=True):
@@ -285,7 +325,27 @@ def page_row_bands(
         rows = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=2)
         if missing is not None:
             rows[nearest_mask(missing, *size, out_rows)] = nodata
-        yield out_top, rows
+        yield out_rows.start, rows
+
+
+def _band_windows(
+    model: SRModel, pixels: np.ndarray, options: TileOptions, outscale: float | None
+) -> list[tuple[range, int, int]]:
+    """The row bands of :func:`page_row_bands`: (result rows, first and last + 1 input rows
+    the network reads for them, context included)."""
+    height, s = pixels.shape[0], model.scale
+    size = result_size(model, pixels, outscale)
+    resized = size != (height * s, pixels.shape[1] * s)
+    step = band_rows(model, pixels, options)
+    out_step = size[0] if step >= height else max(1, step * size[0] // height)
+    context = options.tile_overlap if step < height else 0
+    windows = []
+    for out_top in range(0, size[0], out_step):
+        out_rows = range(out_top, min(size[0], out_top + out_step))
+        needed = rows_read(height * s, size[0], out_rows) if resized else out_rows  # network output rows
+        top, bottom = needed.start // s, -(-needed.stop // s)
+        windows.append((out_rows, max(0, top - context), min(height, bottom + context)))
+    return windows
 
 
 def upscale_float(model: SRModel, pixels: np.ndarray, options: TileOptions = TileOptions()) -> np.ndarray:
@@ -325,6 +385,7 @@ def upscale_file(
         # Shape, sample type and metadata of the result, without its pixels.
         shape = (*result_size(model, image.pixels, outscale), image.pixels.shape[2])
         result = _rescaled(image, np.broadcast_to(np.zeros((), image.pixels.dtype), shape), keep_dpi)
+        on_tile = _job_progress(model, image, options, outscale, on_tile)
         bands = page_row_bands(model, image, missing, options, on_tile, low, span, outscale)
         return write_tiff_rows(output_path, result, (rows for _, rows in bands))
     result = upscale_image(model, image, options, outscale, on_tile, keep_dpi=keep_dpi)

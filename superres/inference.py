@@ -87,6 +87,15 @@ def _forward_tta(model: SRModel, x: torch.Tensor) -> torch.Tensor:
     return total / 8
 
 
+def tile_count(model: SRModel, height: int, width: int, options: TileOptions) -> int:
+    """How many tiles :func:`upscale_tensor` runs over a height x width input."""
+    tile = options.tile if options.tile is not None else choose_tile_size(model, options.memory_budget)
+    if tile == 0 or (tile >= height and tile >= width):
+        return 1
+    overlap = max(0, min(options.tile_overlap, tile // 2))
+    return len(axis_windows(height, tile, overlap)[1]) * len(axis_windows(width, tile, overlap)[1])
+
+
 def upscale_tensor(
     model: SRModel,
     x: torch.Tensor,

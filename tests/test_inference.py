@@ -240,3 +240,27 @@ def test_outscale_goes_in_row_bands_too(monkeypatch, outscale):
     # 20 rows, 8 of context each side, and the rows the resize kernel reaches beyond them
     assert len(calls) >= 5 and max(shape[1] for shape in calls) <= 40
     assert banded.shape == expected.shape and np.abs(banded - expected).max() <= 1
+
+
+@pytest.mark.parametrize(
+    ("bands", "has_alpha", "pages", "outscale"), [(3, True, 1, None), (5, False, 1, 2.5), (1, False, 3, None)]
+)
+def test_progress_counts_every_tile_of_the_job_once_against_one_total(
+    monkeypatch, bands, has_alpha, pages, outscale
+):
+    """The tile bar counted one network pass and started again with each row band, alpha,
+    band of a multi-band image and page; it now counts the whole job against one total."""
+    from superres import api
+    from superres.io import ImageData, TiffStack
+
+    monkeypatch.setattr(api, "ROW_BAND_BYTES", 4 * 3 * 40 * 4 * 20)  # bands of about 20 input rows
+    pixels = np.concatenate([smooth_image(70, 40, bands, seed=p) for p in range(pages)], axis=2)
+    stack = TiffStack("Z", (pages,), False) if pages > 1 else None
+    image = ImageData(pixels, has_alpha=has_alpha, stack=stack)
+    model, reports, tiles = load_model("compact-x2"), [], []
+    real_forward = SRModel.__call__
+    monkeypatch.setattr(SRModel, "__call__", lambda self, x: tiles.append(1) or real_forward(self, x))
+    options = TileOptions(tile=24, tile_overlap=4)
+    api.upscale_image(model, image, options, outscale, lambda done, total: reports.append((done, total)))
+    total = reports[0][1]
+    assert total == len(tiles) > 1 and reports == [(done, total) for done in range(1, total + 1)]
