@@ -497,6 +497,21 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_it(shared, tmp_path, caps
         assert "no native bf16" not in out
 
 
+def test_pretrained_may_name_a_shipped_model(shared, tmp_path, monkeypatch):
+    """Recipes could start only from a path (superres/pretrained/NAME.safetensors, true only
+    in a checkout run from its root); a shipped model's name now works wherever superres is."""
+    from superres.models import shipped_weights
+    from superres.weights import load_network
+
+    monkeypatch.chdir(tmp_path)  # no superres/pretrained/ here
+    overrides = ("network.pretrained=compact-x2", "network.params={num_feat: 48, num_conv: 8}")
+    overrides += ("train.optimizer.lr=0", "train.iterations=1", "val.sets=[]")
+    path, card = train(_tiny(tmp_path, shared, *overrides), progress=False)
+    shipped = load_network(shipped_weights()["compact-x2"])[0].state_dict()
+    assert card["training"]["pretrained"] == "compact-x2"
+    assert all(torch.equal(value, shipped[key]) for key, value in load_network(path)[0].state_dict().items())
+
+
 def test_a_bad_start_with_a_teacher_leaves_no_run_folder(shared, tmp_path, monkeypatch):
     """The teacher's output cache is written into the run folder, so every check (here the
     pretrained weights) must come before the teacher runs, or a failed start leaves a folder."""

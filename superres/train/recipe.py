@@ -24,7 +24,7 @@ from superres.errors import SuperresError
 class NetworkConfig:
     arch: str
     params: dict[str, Any] = field(default_factory=dict)
-    pretrained: str = ""  # weights file to start from (e.g. the PSNR model a GAN fine-tunes)
+    pretrained: str = ""  # weights file or shipped model name to start from (e.g. a GAN's PSNR model)
     # Start from the tensors of ``pretrained`` whose names and shapes fit, e.g. another scale's
     # model (all but the upsampler); the rest keep their initialisation. Named in the card.
     pretrained_partial: bool = False

@@ -122,6 +122,17 @@ def _network_params(recipe: Recipe) -> dict[str, Any]:
     return params
 
 
+def pretrained_path(pretrained: str) -> Path:
+    """``network.pretrained``: a weights file, or the name of a shipped model (``superres
+    models``), so a recipe can start from one wherever superres is installed."""
+    from superres.models import shipped_weights
+
+    path = Path(pretrained)
+    if not path.exists() and pretrained in shipped_weights():
+        return shipped_weights()[pretrained]
+    return path
+
+
 def _load_pretrained(
     network: nn.Module, arch: str, params: dict[str, Any], config: NetworkConfig
 ) -> list[str]:
@@ -131,7 +142,7 @@ def _load_pretrained(
     A re-parameterisable network (ECBSR) may start from the plain network it folds into."""
     from superres.weights import load_network
 
-    path = Path(config.pretrained)
+    path = pretrained_path(config.pretrained)
     source, source_arch, _, _ = load_network(path)
     module = arch_module(arch)
     if source_arch != arch and source_arch == getattr(module, "FOLDS_TO", None):
