@@ -373,7 +373,7 @@ def upscale_file(
     *,
     keep_dpi: bool = False,
 ) -> Path:
-    """Read, upscale and atomically write one image file (``quality``: JPEG / WebP;
+    """Read, upscale and atomically write one image file (``quality``: JPEG / WebP / AVIF;
     ``keep_dpi``: see :func:`upscale_image`). A TIFF
     result too large for one row band (see :func:`page_row_bands`) is written band by band
     as it is made, so the whole result is never held (only the input and one band)."""

@@ -111,7 +111,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         kinds = ", ".join(sorted({p.suffix.lower() or "no extension" for p in other}))
         print(
             f"note: left out {len(other)} file(s) of a type superres does not read ({kinds});"
-            " it reads PNG, JPEG, WebP, BMP and TIFF",
+            " it reads PNG, JPEG, WebP, AVIF, BMP, TIFF, JPEG 2000 and HEIC",
             file=sys.stderr,
         )
     if not jobs:
@@ -379,7 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--suffix", help="added to output names (default: _x<scale>)")
     up.add_argument("--ext", help="output format by extension, e.g. png (default: as the input)")
-    up.add_argument("--quality", type=_quality, default=95, help="JPEG / WebP quality, 1-100 (default 95)")
+    up.add_argument(
+        "--quality", type=_quality, default=95, help="JPEG / WebP / AVIF quality, 1-100 (default 95)"
+    )
     up.add_argument(
         "--keep-dpi",
         action="store_true",

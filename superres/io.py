@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError, features
 
 from superres.atomic import atomic_output
 from superres.errors import SuperresError
@@ -40,9 +40,17 @@ FORMATS = {
     ".bmp": "BMP",
     ".tif": "TIFF",
     ".tiff": "TIFF",
+    ".avif": "AVIF",
+    ".jp2": "JPEG2000",  # JPEG 2000 in its JP2 file format (satellite, medical)
+    ".j2k": "JPEG2000",  # a bare JPEG 2000 codestream
 }
-IMAGE_SUFFIXES = frozenset(FORMATS)  # what superres reads and writes
+HEIF_SUFFIXES = frozenset({".heic", ".heif"})  # phone photos; read only, with pillow-heif
+IMAGE_SUFFIXES = frozenset(FORMATS) | HEIF_SUFFIXES  # what superres reads (FORMATS: writes)
 MAX_SIDE = {"WEBP": 16383, "JPEG": 65500}  # the encoders' (libwebp, libjpeg) largest width or height
+DEEP_FORMATS = ("PNG", "TIFF", "JPEG2000")  # formats that hold 16-bit samples
+_JP2_MAGIC = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
+_J2K_MAGIC = b"\xff\x4f\xff\x51"
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
 _ORIENTATION_TAG = 0x0112
 _ICC_TAG = 34675
 TIFF_TILE = 256  # tile side of TIFFs written from row bands (write_tiff_rows)
@@ -179,10 +187,14 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageD
     if path.stat().st_size == 0:
         raise SuperresError("empty file (0 bytes)", path)
     with open(path, "rb") as f:
-        magic = f.read(4)
+        magic = f.read(12)
     try:
-        if magic in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        if magic[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
             return _read_tiff(path, max_pixels)
+        if magic == _JP2_MAGIC or magic[:4] == _J2K_MAGIC:
+            return _read_jpeg2000(path, max_pixels)
+        if magic[4:8] == b"ftyp" and magic[8:12] in _HEIF_BRANDS:
+            _register_heif(path)
         return _read_pillow(path, max_pixels)
     except SuperresError:
         raise
@@ -192,6 +204,54 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageD
         raise SuperresError("not an image file, or a format superres does not read", path) from None
     except (OSError, ValueError, SyntaxError, struct.error, zlib.error, IndexError, KeyError) as exc:
         raise SuperresError(f"truncated or corrupt image ({str(exc).splitlines()[0][:160]})", path) from None
+
+
+def _register_heif(path: Path) -> None:
+    """Let Pillow open HEIC / HEIF (pillow-heif's plugin; it applies the file's rotation)."""
+    try:
+        import pillow_heif
+    except ImportError:
+        raise SuperresError(
+            "reading HEIC/HEIF needs the pillow-heif package: pip install 'superres[heif]'", path
+        ) from None
+    pillow_heif.register_heif_opener()
+
+
+def _read_jpeg2000(path: Path, max_pixels: int) -> ImageData:
+    """JPEG 2000 at its full bit depth (Pillow reduces 12- and 16-bit colour to 8 bits); two
+    or four components are gray or RGB with alpha. Its metadata boxes are not read."""
+    import imagecodecs
+
+    data = path.read_bytes()
+    with _open_with_pillow(path) as im:  # the header, for the size check before decoding
+        _check_size(im.width, im.height, max_pixels, path)
+    if _jp2_has_metadata_boxes(data):
+        warnings.warn(
+            f"{path}: its JPEG 2000 metadata boxes (XML, UUID: e.g. GeoJP2 or GML georeferencing)"
+            " are not carried over",
+            stacklevel=3,
+        )
+    pixels = imagecodecs.jpeg2k_decode(data)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise SuperresError(f"JPEG 2000 with {pixels.dtype} samples is not supported", path)
+    return ImageData(np.ascontiguousarray(pixels), pixels.shape[2] in (2, 4), source_format="JPEG2000")
+
+
+def _jp2_has_metadata_boxes(data: bytes) -> bool:
+    """Whether a JP2 file's top-level boxes include XML, UUID or association boxes."""
+    offset = 0
+    while offset + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        if kind in (b"xml ", b"uuid", b"asoc"):
+            return True
+        if length == 1 and offset + 16 <= len(data):
+            length = struct.unpack(">Q", data[offset + 8 : offset + 16])[0]
+        if length == 0 or kind == b"jp2c":  # the codestream: the last box that matters
+            return False
+        offset += length
+    return False
 
 
 def _open_with_pillow(path: Path) -> Image.Image:
@@ -401,11 +461,14 @@ def _tiff_resolution_options(image: ImageData) -> dict:
 
 def output_format(path: str | Path) -> str:
     try:
-        return FORMATS[Path(path).suffix.lower()]
+        fmt = FORMATS[Path(path).suffix.lower()]
     except KeyError:
         raise SuperresError(
             f"unknown output extension; use one of {', '.join(sorted(set(FORMATS)))}", path
         ) from None
+    if fmt == "AVIF" and not features.check("avif"):
+        raise SuperresError("this Pillow cannot write AVIF (it was built without libavif)", path)
+    return fmt
 
 
 def check_fits_format(path: str | Path, height: int, width: int, source: str | Path | None = None) -> None:
@@ -448,7 +511,7 @@ def adapt_for_format(image: ImageData, fmt: str, path: Path) -> ImageData:
         image = replace(image, ome_xml=None)
     if image.color_channels not in (1, 3):
         raise SuperresError(f"a {pixels.shape[2]}-band image can only be written as TIFF (.tif)", path)
-    if pixels.dtype == np.uint16 and fmt != "PNG":
+    if pixels.dtype == np.uint16 and fmt not in DEEP_FORMATS:
         warnings.warn(
             f"{path}: {fmt} holds 8 bits per sample; the 16-bit result is reduced to 8 bits", stacklevel=3
         )
@@ -467,9 +530,13 @@ def write_image(path: str | Path, image: ImageData, quality: int = 95) -> Path:
     image = adapt_for_format(image, fmt, path)
     if fmt == "TIFF":
         _warn_if_exif_dropped(path, image)
+    if fmt == "JPEG2000" and (image.exif or image.icc_profile or image.dpi):
+        warnings.warn(f"{path}: JPEG 2000 output does not carry EXIF, ICC profile or DPI", stacklevel=2)
     with atomic_output(path) as tmp:
         if fmt == "TIFF":
             _write_tiff(tmp, image)
+        elif fmt == "JPEG2000":
+            tmp.write_bytes(_jpeg2000_bytes(image, path))
         elif fmt == "PNG" and image.pixels.dtype == np.uint16 and image.pixels.shape[2] > 1:
             tmp.write_bytes(_png16_bytes(image))
         else:
@@ -477,12 +544,21 @@ def write_image(path: str | Path, image: ImageData, quality: int = 95) -> Path:
     return path
 
 
+def _jpeg2000_bytes(image: ImageData, path: Path) -> bytes:
+    """Lossless JPEG 2000 (reversible wavelet), JP2 file or bare codestream by extension."""
+    import imagecodecs
+
+    pixels = image.pixels if image.pixels.shape[2] > 1 else image.pixels[:, :, 0]
+    codec = "j2k" if Path(path).suffix.lower() == ".j2k" else "jp2"
+    return imagecodecs.jpeg2k_encode(np.ascontiguousarray(pixels), level=0, codecformat=codec)
+
+
 def _write_pillow(path: Path, image: ImageData, fmt: str, quality: int) -> None:
     pixels = image.pixels
     # Pillow picks L / I;16 / LA / RGB / RGBA from the dtype and channel count.
     im = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
     options: dict = {}
-    if fmt in ("JPEG", "WEBP"):
+    if fmt in ("JPEG", "WEBP", "AVIF"):
         options["quality"] = quality
     if fmt == "JPEG":
         options["subsampling"] = 0  # 4:4:4: chroma subsampling would blur the upscaled detail

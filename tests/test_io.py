@@ -3,6 +3,9 @@ and metadata. The bicubic model keeps flat colours exact, so values can be check
 
 from __future__ import annotations
 
+import struct
+import warnings
+
 import numpy as np
 import pytest
 import tifffile
@@ -594,3 +597,87 @@ def test_ome_xml_of_several_images_or_outside_tiff_is_said_to_be_dropped(tmp_pat
     assert image.ome_xml is not None
     with pytest.warns(UserWarning, match="PNG cannot hold the input's OME-XML metadata"):
         write_image(tmp_path / "one.png", image)
+
+
+def _insert_jp2_box(data: bytes, kind: bytes, payload: bytes) -> bytes:
+    """A JP2 file with one more top-level box just before its codestream box."""
+    at = data.index(b"jp2c") - 4
+    return data[:at] + struct.pack(">I4s", 8 + len(payload), kind) + payload + data[at:]
+
+
+@pytest.mark.parametrize("ext", ["jp2", "j2k"])
+def test_jpeg2000_keeps_12_and_16_bit_samples(tmp_path, ext):
+    """JPEG 2000 (Sentinel-2 bands, medical images) was not read at all; Pillow alone would
+    reduce 12-bit colour to 8 bits. Written back losslessly at 16 bits."""
+    import imagecodecs
+
+    colour = np.zeros((10, 12, 3), np.uint16) + np.array([1000, 2000, 4000], np.uint16)
+    gray = np.full((10, 12), 50_000, np.uint16)
+    for name, pixels in (("colour", colour), ("gray", gray)):
+        codec = "jp2" if ext == "jp2" else "j2k"
+        (tmp_path / f"{name}.{ext}").write_bytes(
+            imagecodecs.jpeg2k_encode(pixels, level=0, codecformat=codec)
+        )
+    _upscale(tmp_path / f"*.{ext}", tmp_path / "out")
+    for name, pixels in (("colour", colour), ("gray", gray)):
+        out = imagecodecs.jpeg2k_decode((tmp_path / f"out/{name}_x2.{ext}").read_bytes())
+        assert out.dtype == np.uint16 and out.shape[:2] == (20, 24)
+        assert (out == pixels[:1, :1]).all()  # a flat image stays exact through bicubic
+
+
+def test_jpeg2000_metadata_boxes_are_said_to_be_dropped(tmp_path):
+    import imagecodecs
+
+    plain = imagecodecs.jpeg2k_encode(np.zeros((8, 8), np.uint8), level=0, codecformat="jp2")
+    (tmp_path / "geo.jp2").write_bytes(_insert_jp2_box(plain, b"xml ", b"<gml:FeatureCollection/>"))
+    with pytest.warns(UserWarning, match=r"geo\.jp2: its JPEG 2000 metadata boxes .* are not carried over"):
+        read_image(tmp_path / "geo.jp2")
+    (tmp_path / "plain.jp2").write_bytes(plain)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_image(tmp_path / "plain.jp2").pixels.shape == (8, 8, 1)
+
+
+def test_avif_is_read_and_written_with_its_exif(tmp_path):
+    exif = Image.Exif()
+    exif[0x010F] = "Camera maker"
+    Image.fromarray(np.full((8, 10, 3), 120, np.uint8)).save(tmp_path / "p.avif", exif=exif, quality=95)
+    _upscale(tmp_path / "p.avif", tmp_path / "out")
+    with Image.open(tmp_path / "out/p_x2.avif") as im:
+        assert (im.format, im.size) == ("AVIF", (20, 16)) and im.getexif()[0x010F] == "Camera maker"
+        assert abs(np.asarray(im).astype(int) - 120).max() <= 2  # lossy, flat
+
+
+def _heic(path, pixels: np.ndarray, exif: Image.Exif | None = None) -> None:
+    """A HEIC file, written without registering pillow-heif's Pillow plugin in this process."""
+    import pillow_heif
+
+    options = {"exif": exif.tobytes()} if exif is not None else {}
+    pillow_heif.from_pillow(Image.fromarray(pixels)).save(path, quality=95, **options)
+
+
+def test_heic_photos_are_read_upright_with_their_exif(tmp_path):
+    """iPhone photos (HEIC) were refused as "not an image file". A fresh process, as a user's
+    run: nothing has registered pillow-heif's plugin with Pillow before superres reads."""
+    import subprocess
+    import sys
+
+    exif = Image.Exif()
+    exif[0x0112], exif[0x010F] = 6, "Apple"  # rotate 90 degrees to display
+    _heic(tmp_path / "IMG_0001.HEIC", smooth_image(10, 16), exif)
+    command = [sys.executable, "-m", "superres", "upscale", str(tmp_path / "IMG_0001.HEIC"), "-o"]
+    command += [str(tmp_path / "out"), "-m", "bicubic", "-s", "2", "-q"]
+    assert subprocess.run(command, capture_output=True, text=True).returncode == 0
+    with Image.open(tmp_path / "out/IMG_0001_x2.png") as im:  # PNG: superres does not write HEIC
+        assert im.size == (20, 32) and im.getexif()[0x010F] == "Apple" and im.getexif()[0x0112] == 1
+
+
+def test_heic_without_pillow_heif_says_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    from superres.errors import SuperresError
+
+    _heic(tmp_path / "p.heic", smooth_image(10, 16))
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # import fails
+    with pytest.raises(SuperresError, match=r"p\.heic: reading HEIC/HEIF needs the pillow-heif package"):
+        read_image(tmp_path / "p.heic")
