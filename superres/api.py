@@ -42,12 +42,14 @@ from superres.io import (
     ImageData,
     check_fits_format,
     exif_with_resolution,
+    exif_with_size,
     from_pil,
     read_image,
     to_pil,
     write_image,
     write_tiff_rows,
     writes_tiff_in_row_bands,
+    xmp_with_size,
 )
 from superres.models import SRModel, load_model
 from superres.ome import rescaled_ome
@@ -232,14 +234,18 @@ def _rescaled(image: ImageData, pixels: np.ndarray, keep_dpi: bool = False) -> I
     """``image`` with upscaled ``pixels``; its resolution (pixels per unit) grows with them
     (but a DPI stays with ``keep_dpi``; a microscope's calibration always follows), and an
     OME-XML's size and physical pixel size follow."""
-    res, exif, ome_xml = image.resolution, image.exif, image.ome_xml
+    res, exif, ome_xml, xmp = image.resolution, image.exif, image.ome_xml, image.xmp
     (height, width), (new_height, new_width) = image.pixels.shape[:2], pixels.shape[:2]
     if res is not None and not (keep_dpi and res.dpi() is not None):
         res = replace(res, x=res.x * new_width / width, y=res.y * new_height / height)
         exif = exif_with_resolution(exif, res) if exif else exif
+    if exif:
+        exif = exif_with_size(exif, new_width, new_height)
+    if xmp:
+        xmp = xmp_with_size(xmp, new_width, new_height, res.dpi() if res is not None else None)
     if ome_xml is not None:
         ome_xml = rescaled_ome(ome_xml, width, height, new_width, new_height)
-    return replace(image, pixels=pixels, resolution=res, exif=exif, ome_xml=ome_xml)
+    return replace(image, pixels=pixels, resolution=res, exif=exif, ome_xml=ome_xml, xmp=xmp)
 
 
 def _upscale_page(

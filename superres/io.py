@@ -14,6 +14,7 @@ records how to fold them back, so every page is upscaled and written back with i
 from __future__ import annotations
 
 import math
+import re
 import struct
 import threading
 import warnings
@@ -76,6 +77,9 @@ class Resolution:
 _TIFF_UNITS = {1: "none", 2: "inch", 3: "centimeter"}
 _EXIF_X_RESOLUTION, _EXIF_Y_RESOLUTION, _EXIF_RESOLUTION_UNIT = 0x011A, 0x011B, 0x0128
 _EXIF_SUB_IFDS = (0x8769, 0x8825, 0xA005)  # Exif (camera settings), GPS, Interoperability
+_EXIF_IFD, _EXIF_PIXEL_X, _EXIF_PIXEL_Y = 0x8769, 0xA002, 0xA003
+_XMP_TAG = 700  # TIFF's XMP packet
+_PNG_XMP_KEY = "XML:com.adobe.xmp"  # the iTXt keyword PNG stores XMP under
 # A TIFF's own tags that are the image's EXIF too: make, model, date, artist, copyright. Not
 # its structure (size, strips, samples...), nor ImageDescription (tifffile, ImageJ and OME keep
 # their own metadata there) or Software (the program that wrote that file).
@@ -93,6 +97,35 @@ def exif_with_resolution(exif: bytes, resolution: Resolution) -> bytes:
     parsed[_EXIF_X_RESOLUTION], parsed[_EXIF_Y_RESOLUTION] = dpi
     parsed[_EXIF_RESOLUTION_UNIT] = 2  # inches
     return parsed.tobytes()
+
+
+def exif_with_size(exif: bytes, width: int, height: int) -> bytes:
+    """EXIF bytes whose pixel dimensions (Exif IFD PixelXDimension / PixelYDimension), where
+    present, say width x height: cameras record the size they wrote."""
+    parsed = Image.Exif()
+    parsed.load(exif)
+    if _EXIF_IFD not in parsed:
+        return exif
+    camera = parsed.get_ifd(_EXIF_IFD)
+    if _EXIF_PIXEL_X not in camera and _EXIF_PIXEL_Y not in camera:
+        return exif
+    camera[_EXIF_PIXEL_X], camera[_EXIF_PIXEL_Y] = width, height
+    return parsed.tobytes()
+
+
+def xmp_with_size(xmp: bytes, width: int, height: int, dpi: tuple[float, float] | None) -> bytes:
+    """An XMP packet whose image size (tiff:ImageWidth / ImageLength, exif:PixelX/YDimension)
+    and, given ``dpi``, tiff:X/YResolution say the new ones, as attributes or elements."""
+    values = {"tiff:ImageWidth": width, "tiff:ImageLength": height}
+    values |= {"exif:PixelXDimension": width, "exif:PixelYDimension": height}
+    if dpi is not None:
+        values |= {"tiff:XResolution": f"{round(dpi[0] * 10000)}/10000"}
+        values |= {"tiff:YResolution": f"{round(dpi[1] * 10000)}/10000"}
+    text = xmp.decode("utf-8", errors="surrogateescape")
+    for name, value in values.items():
+        text = re.sub(rf'({re.escape(name)}\s*=\s*")[^"]*(")', rf"\g<1>{value}\g<2>", text)
+        text = re.sub(rf"(<{re.escape(name)}>)[^<]*(</{re.escape(name)}>)", rf"\g<1>{value}\g<2>", text)
+    return text.encode("utf-8", errors="surrogateescape")
 
 
 @dataclass(frozen=True)
@@ -123,6 +156,8 @@ class ImageData:
     geo: GeoTags | None = None  # GeoTIFF georeferencing and GDAL no-data, rescaled on writing
     resolution: Resolution | None = None  # of these pixels (upscaling rescales it)
     ome_xml: str | None = None  # a one-image OME-TIFF's metadata (upscaling rescales it)
+    xmp: bytes | None = None  # XMP packet (keywords, ratings, captions, rights), sizes updated
+    png_text: dict[str, str] | None = None  # a PNG's text chunks besides XMP (e.g. "parameters")
 
     @property
     def nodata(self) -> float | None:
@@ -304,7 +339,14 @@ def _with_pillow_metadata(im: Image.Image, pixels: np.ndarray, has_alpha: bool, 
     dpi = im.info.get("dpi")
     resolution = Resolution(float(dpi[0]), float(dpi[1])) if dpi and min(dpi) > 0 else None
     resolution = _oriented(resolution, orientation)
-    return ImageData(pixels, has_alpha, icc, exif_bytes, im.format, resolution=resolution)
+    xmp = im.info.get("xmp") or None
+    xmp = xmp.encode("utf-8") if isinstance(xmp, str) else xmp
+    text = (
+        {k: v for k, v in getattr(im, "text", {}).items() if k != _PNG_XMP_KEY} if im.format == "PNG" else {}
+    )
+    return ImageData(
+        pixels, has_alpha, icc, exif_bytes, im.format, resolution=resolution, xmp=xmp, png_text=text or None
+    )
 
 
 def _png_is_16bit_color(path: Path) -> bool:
@@ -356,6 +398,7 @@ def _read_tiff(path: Path, max_pixels: int) -> ImageData:
         _check_size(shape.get("X", 1), shape.get("Y", 1), max_pixels, path, math.prod(stack_shape))
         pixels = series.asarray()
         icc = page.tags[_ICC_TAG].value if _ICC_TAG in page.tags else None
+        xmp = bytes(page.tags[_XMP_TAG].value) if _XMP_TAG in page.tags else None
         orientation = int(page.tags[274].value) if 274 in page.tags else 1
         extra = page.tags[338].value if 338 in page.tags else ()
         imagej = tif.is_imagej
@@ -391,6 +434,7 @@ def _read_tiff(path: Path, max_pixels: int) -> ImageData:
         geo=geo,
         resolution=resolution,
         ome_xml=ome_xml,
+        xmp=xmp or None,
     )
 
 
@@ -496,6 +540,13 @@ def adapt_for_format(image: ImageData, fmt: str, path: Path) -> ImageData:
     refuse (SuperresError) what the format cannot hold at all."""
     pixels = image.pixels
     if fmt == "TIFF":
+        if image.png_text:
+            names = ", ".join(sorted(image.png_text))
+            warnings.warn(
+                f"{path}: the input's PNG text ({names}) is not carried into TIFF (PNG keeps it)",
+                stacklevel=3,
+            )
+            image = replace(image, png_text=None)
         return image
     if image.stack is not None:
         raise SuperresError(f"a stack of {image.stack.pages} pages can only be written as TIFF (.tif)", path)
@@ -509,6 +560,12 @@ def adapt_for_format(image: ImageData, fmt: str, path: Path) -> ImageData:
     if image.ome_xml is not None:
         warnings.warn(f"{path}: {fmt} cannot hold the input's OME-XML metadata; it is dropped", stacklevel=3)
         image = replace(image, ome_xml=None)
+    if image.png_text and fmt != "PNG":
+        names = ", ".join(sorted(image.png_text))
+        warnings.warn(
+            f"{path}: the input's PNG text ({names}) is not carried into {fmt} (PNG keeps it)", stacklevel=3
+        )
+        image = replace(image, png_text=None)
     if image.color_channels not in (1, 3):
         raise SuperresError(f"a {pixels.shape[2]}-band image can only be written as TIFF (.tif)", path)
     if pixels.dtype == np.uint16 and fmt not in DEEP_FORMATS:
@@ -530,8 +587,8 @@ def write_image(path: str | Path, image: ImageData, quality: int = 95) -> Path:
     image = adapt_for_format(image, fmt, path)
     if fmt == "TIFF":
         _warn_if_exif_dropped(path, image)
-    if fmt == "JPEG2000" and (image.exif or image.icc_profile or image.dpi):
-        warnings.warn(f"{path}: JPEG 2000 output does not carry EXIF, ICC profile or DPI", stacklevel=2)
+    if fmt == "JPEG2000" and (image.exif or image.icc_profile or image.dpi or image.xmp):
+        warnings.warn(f"{path}: JPEG 2000 output does not carry EXIF, XMP, ICC profile or DPI", stacklevel=2)
     with atomic_output(path) as tmp:
         if fmt == "TIFF":
             _write_tiff(tmp, image)
@@ -569,6 +626,14 @@ def _write_pillow(path: Path, image: ImageData, fmt: str, quality: int) -> None:
             options["exif"] = image.exif
     if image.dpi and fmt in ("PNG", "JPEG", "BMP"):  # WebP has no resolution field
         options["dpi"] = image.dpi
+    if fmt in ("JPEG", "WEBP", "AVIF") and image.xmp:
+        options["xmp"] = image.xmp
+    if fmt == "PNG" and _png_texts(image):
+        from PIL.PngImagePlugin import PngInfo
+
+        options["pnginfo"] = PngInfo()
+        for keyword, text in _png_texts(image):
+            options["pnginfo"].add_itxt(keyword, text)
     im.save(path, format=fmt, **options)
 
 
@@ -592,8 +657,20 @@ def _png16_bytes(image: ImageData) -> bytes:
     if image.dpi:  # pixels per metre, unit 1 (metre)
         x, y = (round(d / 0.0254) for d in image.dpi)
         extra += _png_chunk(b"pHYs", struct.pack(">IIB", x, y, 1))
+    for keyword, text in _png_texts(image):  # iTXt: UTF-8, uncompressed, no language
+        extra += _png_chunk(
+            b"iTXt", keyword.encode("latin-1") + b"\x00\x00\x00\x00\x00" + text.encode("utf-8")
+        )
     ihdr_end = 8 + 8 + 13 + 4  # signature, IHDR length+type, IHDR data, CRC
     return encoded[:ihdr_end] + extra + encoded[ihdr_end:]
+
+
+def _png_texts(image: ImageData) -> list[tuple[str, str]]:
+    """(keyword, text) of the PNG text chunks to write: the input's, then the XMP packet."""
+    texts = list((image.png_text or {}).items())
+    if image.xmp:
+        texts.append((_PNG_XMP_KEY, image.xmp.decode("utf-8", errors="replace")))
+    return texts
 
 
 def _pillow_can_write_tiff(image: ImageData) -> bool:
@@ -639,7 +716,11 @@ def _write_tiff(path: Path, image: ImageData) -> None:
     settings, GPS), so a TIFF carrying them is written uncompressed, with all of its EXIF."""
     if _tiff_through_pillow(image):
         im = Image.fromarray(image.pixels[:, :, 0] if image.pixels.shape[2] == 1 else image.pixels)
-        options = {"exif": image.exif}
+        tags = Image.Exif()
+        tags.load(image.exif)
+        if image.xmp:  # in the same tag set: Pillow's tiffinfo would replace the EXIF
+            tags[_XMP_TAG] = image.xmp
+        options = {"exif": tags}
         if not _has_exif_sub_ifds(image.exif):
             options["compression"] = "tiff_adobe_deflate"
         if image.icc_profile:
@@ -740,6 +821,8 @@ def _regrouped_rows(row_bands: Iterable[np.ndarray], rows_each: int) -> Iterator
 def _extratags(image: ImageData) -> list[tuple]:
     """The ICC profile, and the GeoTIFF / GDAL tags rescaled to the output raster."""
     tags = [(_ICC_TAG, "B", len(image.icc_profile), image.icc_profile, True)] if image.icc_profile else []
+    if image.xmp:
+        tags.append((_XMP_TAG, "B", len(image.xmp), image.xmp, True))
     if image.geo is not None:
         tags += image.geo.rescaled(image.pixels.shape[1], image.pixels.shape[0])
     return tags
@@ -793,4 +876,6 @@ def to_pil(image: ImageData) -> Image.Image:
         im.info["exif"] = image.exif
     if image.dpi:
         im.info["dpi"] = image.dpi
+    if image.xmp:
+        im.info["xmp"] = image.xmp
     return im

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -681,3 +682,73 @@ def test_heic_without_pillow_heif_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pillow_heif", None)  # import fails
     with pytest.raises(SuperresError, match=r"p\.heic: reading HEIC/HEIF needs the pillow-heif package"):
         read_image(tmp_path / "p.heic")
+
+
+_XMP = (
+    '<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description'
+    ' xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:tiff="http://ns.adobe.com/tiff/1.0/"'
+    ' xmlns:exif="http://ns.adobe.com/exif/1.0/" tiff:ImageWidth="10" tiff:XResolution="300/1">'
+    "<exif:PixelXDimension>10</exif:PixelXDimension><dc:subject><rdf:Bag><rdf:li>grandmother</rdf:li>"
+    '</rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "target"), [("jpg", "jpg"), ("png", "png"), ("webp", "tif"), ("jpg", "avif")]
+)
+def test_xmp_keywords_are_carried_with_the_size_updated(tmp_path, source, target):
+    """XMP (keywords, captions, ratings, rights from Lightroom or digiKam) was dropped; it is
+    carried, with the image size and resolution it records updated."""
+    from PIL.PngImagePlugin import PngInfo
+
+    pixels = Image.fromarray(smooth_image(8, 10, 3))
+    if source == "png":
+        info = PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", _XMP)
+        pixels.save(tmp_path / "p.png", pnginfo=info, dpi=(300, 300))
+    else:
+        pixels.save(tmp_path / f"p.{source}", xmp=_XMP.encode(), dpi=(300, 300))
+    _upscale(tmp_path / f"p.{source}", tmp_path / "out", "--ext", target)
+    xmp = read_image(tmp_path / f"out/p_x2.{target}").xmp.decode()
+    assert "<rdf:li>grandmother</rdf:li>" in xmp and 'tiff:ImageWidth="20"' in xmp
+    assert "<exif:PixelXDimension>20</exif:PixelXDimension>" in xmp
+    assert 'tiff:XResolution="300/1"' not in xmp or source == "webp"  # WebP records no DPI
+
+
+def test_png_text_such_as_generation_parameters_is_carried_into_png(tmp_path):
+    """A PNG's text chunks (Stable Diffusion's "parameters", a title) were dropped."""
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("parameters", "a lighthouse at dusk, Steps: 30")
+    info.add_itxt("Title", "Phare — soir")
+    Image.fromarray(smooth_image(8, 10, 3)).save(tmp_path / "gen.png", pnginfo=info)
+    image = read_image(tmp_path / "gen.png")
+    deep = replace(image, pixels=image.pixels.astype(np.uint16) * 257)
+    write_image(tmp_path / "deep.png", deep)  # the 16-bit writer
+    for name in ("gen", "deep"):
+        _upscale(tmp_path / f"{name}.png", tmp_path / "out")
+        with Image.open(tmp_path / f"out/{name}_x2.png") as im:
+            assert (
+                im.text["parameters"] == "a lighthouse at dusk, Steps: 30"
+                and im.text["Title"] == "Phare — soir"
+            )
+    with pytest.warns(UserWarning, match=r"PNG text \(Title, parameters\) is not carried into JPEG"):
+        _upscale(tmp_path / "gen.png", tmp_path / "jpeg", "--ext", "jpg")
+
+
+def test_exif_pixel_dimensions_follow_the_result(tmp_path):
+    """A camera's EXIF says how many pixels it wrote; the upscaled file kept saying it."""
+    exif = Image.Exif()
+    exif[0x010F] = "Camera maker"
+    exif.get_ifd(0x8769)[0xA002], exif.get_ifd(0x8769)[0xA003] = 10, 8
+    Image.fromarray(smooth_image(8, 10, 3)).save(tmp_path / "photo.jpg", exif=exif, xmp=_XMP.encode())
+    _upscale(tmp_path / "photo.jpg", tmp_path / "out")
+    camera = Image.open(tmp_path / "out/photo_x2.jpg").getexif().get_ifd(0x8769)
+    assert (camera[0xA002], camera[0xA003]) == (20, 16)
+    _upscale(tmp_path / "photo.jpg", tmp_path / "tiff", "--ext", "tif")  # EXIF: the TIFF goes through Pillow
+    image = read_image(tmp_path / "tiff/photo_x2.tif")
+    camera = Image.Exif()
+    camera.load(image.exif)
+    assert camera.get_ifd(0x8769)[0xA002] == 20 and b"<rdf:li>grandmother</rdf:li>" in image.xmp
