@@ -58,10 +58,12 @@ def _to_channels(pixels: np.ndarray, channels: int, path: Path) -> np.ndarray:
     pixels = pixels[:, :, :3] if pixels.shape[2] >= 3 else pixels[:, :, :1]
     if channels == 3:
         return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
-    if pixels.dtype != np.uint8:
-        raise SuperresError("Y-channel training (data.channels: 1) expects 8-bit images", path)
-    y = rgb_to_y(pixels) if pixels.shape[2] == 3 else pixels[:, :, 0]
-    return np.round(y).astype(np.uint8)[:, :, None]
+    if pixels.shape[2] == 1:  # gray (a CT slice, an X-ray) at any depth, as it is
+        return pixels
+    # Y of RGB, in the units of the bit depth in use, as inference maps samples to [0, 1]
+    peak = value_range(pixels)[1]
+    y = rgb_to_y(pixels * (255.0 / peak)) * (peak / 255.0)
+    return np.round(y).astype(pixels.dtype)[:, :, None]
 
 
 def check_sampling(patch_candidates: int, downscales: tuple[float, ...] | list[float]) -> None:

@@ -18,6 +18,7 @@ from superres.cli import main
 from superres.data import IterationBatches, PairedPatches, PatchSpec
 from superres.errors import SuperresError
 from superres.io import ImageData, read_image, write_image
+from superres.metrics import mod_crop
 from superres.train.recipe import ScheduleConfig, load_recipe
 from superres.train.trainer import (
     CHECKPOINT_NAME,
@@ -656,3 +657,31 @@ def test_a_16_bit_run_validates_on_16_bit_images(shared, tmp_path):
     train(recipe, progress=False)
     card = read_metadata(recipe.run_dir / f"{recipe.name}.safetensors")["card"]
     assert 25 < card["metrics"]["v16"]["psnr"] < 45
+
+
+@pytest.mark.parametrize("peak", [4095, 65535])
+def test_one_channel_training_takes_16_bit_gray_and_colour(shared, tmp_path, peak):
+    """A 1-channel network (data.channels: 1) could not be trained on 16-bit images, the
+    usual case for CT, MR and X-ray. Gray is taken as it is; colour gives its Y, in the
+    units of the bit depth in use, matching the 8-bit Y to within rounding."""
+    source = shared / "data/train/BSD200"
+    spec = PatchSpec(2, 24, channels=1)
+    eight = PairedPatches([requantised_folder(source, tmp_path / "c8", 255, 3)], spec)
+    colour = PairedPatches([requantised_folder(source, tmp_path / "c16", peak, 3)], spec)
+    assert colour.hr[0].dtype == np.uint16 and colour.hr[0].shape[2] == 1 and colour.peak[0] <= peak
+    for k in range(3):
+        (_, hr8), (_, hr16) = eight[k], colour[k]
+        assert (hr16 - hr8).abs().max() <= 1.5 / 255
+    gray16 = tmp_path / "g16"
+    gray16.mkdir()
+    for path in sorted(source.iterdir())[:3]:
+        y = np.round(read_image(path).pixels[:, :, :1].astype(np.float64) * peak / 255).astype(np.uint16)
+        write_image(gray16 / path.name, ImageData(y))
+    gray = PairedPatches([gray16], spec)
+    sources = [mod_crop(read_image(p).pixels, 2) for p in sorted(gray16.iterdir())]
+    assert all(np.array_equal(hr, source) for hr, source in zip(gray.hr, sources, strict=True))  # as it is
+    recipe = _tiny(
+        tmp_path, shared, f"data.train=[{gray16}]", "data.channels=1", "train.iterations=2", "val.sets=[]"
+    )
+    path, _ = train(recipe, progress=False)
+    assert load_network(path)[0].in_channels == 1
