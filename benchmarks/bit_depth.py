@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--model", default="compact64-x4-kd")
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
     args = parser.parse_args()
-    model = load_model(args.model)
+    model = load_model(args.model, precision="fp32")
     rows: dict[str, list[float]] = {"8-bit": [], "12-bit, / 4095 (now)": [], "12-bit, / 65535 (before)": []}
     for _, hr, lr in iter_pairs(args.shared / "data/test/Set5", model.scale):
         lr12 = np.round(lr.astype(np.float64) * 4095 / 255).astype(np.uint16)

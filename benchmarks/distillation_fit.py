@@ -33,8 +33,8 @@ def main() -> None:
     parser.add_argument("--no-tta", action="store_true", help="the teacher's plain output")
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     args = parser.parse_args()
-    teacher = load_model(args.teacher)
-    students = {name: load_model(name, scale=teacher.scale) for name in args.students}
+    teacher = load_model(args.teacher, precision="fp32")
+    students = {name: load_model(name, scale=teacher.scale, precision="fp32") for name in args.students}
     folders = [args.shared / "data/test/Set14", args.shared / "data/train/BSD200"]
     border = teacher.scale
     for folder in folders:

@@ -78,7 +78,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks")
     args = parser.parse_args()
     params = args.shared / "data/niqe/niqe_pris_params.npz"
-    models = {name: load_model(name, scale=SCALE) for name in args.models}
+    models = {name: load_model(name, scale=SCALE, precision="fp32") for name in args.models}
     started = time.perf_counter()
     rows = []
     for name, model in models.items():

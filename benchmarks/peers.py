@@ -115,7 +115,7 @@ def _make_upscaler(spec: dict, threads: int):
     from superres.models import load_model
 
     torch.set_num_threads(threads)
-    model = load_model(spec["source"], scale=spec["scale"])
+    model = load_model(spec["source"], scale=spec["scale"], precision="fp32")  # every row alike
     options = TileOptions(tile=0, tta=spec["tta"])
     return lambda lr: super_resolve(model, lr, options)
 

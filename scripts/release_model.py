@@ -40,7 +40,7 @@ def main() -> int:
 
 
 def release(weights: Path, shared: Path) -> None:
-    model = load_model(weights)  # loaded as users will run it
+    model = load_model(weights, precision="fp32")  # the reference scores, on any machine
     card = dict(model.card)
     if not card.get("name"):
         raise SuperresError("no model card (not a file superres train exported)", weights)

@@ -439,7 +439,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="x8 self-ensemble (the '+' rows of EDSR-style tables): 8x the time, higher PSNR",
     )
     ev.add_argument("--device", default="cpu")
-    ev.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    ev.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="compute precision (default fp32, so scores are the same on every machine; auto as upscale)",
+    )
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(func=cmd_eval)
 

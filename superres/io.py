@@ -103,10 +103,11 @@ def exif_with_size(exif: bytes, width: int, height: int) -> bytes:
     """EXIF bytes whose pixel dimensions (Exif IFD PixelXDimension / PixelYDimension), where
     present, say width x height: cameras record the size they wrote."""
     parsed = Image.Exif()
-    parsed.load(exif)
-    if _EXIF_IFD not in parsed:
-        return exif
-    camera = parsed.get_ifd(_EXIF_IFD)
+    try:
+        parsed.load(exif)
+        camera = parsed.get_ifd(_EXIF_IFD) if _EXIF_IFD in parsed else {}
+    except (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError):
+        return exif  # an Exif IFD Pillow cannot parse is carried as it is
     if _EXIF_PIXEL_X not in camera and _EXIF_PIXEL_Y not in camera:
         return exif
     camera[_EXIF_PIXEL_X], camera[_EXIF_PIXEL_Y] = width, height

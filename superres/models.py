@@ -132,9 +132,37 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return device
 
 
-def _default_precision(device: torch.device) -> str:
-    # fp32 by default: bf16 autocast is 1.8-2.7x faster on CPU but moved IMDN x2's Set5 PSNR
-    # by -0.028 dB (benchmarks/precision.py), over the 0.01 dB a default may cost.
+# Shipped models whose bf16-autocast results score within 0.01 dB of fp32 on Set5 and Set14
+# (`superres eval -m NAME --precision bf16` against `--precision fp32`: at most 0.0025 dB
+# apart; README, fast paths), so `auto` may run them in bf16 where that is fast.
+# tests/test_inference.py pins the defaults' Set5 delta.
+BF16_VERIFIED = frozenset(
+    {
+        "compact64-x2-kd",
+        "compact64-x3-kd",
+        "compact64-x4-kd",
+        "compact-x2-kd",
+        "compact-x3-kd",
+        "compact-x4-kd",
+    }
+)
+
+
+def cpu_has_native_bf16() -> bool:
+    """AVX-512 BF16 or AMX: without either, bf16 autocast convolutions are emulated on CPU and
+    run far slower than fp32 (the compact networks trained 11-12x slower on an AVX2 EPYC:
+    benchmarks/TRAINING_PRECISION_AVX2.md)."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private, hence getattr
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def _default_precision(device: torch.device, shipped_name: str | None) -> str:
+    """What ``auto`` means: bf16 for a shipped model verified in bf16 (BF16_VERIFIED) on a CPU
+    with native bf16, where bf16 autocast runs 1.4-2x faster than fp32 channels_last (README,
+    fast paths); fp32 otherwise. bf16 is not a default for every network: it moved IMDN x2's
+    Set5 PSNR by -0.028 dB (benchmarks/fast_paths.py), over the 0.01 dB a default may cost."""
+    if device.type == "cpu" and shipped_name in BF16_VERIFIED and cpu_has_native_bf16():
+        return "bf16"
     return "fp32"
 
 
@@ -157,8 +185,6 @@ def load_model(
     if precision not in PRECISIONS:
         raise SuperresError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
     torch_device = resolve_device(device)
-    if precision == "auto":
-        precision = _default_precision(torch_device)
     if precision == "fp16" and torch_device.type == "cpu":
         raise SuperresError("fp16 is for GPUs; on CPU use --precision bf16 or fp32")
     name = str(name_or_path) if name_or_path is not None else "default"
@@ -197,4 +223,6 @@ def load_model(
     if channels_last:
         network = network.to(memory_format=torch.channels_last)
     model_name = path.stem if name not in shipped else name
+    if precision == "auto":
+        precision = _default_precision(torch_device, name if name in shipped else None)
     return SRModel(network, arch, params, model_name, torch_device, precision, card, channels_last)

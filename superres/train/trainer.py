@@ -39,7 +39,7 @@ from superres.data import IterationBatches, PairedPatches, PatchSpec, Teacher
 from superres.errors import SuperresError
 from superres.evaluate import evaluate_folder
 from superres.inference import TileOptions
-from superres.models import SRModel
+from superres.models import SRModel, cpu_has_native_bf16
 from superres.train.discriminators import check_discriminator
 from superres.train.gan import Adversary, build_adversary
 from superres.train.losses import check_gan_loss, pixel_loss
@@ -93,14 +93,6 @@ def _check_recipe(recipe: Recipe) -> None:
         check_optimizer(cfg.gan.optimizer)
         check_gan_loss(cfg.gan.loss)
         check_discriminator(cfg.gan.discriminator)
-
-
-def cpu_has_native_bf16() -> bool:
-    """AVX-512 BF16 or AMX: without either, bf16 autocast convolutions are emulated on CPU and
-    run far slower than fp32 (the compact networks trained 11-12x slower on an AVX2 EPYC:
-    benchmarks/TRAINING_PRECISION_AVX2.md)."""
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private, hence getattr
-    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
 def training_precision(precision: str, device: torch.device) -> str:
@@ -194,7 +186,8 @@ def _load_teacher(recipe: Recipe, device: torch.device) -> tuple[Teacher, str]:
 
     bicubic_scale = recipe.data.scale if recipe.data.teacher == "bicubic" else None  # needs no file
     try:
-        model = load_model(recipe.data.teacher, scale=bicubic_scale, device=device)
+        # fp32 everywhere: the cached targets must not depend on the machine's bf16
+        model = load_model(recipe.data.teacher, scale=bicubic_scale, device=device, precision="fp32")
     except SuperresError as exc:
         raise SuperresError(f"data.teacher: {exc.problem}", exc.path) from None
     if (model.scale, model.in_channels) != (recipe.data.scale, recipe.data.channels):
