@@ -158,8 +158,9 @@ def cpu_has_native_bf16() -> bool:
 
 def _default_precision(device: torch.device, shipped_name: str | None) -> str:
     """What ``auto`` means: bf16 for a shipped model verified in bf16 (BF16_VERIFIED) on a CPU
-    with native bf16, where bf16 autocast runs 1.4-2x faster than fp32 channels_last (README,
-    fast paths); fp32 otherwise. bf16 is not a default for every network: it moved IMDN x2's
+    with native bf16, where bf16 autocast ran IMDN 1.4-2x faster than fp32 channels_last
+    (README, fast paths; the compact networks have not been timed on such a CPU); fp32
+    otherwise. bf16 is not a default for every network: it moved IMDN x2's
     Set5 PSNR by -0.028 dB (benchmarks/fast_paths.py), over the 0.01 dB a default may cost."""
     if device.type == "cpu" and shipped_name in BF16_VERIFIED and cpu_has_native_bf16():
         return "bf16"
