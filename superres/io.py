@@ -51,7 +51,8 @@ MAX_SIDE = {"WEBP": 16383, "JPEG": 65500}  # the encoders' (libwebp, libjpeg) la
 DEEP_FORMATS = ("PNG", "TIFF", "JPEG2000")  # formats that hold 16-bit samples
 _JP2_MAGIC = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
 _J2K_MAGIC = b"\xff\x4f\xff\x51"
-_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+_HEVC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"})  # HEIC's codec
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
 _ORIENTATION_TAG = 0x0112
 _ICC_TAG = 34675
 TIFF_TILE = 256  # tile side of TIFFs written from row bands (write_tiff_rows)
@@ -223,13 +224,13 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageD
     if path.stat().st_size == 0:
         raise SuperresError("empty file (0 bytes)", path)
     with open(path, "rb") as f:
-        magic = f.read(12)
+        magic = f.read(64)
     try:
         if magic[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
             return _read_tiff(path, max_pixels)
-        if magic == _JP2_MAGIC or magic[:4] == _J2K_MAGIC:
+        if magic[:12] == _JP2_MAGIC or magic[:4] == _J2K_MAGIC:
             return _read_jpeg2000(path, max_pixels)
-        if magic[4:8] == b"ftyp" and magic[8:12] in _HEIF_BRANDS:
+        if _is_heic(magic):
             _register_heif(path)
         return _read_pillow(path, max_pixels)
     except SuperresError:
@@ -240,6 +241,16 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageD
         raise SuperresError("not an image file, or a format superres does not read", path) from None
     except (OSError, ValueError, SyntaxError, struct.error, zlib.error, IndexError, KeyError) as exc:
         raise SuperresError(f"truncated or corrupt image ({str(exc).splitlines()[0][:160]})", path) from None
+
+
+def _is_heic(header: bytes) -> bool:
+    """Whether a file's first bytes are an ISO-BMFF ``ftyp`` box naming HEVC-coded HEIF
+    (major or compatible brands), not AVIF, which shares the container (and ``mif1``)."""
+    if header[4:8] != b"ftyp":
+        return False
+    size = int.from_bytes(header[:4], "big")
+    brands = {header[8:12]} | {header[i : i + 4] for i in range(16, min(size, len(header)) - 3, 4)}
+    return bool(brands & _HEVC_BRANDS) and not brands & _AVIF_BRANDS
 
 
 def _register_heif(path: Path) -> None:

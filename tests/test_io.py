@@ -679,9 +679,14 @@ def test_heic_without_pillow_heif_says_what_to_install(tmp_path, monkeypatch):
     from superres.errors import SuperresError
 
     _heic(tmp_path / "p.heic", smooth_image(10, 16))
+    Image.fromarray(smooth_image(10, 16)).save(tmp_path / "a.avif")
+    data = (tmp_path / "a.avif").read_bytes()
+    assert data[8:12] == b"avif"  # AVIF in the same container, major brand mif1 as some encoders write
+    (tmp_path / "a.avif").write_bytes(data[:8] + b"mif1" + data[12:])
     monkeypatch.setitem(sys.modules, "pillow_heif", None)  # import fails
     with pytest.raises(SuperresError, match=r"p\.heic: reading HEIC/HEIF needs the pillow-heif package"):
         read_image(tmp_path / "p.heic")
+    assert read_image(tmp_path / "a.avif").pixels.shape == (10, 16, 3)  # no pillow-heif needed
 
 
 _XMP = (
