@@ -163,15 +163,15 @@ def _job_progress(
     """``on_tile`` counting tiles over every pass of the job (see :class:`_JobProgress`)."""
     if on_tile is None:
         return None
-    pages = image.stack.pages if image.stack else 1
-    maps = [image.color_channels] + ([image.page_bands - image.color_channels] if image.has_alpha else [])
-    width = image.pixels.shape[1]
+    page = image.page(0)  # each page of a stack runs alone, in the same row bands
+    maps = [page.color_channels] + ([page.page_bands - page.color_channels] if page.has_alpha else [])
+    width = page.pixels.shape[1]
     tiles = sum(
         _network_passes(model, channels) * tile_count(model, last - first, width, options)
-        for _, first, last in _band_windows(model, image.pixels, options, outscale)
+        for _, first, last in _band_windows(model, page.pixels, options, outscale)
         for channels in maps
     )
-    return _JobProgress(on_tile, pages * tiles)
+    return _JobProgress(on_tile, (image.stack.pages if image.stack else 1) * tiles)
 
 
 def _run_bands(

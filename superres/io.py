@@ -547,18 +547,22 @@ def _to_uint8(pixels: np.ndarray) -> np.ndarray:
     return pixels
 
 
+def _without_png_text(image: ImageData, fmt: str, path: Path) -> ImageData:
+    """``image`` for ``fmt``: a PNG's text chunks are said to be dropped outside PNG."""
+    if not image.png_text or fmt == "PNG":
+        return image
+    names = ", ".join(sorted(image.png_text))
+    message = f"{path}: the input's PNG text ({names}) is not carried into {fmt} (PNG keeps it)"
+    warnings.warn(message, stacklevel=4)
+    return replace(image, png_text=None)
+
+
 def adapt_for_format(image: ImageData, fmt: str, path: Path) -> ImageData:
     """Make ``image`` storable as ``fmt``: warn when depth or alpha must be given up,
     refuse (SuperresError) what the format cannot hold at all."""
     pixels = image.pixels
+    image = _without_png_text(image, fmt, path)
     if fmt == "TIFF":
-        if image.png_text:
-            names = ", ".join(sorted(image.png_text))
-            warnings.warn(
-                f"{path}: the input's PNG text ({names}) is not carried into TIFF (PNG keeps it)",
-                stacklevel=3,
-            )
-            image = replace(image, png_text=None)
         return image
     if image.stack is not None:
         raise SuperresError(f"a stack of {image.stack.pages} pages can only be written as TIFF (.tif)", path)
@@ -572,12 +576,6 @@ def adapt_for_format(image: ImageData, fmt: str, path: Path) -> ImageData:
     if image.ome_xml is not None:
         warnings.warn(f"{path}: {fmt} cannot hold the input's OME-XML metadata; it is dropped", stacklevel=3)
         image = replace(image, ome_xml=None)
-    if image.png_text and fmt != "PNG":
-        names = ", ".join(sorted(image.png_text))
-        warnings.warn(
-            f"{path}: the input's PNG text ({names}) is not carried into {fmt} (PNG keeps it)", stacklevel=3
-        )
-        image = replace(image, png_text=None)
     if image.color_channels not in (1, 3):
         raise SuperresError(f"a {pixels.shape[2]}-band image can only be written as TIFF (.tif)", path)
     if pixels.dtype == np.uint16 and fmt not in DEEP_FORMATS:
@@ -787,6 +785,7 @@ def write_tiff_rows(path: str | Path, image: ImageData, row_bands: Iterable[np.n
     path = Path(path)
     height, width, channels = image.pixels.shape
     _warn_if_exif_dropped(path, image)
+    image = _without_png_text(image, "TIFF", path)
 
     def tiles() -> Iterator[np.ndarray]:
         done = 0

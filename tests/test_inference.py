@@ -243,7 +243,8 @@ def test_outscale_goes_in_row_bands_too(monkeypatch, outscale):
 
 
 @pytest.mark.parametrize(
-    ("bands", "has_alpha", "pages", "outscale"), [(3, True, 1, None), (5, False, 1, 2.5), (1, False, 3, None)]
+    ("bands", "has_alpha", "pages", "outscale"),
+    [(3, True, 1, None), (5, False, 1, 2.5), (1, False, 3, None), (1, False, 8, None)],
 )
 def test_progress_counts_every_tile_of_the_job_once_against_one_total(
     monkeypatch, bands, has_alpha, pages, outscale
