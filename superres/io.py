@@ -238,6 +238,8 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageD
     except Image.DecompressionBombError as exc:
         raise SuperresError(f"image is too large, possible decompression bomb ({exc})", path) from None
     except UnidentifiedImageError:
+        if magic[4:8] == b"ftyp":  # a HEIF / AVIF container that its decoder could not open
+            raise SuperresError("truncated or corrupt HEIF/AVIF image", path) from None
         raise SuperresError("not an image file, or a format superres does not read", path) from None
     except (OSError, ValueError, SyntaxError, struct.error, zlib.error, IndexError, KeyError) as exc:
         raise SuperresError(f"truncated or corrupt image ({str(exc).splitlines()[0][:160]})", path) from None
@@ -278,7 +280,10 @@ def _read_jpeg2000(path: Path, max_pixels: int) -> ImageData:
             " are not carried over",
             stacklevel=3,
         )
-    pixels = imagecodecs.jpeg2k_decode(data)
+    try:
+        pixels = imagecodecs.jpeg2k_decode(data)
+    except imagecodecs.Jpeg2kError as exc:
+        raise SuperresError(f"truncated or corrupt image ({exc})", path) from None
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     if pixels.dtype not in (np.uint8, np.uint16):

@@ -3,6 +3,7 @@ and metadata. The bicubic model keeps flat colours exact, so values can be check
 
 from __future__ import annotations
 
+import re
 import struct
 import warnings
 from dataclasses import replace
@@ -757,3 +758,25 @@ def test_exif_pixel_dimensions_follow_the_result(tmp_path):
     camera = Image.Exif()
     camera.load(image.exif)
     assert camera.get_ifd(0x8769)[0xA002] == 20 and b"<rdf:li>grandmother</rdf:li>" in image.xmp
+
+
+def test_truncated_jpeg2000_heic_and_avif_say_so(tmp_path):
+    """A cut JP2 failed with the codec's own error name, a cut HEIC or AVIF as "not an image"."""
+    import imagecodecs
+
+    from superres.errors import SuperresError
+
+    jp2 = imagecodecs.jpeg2k_encode(smooth_image(40, 40), level=0, codecformat="jp2")
+    (tmp_path / "cut.jp2").write_bytes(jp2[:300])
+    _heic(tmp_path / "full.heic", smooth_image(40, 40))
+    (tmp_path / "cut.heic").write_bytes((tmp_path / "full.heic").read_bytes()[:400])
+    Image.fromarray(smooth_image(40, 40)).save(tmp_path / "full.avif")
+    (tmp_path / "cut.avif").write_bytes((tmp_path / "full.avif").read_bytes()[:300])
+    for name, reason in (
+        ("cut.jp2", "truncated or corrupt image ("),
+        ("cut.heic", "truncated or corrupt HEIF/AVIF"),
+    ):
+        with pytest.raises(SuperresError, match=rf"{re.escape(name)}: {re.escape(reason)}"):
+            read_image(tmp_path / name)
+    with pytest.raises(SuperresError, match=r"cut\.avif: truncated or corrupt HEIF/AVIF"):
+        read_image(tmp_path / "cut.avif")
