@@ -131,6 +131,14 @@ def _to_unit_range(
     return (data - low) / span, restore
 
 
+ALPHA_UPSAMPLERS = ("network", "bicubic")
+
+
+def check_alpha_upsampler(name: str) -> None:
+    if name not in ALPHA_UPSAMPLERS:
+        raise SuperresError(f"alpha_upsampler must be one of {', '.join(ALPHA_UPSAMPLERS)}, got {name!r}")
+
+
 def _network_passes(model: SRModel, channels: int) -> int:
     """How many times :func:`_run_bands` runs the network over ``channels`` bands."""
     if channels == model.in_channels or (channels, model.in_channels) in ((1, 3), (3, 1)):
@@ -159,12 +167,14 @@ def _job_progress(
     options: TileOptions,
     outscale: float | None,
     on_tile: TileCallback | None,
+    alpha_upsampler: str = "network",
 ) -> TileCallback | None:
     """``on_tile`` counting tiles over every pass of the job (see :class:`_JobProgress`)."""
     if on_tile is None:
         return None
     page = image.page(0)  # each page of a stack runs alone, in the same row bands
-    maps = [page.color_channels] + ([page.page_bands - page.color_channels] if page.has_alpha else [])
+    alpha = page.has_alpha and alpha_upsampler == "network"
+    maps = [page.color_channels] + ([page.page_bands - page.color_channels] if alpha else [])
     width = page.pixels.shape[1]
     tiles = sum(
         _network_passes(model, channels) * tile_count(model, last - first, width, options)
@@ -200,18 +210,23 @@ def upscale_image(
     on_tile: TileCallback | None = None,
     *,
     keep_dpi: bool = False,
+    alpha_upsampler: str = "network",
 ) -> ImageData:
     """Upscale decoded pixels; the result keeps sample type, bands, alpha, pages and metadata.
     Its DPI grows with the pixels (the same print size) unless ``keep_dpi`` (a larger print).
+    Alpha goes through the network, or the MATLAB-style bicubic with ``alpha_upsampler=
+    "bicubic"`` (Real-ESRGAN's option: smoother edges, no halo, faster).
     ``on_tile(done, total)`` counts tiles over the whole image (every band, page and pass)."""
-    on_tile = _job_progress(model, image, options, outscale, on_tile)
+    check_alpha_upsampler(alpha_upsampler)
+    on_tile = _job_progress(model, image, options, outscale, on_tile, alpha_upsampler)
     pages, missing, low, span = _pages_and_mapping(image)
+    page_options = (options, outscale, on_tile, low, span, alpha_upsampler)
     if image.stack is None:
-        pixels = _upscale_page(model, image, missing[0], options, outscale, on_tile, low, span)
+        pixels = _upscale_page(model, image, missing[0], *page_options)
         return _rescaled(image, pixels, keep_dpi)
     out = None  # a stack's result is filled page by page: one copy of it in memory, not two
     for index, (page_image, page_missing) in enumerate(zip(pages, missing, strict=True)):
-        page = _upscale_page(model, page_image, page_missing, options, outscale, on_tile, low, span)
+        page = _upscale_page(model, page_image, page_missing, *page_options)
         if out is None:
             out = np.empty((*page.shape[:2], page.shape[2] * image.stack.pages), page.dtype)
         out[:, :, index * page.shape[2] : (index + 1) * page.shape[2]] = page
@@ -257,11 +272,13 @@ def _upscale_page(
     on_tile: TileCallback | None,
     low: float,
     span: float,
+    alpha_upsampler: str = "network",
 ) -> np.ndarray:
     """One page's upscaled samples; ``missing`` (H x W, or None) marks its no-data pixels."""
     height, width = result_size(model, image.pixels, outscale)
     out = None
-    for top, rows in page_row_bands(model, image, missing, options, on_tile, low, span, outscale):
+    bands = page_row_bands(model, image, missing, options, on_tile, low, span, outscale, alpha_upsampler)
+    for top, rows in bands:
         if top == 0 and len(rows) == height:
             return rows  # one band: the result itself, not a copy of it
         if out is None:
@@ -298,6 +315,7 @@ def page_row_bands(
     low: float,
     span: float,
     outscale: float | None = None,
+    alpha_upsampler: str = "network",
 ) -> Iterator[tuple[int, np.ndarray]]:
     """One page upscaled (and resized to ``outscale`` with the MATLAB-style bicubic) in bands
     of rows, top to bottom: (first result row, rows restored to the sample type, alpha and
@@ -312,15 +330,19 @@ def page_row_bands(
     if image.has_alpha:  # alpha maps on its own
         maps.append((slice(colour, None), *value_range(pixels[:, :, colour:], missing)))
     fills = [_fill_values(pixels[:, :, bands], missing, lo, sp) for bands, lo, sp in maps]
+    bicubic_alpha = image.has_alpha and alpha_upsampler == "bicubic"
     nodata = image.nodata if image.nodata is not None else math.nan
     for out_rows, first, last in _band_windows(model, pixels, options, outscale):
         needed = rows_read(height * s, size[0], out_rows) if resized else out_rows  # network output rows
         top, bottom = needed.start // s, -(-needed.stop // s)
         window = None if missing is None else missing[first:last]
         parts = []
-        for (bands, lo, sp), fill in zip(maps, fills, strict=True):
+        for index, ((bands, lo, sp), fill) in enumerate(zip(maps, fills, strict=True)):
             data, restore = _to_unit_range(pixels[first:last, :, bands], window, lo, sp, fill)
-            result = _run_bands(model, data, options, on_tile)
+            if index == 1 and bicubic_alpha:  # band context covers the kernel: as one piece
+                result = imresize(data, scale=s)
+            else:
+                result = _run_bands(model, data, options, on_tile)
             del data
             if resized:
                 result = imresize_rows(result, size, height * s, first * s, out_rows)
@@ -378,9 +400,10 @@ def upscale_file(
     quality: int = 95,
     *,
     keep_dpi: bool = False,
+    alpha_upsampler: str = "network",
 ) -> Path:
     """Read, upscale and atomically write one image file (``quality``: JPEG / WebP / AVIF;
-    ``keep_dpi``: see :func:`upscale_image`). A TIFF
+    ``keep_dpi``, ``alpha_upsampler``: see :func:`upscale_image`). A TIFF
     result too large for one row band (see :func:`page_row_bands`) is written band by band
     as it is made, so the whole result is never held (only the input and one band)."""
     image = read_image(input_path, max_pixels=max_pixels)
@@ -391,10 +414,13 @@ def upscale_file(
         # Shape, sample type and metadata of the result, without its pixels.
         shape = (*result_size(model, image.pixels, outscale), image.pixels.shape[2])
         result = _rescaled(image, np.broadcast_to(np.zeros((), image.pixels.dtype), shape), keep_dpi)
-        on_tile = _job_progress(model, image, options, outscale, on_tile)
-        bands = page_row_bands(model, image, missing, options, on_tile, low, span, outscale)
+        check_alpha_upsampler(alpha_upsampler)
+        on_tile = _job_progress(model, image, options, outscale, on_tile, alpha_upsampler)
+        bands = page_row_bands(model, image, missing, options, on_tile, low, span, outscale, alpha_upsampler)
         return write_tiff_rows(output_path, result, (rows for _, rows in bands))
-    result = upscale_image(model, image, options, outscale, on_tile, keep_dpi=keep_dpi)
+    result = upscale_image(
+        model, image, options, outscale, on_tile, keep_dpi=keep_dpi, alpha_upsampler=alpha_upsampler
+    )
     return write_image(output_path, result, quality)
 
 
@@ -409,9 +435,10 @@ def upscale(
     device: str | None = "cpu",
     output: str | Path | None = None,
     keep_dpi: bool = False,
+    alpha_upsampler: str = "network",
 ) -> Any:
-    """Upscale a path, PIL image or numpy array and return the same kind (``keep_dpi``: see
-    :func:`upscale_image`).
+    """Upscale a path, PIL image or numpy array and return the same kind (``keep_dpi``,
+    ``alpha_upsampler``: see :func:`upscale_image`).
 
     - path: the result is written to ``output`` (default ``<stem>_x<scale><suffix>`` beside
       the input) and that path is returned;
@@ -422,20 +449,21 @@ def upscale(
 
     sr_model = model if isinstance(model, SRModel) else load_model(model, scale=scale, device=device)
     options = TileOptions(tile=tile, tile_overlap=tile_overlap, tta=tta)
+    extra = {"keep_dpi": keep_dpi, "alpha_upsampler": alpha_upsampler}
     if isinstance(image, (str, Path)):
         source = Path(image)
         if output is None:
             output = source.with_name(f"{source.stem}_x{sr_model.scale}{source.suffix}")
         if Path(output).resolve() == source.resolve():
             raise SuperresError("refusing to overwrite the input image", source)
-        return upscale_file(sr_model, source, output, options, outscale, keep_dpi=keep_dpi)
+        return upscale_file(sr_model, source, output, options, outscale, **extra)
     if isinstance(image, PILImage.Image):
-        return to_pil(upscale_image(sr_model, from_pil(image), options, outscale, keep_dpi=keep_dpi))
+        return to_pil(upscale_image(sr_model, from_pil(image), options, outscale, **extra))
     if isinstance(image, np.ndarray):
         if image.ndim not in (2, 3):
             raise ValueError(f"expected an H x W or H x W x C array, got shape {image.shape}")
         pixels = image[:, :, None] if image.ndim == 2 else image
         has_alpha = pixels.shape[2] in (2, 4)
-        result = upscale_image(sr_model, ImageData(pixels, has_alpha), options, outscale).pixels
+        result = upscale_image(sr_model, ImageData(pixels, has_alpha), options, outscale, **extra).pixels
         return result[:, :, 0] if image.ndim == 2 else result
     raise TypeError(f"cannot upscale a {type(image).__name__}; give a path, PIL image or numpy array")

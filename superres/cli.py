@@ -163,6 +163,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 on_tile,
                 args.quality,
                 keep_dpi=args.keep_dpi,
+                alpha_upsampler=args.alpha_upsampler,
             )
         except SuperresError as exc:
             failures.append(str(exc))
@@ -381,6 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--ext", help="output format by extension, e.g. png (default: as the input)")
     up.add_argument(
         "--quality", type=_quality, default=95, help="JPEG / WebP / AVIF quality, 1-100 (default 95)"
+    )
+    up.add_argument(
+        "--alpha-upsampler",
+        choices=["network", "bicubic"],
+        default="network",
+        help="how alpha is upscaled: by the network (default) or bicubic (smooth edges, faster)",
     )
     up.add_argument(
         "--keep-dpi",

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from superres.archs import build_network
+from superres.errors import SuperresError
 from superres.inference import CPU_TILE_CAP, TileOptions, axis_windows, choose_tile_size, upscale_tensor
 from superres.io import read_image
 from superres.models import SRModel, load_model
@@ -297,3 +298,33 @@ def test_the_defaults_score_within_0_01_db_in_bf16(shared):
             )
             scores.append(np.mean([image.scores["psnr"] for image in result.images]))
         assert abs(scores[1] - scores[0]) <= 0.01, (name, scores)
+
+
+def test_bicubic_alpha_upsampler_resizes_alpha_and_leaves_colour_to_the_network(monkeypatch):
+    """Real-ESRGAN's --alpha_upsampler bicubic: alpha never reaches the network; it is the
+    MATLAB-style bicubic of the alpha plane, in row bands as in one piece, and the progress
+    total counts the colour tiles only."""
+    from superres import api
+    from superres.io import ImageData
+    from superres.resize import imresize
+
+    model = load_model("compact-x2")
+    rgba = np.concatenate([smooth_image(60, 40, 3), smooth_image(60, 40, 1, seed=5)], axis=2)
+    image, options = ImageData(rgba, has_alpha=True), TileOptions(tile=24, tile_overlap=8)
+    network = api.upscale_image(model, image, options).pixels
+    alpha = imresize(torch.from_numpy(rgba[:, :, 3:].transpose(2, 0, 1) / 255.0).float(), scale=2)
+    expected_alpha = np.clip(np.round(alpha[0].numpy() * 255), 0, 255)
+    runs, reports = [], []
+    run_bands = api._run_bands
+    monkeypatch.setattr(api, "_run_bands", lambda *args: runs.append(args[1].shape[0]) or run_bands(*args))
+    for band_bytes, bands in ((api.ROW_BAND_BYTES, 1), (4 * 3 * 40 * 4 * 20, 4)):  # one piece, then 15 rows
+        monkeypatch.setattr(api, "ROW_BAND_BYTES", band_bytes)
+        runs.clear(), reports.clear()
+        report = lambda done, total: reports.append((done, total))  # noqa: E731
+        out = api.upscale_image(model, image, options, None, report, alpha_upsampler="bicubic").pixels
+        assert runs == [3] * bands  # the colour bands alone went through the network, once per row band
+        assert np.abs(out[:, :, 3].astype(int) - expected_alpha).max() <= 1
+        assert np.abs(out[:, :, :3].astype(int) - network[:, :, :3]).max() <= 1
+        assert reports[-1][0] == reports[-1][1] == len(reports)
+    with pytest.raises(SuperresError, match="alpha_upsampler must be one of network, bicubic"):
+        api.upscale_image(model, image, options, alpha_upsampler="nearest")
