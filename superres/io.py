@@ -705,13 +705,30 @@ def _tiff_through_pillow(image: ImageData) -> bool:
 
 
 def _has_exif_sub_ifds(exif: bytes) -> bool:
+    """Whether EXIF holds camera settings, GPS or interoperability sub-IFDs (which libtiff
+    through Pillow refuses to compress and tifffile cannot write)."""
     parsed = Image.Exif()
-    parsed.load(exif)
+    try:
+        parsed.load(exif)
+    except (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError):
+        return True
     return any(tag in parsed for tag in _EXIF_SUB_IFDS)
 
 
+def _exif_descriptive_tags(exif: bytes) -> dict[int, str]:
+    """The EXIF tags a TIFF holds in its own IFD (``_TIFF_EXIF_TAGS``) with ASCII values."""
+    parsed = Image.Exif()
+    try:
+        parsed.load(exif)
+    except (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError):
+        return {}
+    values = {tag: parsed.get(tag) for tag in _TIFF_EXIF_TAGS}
+    ascii_values = {tag: v.rstrip("\x00 ") for tag, v in values.items() if isinstance(v, str) and v.isascii()}
+    return {tag: v for tag, v in ascii_values.items() if v}
+
+
 def _warn_if_exif_dropped(path: Path, image: ImageData) -> None:
-    if not image.exif or _tiff_through_pillow(image):
+    if not image.exif or _tiff_through_pillow(image) or not _has_exif_sub_ifds(image.exif):
         return
     if image.geo is not None:
         kind = "a georeferenced TIFF"
@@ -720,7 +737,9 @@ def _warn_if_exif_dropped(path: Path, image: ImageData) -> None:
     else:
         kind = f"a TIFF of {image.pixels.shape[2]} {image.pixels.dtype} bands"
     warnings.warn(
-        f"{path}: the input's EXIF is not carried into {kind} (PNG or JPEG would keep it)", stacklevel=4
+        f"{path}: the input's EXIF camera settings and GPS are not carried into {kind} (its make,"
+        " model, date, artist and copyright are; PNG or JPEG would keep all of it)",
+        stacklevel=4,
     )
 
 
@@ -835,10 +854,13 @@ def _regrouped_rows(row_bands: Iterable[np.ndarray], rows_each: int) -> Iterator
 
 
 def _extratags(image: ImageData) -> list[tuple]:
-    """The ICC profile, and the GeoTIFF / GDAL tags rescaled to the output raster."""
+    """The ICC profile, XMP, EXIF's descriptive tags (make, model, date, artist, copyright:
+    a TIFF's own), and the GeoTIFF / GDAL tags rescaled to the output raster."""
     tags = [(_ICC_TAG, "B", len(image.icc_profile), image.icc_profile, True)] if image.icc_profile else []
     if image.xmp:
         tags.append((_XMP_TAG, "B", len(image.xmp), image.xmp, True))
+    if image.exif:
+        tags += [(tag, "s", 0, value, True) for tag, value in _exif_descriptive_tags(image.exif).items()]
     if image.geo is not None:
         tags += image.geo.rescaled(image.pixels.shape[1], image.pixels.shape[0])
     return tags

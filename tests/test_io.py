@@ -526,12 +526,25 @@ def test_a_tiffs_exif_is_read_and_carried(tmp_path):
 
 
 def test_exif_that_a_tiff_cannot_carry_is_said_to_be_dropped(tmp_path):
+    """16-bit colour TIFFs (tifffile) lost all EXIF; they now keep its descriptive tags (make,
+    model, date, artist, copyright) and say that camera settings and GPS are dropped."""
     rgb16 = smooth_image(20, 24).astype(np.uint16) * 257
     image = ImageData(rgb16, exif=_camera_exif())
     with pytest.warns(
-        UserWarning, match=r"x\.tif: the input's EXIF is not carried into a TIFF of 3 uint16 bands"
+        UserWarning,
+        match=r"x\.tif: the input's EXIF camera settings and GPS are not carried into a TIFF of 3 uint16",
     ):
         write_image(tmp_path / "x.tif", image)
+    with tifffile.TiffFile(tmp_path / "x.tif") as tif:
+        assert tif.pages[0].tags[271].value == "TestCam"  # Make
+    exif = Image.Exif()
+    exif[0x010F], exif[0x8298] = "TestCam", "(c) Someone"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is dropped
+        write_image(tmp_path / "y.tif", ImageData(rgb16, exif=exif.tobytes()))
+    read_back = Image.Exif()
+    read_back.load(read_image(tmp_path / "y.tif").exif)
+    assert (read_back[0x010F], read_back[0x8298]) == ("TestCam", "(c) Someone")
 
 
 def _ome_tiff(path, planes: np.ndarray, axes: str, images: int = 1) -> None:
