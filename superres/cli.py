@@ -376,7 +376,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--tta", action="store_true", help="x8 self-ensemble: slower, slightly better")
     up.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default: cpu)")
     up.add_argument(
-        "--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help="compute precision"
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="compute precision (auto: bf16 for shipped compact models on CPUs with native bf16, else fp32)",
     )
     up.add_argument("--suffix", help="added to output names (default: _x<scale>)")
     up.add_argument("--ext", help="output format by extension, e.g. png (default: as the input)")
