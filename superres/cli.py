@@ -384,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--suffix", help="added to output names (default: _x<scale>)")
     up.add_argument("--ext", help="output format by extension, e.g. png (default: as the input)")
     up.add_argument(
-        "--quality", type=_quality, default=95, help="JPEG / WebP / AVIF quality, 1-100 (default 95)"
+        "--quality", type=_quality, default=95, help="JPEG / WebP / AVIF / HEIC quality, 1-100 (default 95)"
     )
     up.add_argument(
         "--alpha-upsampler",

@@ -44,9 +44,10 @@ FORMATS = {
     ".avif": "AVIF",
     ".jp2": "JPEG2000",  # JPEG 2000 in its JP2 file format (satellite, medical)
     ".j2k": "JPEG2000",  # a bare JPEG 2000 codestream
+    ".heic": "HEIF",  # phone photos, with the optional pillow-heif
+    ".heif": "HEIF",
 }
-HEIF_SUFFIXES = frozenset({".heic", ".heif"})  # phone photos; read only, with pillow-heif
-IMAGE_SUFFIXES = frozenset(FORMATS) | HEIF_SUFFIXES  # what superres reads (FORMATS: writes)
+IMAGE_SUFFIXES = frozenset(FORMATS)  # what superres reads and writes
 MAX_SIDE = {"WEBP": 16383, "JPEG": 65500}  # the encoders' (libwebp, libjpeg) largest width or height
 DEEP_FORMATS = ("PNG", "TIFF", "JPEG2000")  # formats that hold 16-bit samples
 _JP2_MAGIC = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
@@ -256,12 +257,13 @@ def _is_heic(header: bytes) -> bool:
 
 
 def _register_heif(path: Path) -> None:
-    """Let Pillow open HEIC / HEIF (pillow-heif's plugin; it applies the file's rotation)."""
+    """Let Pillow open and save HEIC / HEIF (pillow-heif's plugin; it applies the file's
+    rotation when reading)."""
     try:
         import pillow_heif
     except ImportError:
         raise SuperresError(
-            "reading HEIC/HEIF needs the pillow-heif package: pip install 'superres[heif]'", path
+            "HEIC/HEIF needs the pillow-heif package: pip install 'superres[heif]'", path
         ) from None
     pillow_heif.register_heif_opener()
 
@@ -529,6 +531,8 @@ def output_format(path: str | Path) -> str:
         ) from None
     if fmt == "AVIF" and not features.check("avif"):
         raise SuperresError("this Pillow cannot write AVIF (it was built without libavif)", path)
+    if fmt == "HEIF":
+        _register_heif(Path(path))
     return fmt
 
 
@@ -630,7 +634,7 @@ def _write_pillow(path: Path, image: ImageData, fmt: str, quality: int) -> None:
     # Pillow picks L / I;16 / LA / RGB / RGBA from the dtype and channel count.
     im = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
     options: dict = {}
-    if fmt in ("JPEG", "WEBP", "AVIF"):
+    if fmt in ("JPEG", "WEBP", "AVIF", "HEIF"):
         options["quality"] = quality
     if fmt == "JPEG":
         options["subsampling"] = 0  # 4:4:4: chroma subsampling would blur the upscaled detail
@@ -641,7 +645,7 @@ def _write_pillow(path: Path, image: ImageData, fmt: str, quality: int) -> None:
             options["exif"] = image.exif
     if image.dpi and fmt in ("PNG", "JPEG", "BMP"):  # WebP has no resolution field
         options["dpi"] = image.dpi
-    if fmt in ("JPEG", "WEBP", "AVIF") and image.xmp:
+    if fmt in ("JPEG", "WEBP", "AVIF", "HEIF") and image.xmp:
         options["xmp"] = image.xmp
     if fmt == "PNG" and _png_texts(image):
         from PIL.PngImagePlugin import PngInfo

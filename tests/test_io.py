@@ -672,8 +672,9 @@ def _heic(path, pixels: np.ndarray, exif: Image.Exif | None = None) -> None:
 
 
 def test_heic_photos_are_read_upright_with_their_exif(tmp_path):
-    """iPhone photos (HEIC) were refused as "not an image file". A fresh process, as a user's
-    run: nothing has registered pillow-heif's plugin with Pillow before superres reads."""
+    """iPhone photos (HEIC) were refused as "not an image file"; they are read upright and
+    written back as HEIC (or another format). A fresh process, as a user's run: nothing has
+    registered pillow-heif's plugin with Pillow before superres reads."""
     import subprocess
     import sys
 
@@ -682,9 +683,14 @@ def test_heic_photos_are_read_upright_with_their_exif(tmp_path):
     _heic(tmp_path / "IMG_0001.HEIC", smooth_image(10, 16), exif)
     command = [sys.executable, "-m", "superres", "upscale", str(tmp_path / "IMG_0001.HEIC"), "-o"]
     command += [str(tmp_path / "out"), "-m", "bicubic", "-s", "2", "-q"]
-    assert subprocess.run(command, capture_output=True, text=True).returncode == 0
-    with Image.open(tmp_path / "out/IMG_0001_x2.png") as im:  # PNG: superres does not write HEIC
+    assert subprocess.run([*command, "--ext", "png"], capture_output=True, text=True).returncode == 0
+    with Image.open(tmp_path / "out/IMG_0001_x2.png") as im:
         assert im.size == (20, 32) and im.getexif()[0x010F] == "Apple" and im.getexif()[0x0112] == 1
+    assert subprocess.run(command, capture_output=True, text=True).returncode == 0  # HEIC stays HEIC
+    image = read_image(tmp_path / "out/IMG_0001_x2.HEIC")
+    exif = Image.Exif()
+    exif.load(image.exif)
+    assert image.pixels.shape == (32, 20, 3) and exif[0x010F] == "Apple"
 
 
 def test_heic_without_pillow_heif_says_what_to_install(tmp_path, monkeypatch):
@@ -698,8 +704,10 @@ def test_heic_without_pillow_heif_says_what_to_install(tmp_path, monkeypatch):
     assert data[8:12] == b"avif"  # AVIF in the same container, major brand mif1 as some encoders write
     (tmp_path / "a.avif").write_bytes(data[:8] + b"mif1" + data[12:])
     monkeypatch.setitem(sys.modules, "pillow_heif", None)  # import fails
-    with pytest.raises(SuperresError, match=r"p\.heic: reading HEIC/HEIF needs the pillow-heif package"):
+    with pytest.raises(SuperresError, match=r"p\.heic: HEIC/HEIF needs the pillow-heif package"):
         read_image(tmp_path / "p.heic")
+    with pytest.raises(SuperresError, match=r"out\.heic: HEIC/HEIF needs the pillow-heif package"):
+        write_image(tmp_path / "out.heic", ImageData(smooth_image(10, 16)))
     assert read_image(tmp_path / "a.avif").pixels.shape == (10, 16, 3)  # no pillow-heif needed
 
 
