@@ -178,7 +178,7 @@ def _job_progress(
     width = page.pixels.shape[1]
     tiles = sum(
         _network_passes(model, channels) * tile_count(model, last - first, width, options)
-        for _, first, last in _band_windows(model, page.pixels, options, outscale)
+        for *_, first, last in _band_windows(model, page.pixels, options, outscale)
         for channels in maps
     )
     return _JobProgress(on_tile, (image.stack.pages if image.stack else 1) * tiles)
@@ -332,9 +332,7 @@ def page_row_bands(
     fills = [_fill_values(pixels[:, :, bands], missing, lo, sp) for bands, lo, sp in maps]
     bicubic_alpha = image.has_alpha and alpha_upsampler == "bicubic"
     nodata = image.nodata if image.nodata is not None else math.nan
-    for out_rows, first, last in _band_windows(model, pixels, options, outscale):
-        needed = rows_read(height * s, size[0], out_rows) if resized else out_rows  # network output rows
-        top, bottom = needed.start // s, -(-needed.stop // s)
+    for out_rows, top, bottom, first, last in _band_windows(model, pixels, options, outscale):
         window = None if missing is None else missing[first:last]
         parts = []
         for index, ((bands, lo, sp), fill) in enumerate(zip(maps, fills, strict=True)):
@@ -358,9 +356,9 @@ def page_row_bands(
 
 def _band_windows(
     model: SRModel, pixels: np.ndarray, options: TileOptions, outscale: float | None
-) -> list[tuple[range, int, int]]:
-    """The row bands of :func:`page_row_bands`: (result rows, first and last + 1 input rows
-    the network reads for them, context included)."""
+) -> list[tuple[range, int, int, int, int]]:
+    """The row bands of :func:`page_row_bands`: (result rows; first and last + 1 input rows
+    whose network output they are made from; the same with context, which the network reads)."""
     height, s = pixels.shape[0], model.scale
     size = result_size(model, pixels, outscale)
     resized = size != (height * s, pixels.shape[1] * s)
@@ -372,7 +370,7 @@ def _band_windows(
         out_rows = range(out_top, min(size[0], out_top + out_step))
         needed = rows_read(height * s, size[0], out_rows) if resized else out_rows  # network output rows
         top, bottom = needed.start // s, -(-needed.stop // s)
-        windows.append((out_rows, max(0, top - context), min(height, bottom + context)))
+        windows.append((out_rows, top, bottom, max(0, top - context), min(height, bottom + context)))
     return windows
 
 
@@ -406,15 +404,16 @@ def upscale_file(
     ``keep_dpi``, ``alpha_upsampler``: see :func:`upscale_image`). A TIFF
     result too large for one row band (see :func:`page_row_bands`) is written band by band
     as it is made, so the whole result is never held (only the input and one band)."""
+    check_alpha_upsampler(alpha_upsampler)
     image = read_image(input_path, max_pixels=max_pixels)
-    check_fits_format(output_path, *result_size(model, image.pixels, outscale), source=input_path)
+    size = result_size(model, image.pixels, outscale)
+    check_fits_format(output_path, *size, source=input_path)
     in_bands = band_rows(model, image.pixels, options) < image.pixels.shape[0]
     if in_bands and writes_tiff_in_row_bands(output_path, image):
         _, (missing,), low, span = _pages_and_mapping(image)
         # Shape, sample type and metadata of the result, without its pixels.
-        shape = (*result_size(model, image.pixels, outscale), image.pixels.shape[2])
+        shape = (*size, image.pixels.shape[2])
         result = _rescaled(image, np.broadcast_to(np.zeros((), image.pixels.dtype), shape), keep_dpi)
-        check_alpha_upsampler(alpha_upsampler)
         on_tile = _job_progress(model, image, options, outscale, on_tile, alpha_upsampler)
         bands = page_row_bands(model, image, missing, options, on_tile, low, span, outscale, alpha_upsampler)
         return write_tiff_rows(output_path, result, (rows for _, rows in bands))

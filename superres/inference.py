@@ -87,13 +87,22 @@ def _forward_tta(model: SRModel, x: torch.Tensor) -> torch.Tensor:
     return total / 8
 
 
-def tile_count(model: SRModel, height: int, width: int, options: TileOptions) -> int:
-    """How many tiles :func:`upscale_tensor` runs over a height x width input."""
+def _tile_grid(
+    model: SRModel, height: int, width: int, options: TileOptions
+) -> tuple[tuple[int, list[int]], tuple[int, list[int]], int] | None:
+    """The tiles :func:`upscale_tensor` runs over a height x width input: ((tile height, tops),
+    (tile width, lefts), overlap), or None when it runs the whole input at once."""
     tile = options.tile if options.tile is not None else choose_tile_size(model, options.memory_budget)
     if tile == 0 or (tile >= height and tile >= width):
-        return 1
+        return None
     overlap = max(0, min(options.tile_overlap, tile // 2))
-    return len(axis_windows(height, tile, overlap)[1]) * len(axis_windows(width, tile, overlap)[1])
+    return axis_windows(height, tile, overlap), axis_windows(width, tile, overlap), overlap
+
+
+def tile_count(model: SRModel, height: int, width: int, options: TileOptions) -> int:
+    """How many tiles :func:`upscale_tensor` runs over a height x width input."""
+    grid = _tile_grid(model, height, width, options)
+    return 1 if grid is None else len(grid[0][1]) * len(grid[1][1])
 
 
 def upscale_tensor(
@@ -108,15 +117,14 @@ def upscale_tensor(
         raise ValueError("upscale_tensor expects a 1 x C x H x W tensor")
     forward = (lambda t: _forward_tta(model, t)) if options.tta else model
     height, width = x.shape[-2:]
-    tile = options.tile if options.tile is not None else choose_tile_size(model, options.memory_budget)
-    if tile == 0 or (tile >= height and tile >= width):
+    grid = _tile_grid(model, height, width, options)
+    if grid is None:
         y = forward(x)
         if on_tile:
             on_tile(1, 1)
         return y.cpu()
-    overlap = max(0, min(options.tile_overlap, tile // 2))
+    (h, ys), (w, xs), overlap = grid
     s = model.scale
-    (h, ys), (w, xs) = axis_windows(height, tile, overlap), axis_windows(width, tile, overlap)
     out = torch.zeros(1, model.out_channels, height * s, width * s)
     # The windows form a grid, so the sum of the 2-D weights is the outer product of the
     # per-axis sums: two 1-D buffers instead of a full-size weight image.

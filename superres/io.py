@@ -78,8 +78,10 @@ class Resolution:
 
 _TIFF_UNITS = {1: "none", 2: "inch", 3: "centimeter"}
 _EXIF_X_RESOLUTION, _EXIF_Y_RESOLUTION, _EXIF_RESOLUTION_UNIT = 0x011A, 0x011B, 0x0128
-_EXIF_SUB_IFDS = (0x8769, 0x8825, 0xA005)  # Exif (camera settings), GPS, Interoperability
-_EXIF_IFD, _EXIF_PIXEL_X, _EXIF_PIXEL_Y = 0x8769, 0xA002, 0xA003
+_EXIF_IFD, _GPS_IFD, _INTEROP_IFD = 0x8769, 0x8825, 0xA005  # camera settings, GPS, interoperability
+_EXIF_SUB_IFDS = (_EXIF_IFD, _GPS_IFD, _INTEROP_IFD)
+_EXIF_PIXEL_X, _EXIF_PIXEL_Y = 0xA002, 0xA003  # in the Exif IFD
+_EXIF_ERRORS = (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError)  # Pillow's parser
 _XMP_TAG = 700  # TIFF's XMP packet
 _PNG_XMP_KEY = "XML:com.adobe.xmp"  # the iTXt keyword PNG stores XMP under
 # A TIFF's own tags that are the image's EXIF too: make, model, date, artist, copyright. Not
@@ -101,15 +103,26 @@ def exif_with_resolution(exif: bytes, resolution: Resolution) -> bytes:
     return parsed.tobytes()
 
 
-def exif_with_size(exif: bytes, width: int, height: int) -> bytes:
-    """EXIF bytes whose pixel dimensions (Exif IFD PixelXDimension / PixelYDimension), where
-    present, say width x height: cameras record the size they wrote."""
+def _parsed_exif(exif: bytes) -> Image.Exif | None:
+    """EXIF bytes parsed by Pillow, or None where its parser fails on them."""
     parsed = Image.Exif()
     try:
         parsed.load(exif)
-        camera = parsed.get_ifd(_EXIF_IFD) if _EXIF_IFD in parsed else {}
-    except (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError):
-        return exif  # an Exif IFD Pillow cannot parse is carried as it is
+    except _EXIF_ERRORS:
+        return None
+    return parsed
+
+
+def exif_with_size(exif: bytes, width: int, height: int) -> bytes:
+    """EXIF bytes whose pixel dimensions (Exif IFD PixelXDimension / PixelYDimension), where
+    present, say width x height: cameras record the size they wrote."""
+    parsed = _parsed_exif(exif)
+    try:
+        camera = parsed.get_ifd(_EXIF_IFD) if parsed is not None and _EXIF_IFD in parsed else {}
+    except _EXIF_ERRORS:
+        camera = {}
+    if _EXIF_PIXEL_X not in camera and _EXIF_PIXEL_Y not in camera:
+        return exif  # none recorded, or an Exif IFD Pillow cannot parse: carried as it is
     if _EXIF_PIXEL_X not in camera and _EXIF_PIXEL_Y not in camera:
         return exif
     camera[_EXIF_PIXEL_X], camera[_EXIF_PIXEL_Y] = width, height
@@ -482,11 +495,11 @@ def _tiff_exif(path: Path) -> bytes | None:
                 if tag in source:
                     exif[tag] = source[tag]
             found = False
-            for tag in _EXIF_SUB_IFDS[:2]:  # Exif and GPS (Interoperability sits inside Exif)
+            for tag in (_EXIF_IFD, _GPS_IFD):  # (Interoperability sits inside Exif)
                 if source.get_ifd(tag):
                     exif.get_ifd(tag).update(source.get_ifd(tag))
                     found = True
-    except (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError):
+    except _EXIF_ERRORS:
         return None
     return exif.tobytes() if len(exif) or found else None
 
@@ -711,20 +724,14 @@ def _tiff_through_pillow(image: ImageData) -> bool:
 def _has_exif_sub_ifds(exif: bytes) -> bool:
     """Whether EXIF holds camera settings, GPS or interoperability sub-IFDs (which libtiff
     through Pillow refuses to compress and tifffile cannot write)."""
-    parsed = Image.Exif()
-    try:
-        parsed.load(exif)
-    except (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError):
-        return True
-    return any(tag in parsed for tag in _EXIF_SUB_IFDS)
+    parsed = _parsed_exif(exif)
+    return parsed is None or any(tag in parsed for tag in _EXIF_SUB_IFDS)
 
 
 def _exif_descriptive_tags(exif: bytes) -> dict[int, str]:
     """The EXIF tags a TIFF holds in its own IFD (``_TIFF_EXIF_TAGS``) with ASCII values."""
-    parsed = Image.Exif()
-    try:
-        parsed.load(exif)
-    except (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError):
+    parsed = _parsed_exif(exif)
+    if parsed is None:
         return {}
     values = {tag: parsed.get(tag) for tag in _TIFF_EXIF_TAGS}
     ascii_values = {tag: v.rstrip("\x00 ") for tag, v in values.items() if isinstance(v, str) and v.isascii()}

@@ -39,7 +39,7 @@ from superres.data import IterationBatches, PairedPatches, PatchSpec, Teacher
 from superres.errors import SuperresError
 from superres.evaluate import evaluate_folder
 from superres.inference import TileOptions
-from superres.models import SRModel, cpu_has_native_bf16
+from superres.models import SRModel, cpu_has_native_bf16, shipped_weights
 from superres.train.discriminators import check_discriminator
 from superres.train.gan import Adversary, build_adversary
 from superres.train.losses import check_gan_loss, pixel_loss
@@ -117,12 +117,8 @@ def _network_params(recipe: Recipe) -> dict[str, Any]:
 def pretrained_path(pretrained: str) -> Path:
     """``network.pretrained``: a weights file, or the name of a shipped model (``superres
     models``), so a recipe can start from one wherever superres is installed."""
-    from superres.models import shipped_weights
-
-    path = Path(pretrained)
-    if not path.exists() and pretrained in shipped_weights():
-        return shipped_weights()[pretrained]
-    return path
+    path, shipped = Path(pretrained), shipped_weights()
+    return shipped[pretrained] if not path.exists() and pretrained in shipped else path
 
 
 def _load_pretrained(
