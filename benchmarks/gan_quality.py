@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from superres.evaluate import evaluate_folder, iter_pairs, super_resolve
+from superres.evaluate import LRDegradation, evaluate_folder, iter_pairs, super_resolve
 from superres.inference import TileOptions
 from superres.metrics import grid_strength, niqe
 from superres.models import load_model
@@ -47,18 +47,26 @@ def hr_scores(folder: Path, params: Path) -> tuple[float, float]:
     return float(np.mean(niqes)), float(np.mean(grids))
 
 
-def crops_picture(models: dict, shared: Path, out: Path) -> None:
+def crops_picture(
+    models: dict,
+    shared: Path,
+    out: Path,
+    crops: tuple[tuple[str, str, int, int], ...] = CROPS,
+    degradation: LRDegradation | None = None,
+) -> None:
     """One row per crop: LR (nearest), then each model, then HR; each tile zoomed ZOOM x."""
     labels = ["LR (nearest)", *models, "HR"]
     tile = CROP_SIDE * ZOOM
     header = 18
-    picture = Image.new("RGB", (tile * len(labels), header + tile * len(CROPS)), "white")
+    picture = Image.new("RGB", (tile * len(labels), header + tile * len(crops)), "white")
     draw = ImageDraw.Draw(picture)
     for column, label in enumerate(labels):
         draw.text((column * tile + 4, 3), label, fill="black")
-    for row, (set_name, stem, left, top) in enumerate(CROPS):
+    for row, (set_name, stem, left, top) in enumerate(crops):
         hr, lr = next(
-            (h, low) for n, h, low in iter_pairs(shared / "data/test" / set_name, SCALE) if n == stem
+            (h, low)
+            for n, h, low in iter_pairs(shared / "data/test" / set_name, SCALE, degradation=degradation)
+            if n == stem
         )
         box = (slice(top, top + CROP_SIDE), slice(left, left + CROP_SIDE))
         lr_up = np.repeat(np.repeat(lr, SCALE, axis=0), SCALE, axis=1)

@@ -75,7 +75,7 @@ def contenders(shared: Path) -> list[Contender]:
     for name, path in shipped_weights().items():
         meta = read_metadata(path)
         if meta.get("scale") in SCALES:
-            label = f"superres {name}" + (" (GAN)" if meta.get("kind") == "gan" else "")
+            label = f"superres {name}" + {"gan": " (GAN)", "real": " (real photos)"}.get(meta.get("kind"), "")
             found.append(Contender(label, meta["scale"], "superres", name))
     for s in SCALES:
         name = default_model_name(s)

@@ -5,25 +5,33 @@ Usage: python scripts/release_model.py runs/NAME/NAME.safetensors [--shared ../s
 
 Evaluates with the published protocol (``superres eval``: MATLAB-bicubic LR, Y channel,
 border = scale, gray images as themselves) on Set5, Set14 and BSD100; GAN models also get
-NIQE and grid strength (``superres.metrics.grid_strength``). The card gains ``eval`` (the
-table and the command that reproduces it) and ``recipe``; the file is written atomically to
-superres/pretrained/NAME.safetensors.
+NIQE and grid strength (``superres.metrics.grid_strength``), models for real photos (kind
+``real``) also Set14 and BSD100 with degraded LR (``superres eval --lr-noise/--lr-jpeg``).
+The card gains ``eval`` (the tables and the commands that reproduce them) and ``recipe``;
+the file is written atomically to superres/pretrained/NAME.safetensors.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from superres.errors import SuperresError
-from superres.evaluate import evaluate_folder
+from superres.evaluate import LRDegradation, evaluate_folder
 from superres.models import PRETRAINED_DIR, load_model
 from superres.train.recipe import load_recipe
+from superres.train.trainer import model_kind
 from superres.weights import save_network
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = ("Set5", "Set14", "BSD100")
+# Degraded-LR scores for models of kind "real": (eval options, degradation)
+DEGRADED = (
+    ("--lr-jpeg 75", LRDegradation(jpeg_quality=75)),
+    ("--lr-noise 5 --lr-jpeg 75", LRDegradation(noise_sigma=5, jpeg_quality=75)),
+)
 
 
 def main() -> int:
@@ -45,6 +53,12 @@ def release(weights: Path, shared: Path) -> None:
     if not card.get("name"):
         raise SuperresError("no model card (not a file superres train exported)", weights)
     name = card["name"]
+    recipe = load_recipe(ROOT / f"recipes/{name}.yaml")
+    card["kind"] = model_kind(recipe)  # files trained before kind "real" existed said psnr
+    card["training"] = {
+        **card["training"],
+        "degradation": asdict(recipe.data.degradation) if recipe.data.degradation else None,
+    }
     metrics = ("psnr", "ssim", "niqe", "grid") if card["kind"] == "gan" else ("psnr", "ssim")
     table = {}
     for set_name in SETS:
@@ -62,12 +76,29 @@ def release(weights: Path, shared: Path) -> None:
         "command": f"superres eval -m {name} --data {data} --metrics {','.join(metrics)}",
         "sets": table,
     }
+    if card["kind"] == "real":
+        card["eval"]["degraded"] = [degraded_scores(model, name, shared, *entry) for entry in DEGRADED]
     card["recipe"] = f"recipes/{name}.yaml"
-    card["description"] = load_recipe(ROOT / card["recipe"]).description  # the recipe's, as now
+    card["description"] = recipe.description  # the recipe's, as now
     card["parameters"] = sum(p.numel() for p in model.network.parameters())  # older files said 0
     out = PRETRAINED_DIR / f"{name}.safetensors"
     save_network(out, model.network, model.arch, model.arch_params, card)
     print(f"wrote {out.relative_to(ROOT)} (x{model.scale}, {card['kind']})")
+
+
+def degraded_scores(model, name: str, shared: Path, options: str, degradation: LRDegradation) -> dict:
+    """PSNR / SSIM on Set14 and BSD100 from degraded LR, with the command that reproduces them."""
+    sets = {}
+    for set_name in SETS[1:]:
+        result = evaluate_folder(model, shared / "data/test" / set_name, degradation=degradation)
+        sets[set_name] = {m: round(result.mean(m), 4) for m in ("psnr", "ssim")}
+        print(set_name, degradation.describe(), sets[set_name], file=sys.stderr)
+    data = " ".join(f"../shared/data/test/{s}" for s in SETS[1:])
+    return {
+        "lr": degradation.describe(),
+        "command": f"superres eval -m {name} --data {data} {options}",
+        "sets": sets,
+    }
 
 
 if __name__ == "__main__":

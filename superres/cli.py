@@ -12,8 +12,12 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from superres.errors import SuperresError
+
+if TYPE_CHECKING:  # not at run time: `superres --help` must not import torch
+    from superres.models import SRModel
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             print(
                 f"note: skipped {len(done)} input(s) whose output exists (--skip-existing)", file=sys.stderr
             )
+    note = None if args.quiet else _jpeg_note(model, [job.source for job in jobs])
+    if note:
+        print(note, file=sys.stderr)
     sources = {job.source.resolve() for job in jobs}
     failures: list[str] = [f"{item}: no such file, folder or matching glob" for item in missing]
     images = tqdm(jobs, desc=f"{model.name} x{model.scale}", unit="img", disable=args.quiet)
@@ -183,6 +190,35 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     return 0
 
 
+JPEG_NOTE_QUALITY = 85  # below it the model for real photos scores higher (benchmarks/REAL_PHOTO.md)
+
+
+def _jpeg_note(model: SRModel, sources: list[Path]) -> str | None:
+    """A note for JPEG inputs compressed hard enough that the shipped model for real photos
+    restores them better than the clean-LR model in use (README, Shipped models)."""
+    if model.card.get("kind") != "psnr":
+        return None
+    from superres.io import jpeg_quality
+    from superres.models import shipped_of_kind
+
+    real = sorted(shipped_of_kind("real", model.scale))
+    if not real:
+        return None
+    low = {}
+    for path in sources:
+        quality = jpeg_quality(path) if path.suffix.lower() in (".jpg", ".jpeg") else None
+        if quality is not None and quality < JPEG_NOTE_QUALITY:
+            low[path] = quality
+    if not low:
+        return None
+    first, quality = next(iter(low.items()))
+    return (
+        f"note: {len(low)} input(s) are JPEGs saved at quality below {JPEG_NOTE_QUALITY} ({first.name}:"
+        f" about {quality}); {model.name} sharpens their compression artefacts with the detail,"
+        f" -m {real[0]} removes them"
+    )
+
+
 def _default_niqe_params() -> Path | None:
     """The pristine NIQE model: $SUPERRES_NIQE_PARAMS, else ../shared/data/niqe/ if present."""
     import os
@@ -194,7 +230,7 @@ def _default_niqe_params() -> Path | None:
 def cmd_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from superres.evaluate import METRICS, evaluate_folder, format_results
+    from superres.evaluate import METRICS, LRDegradation, evaluate_folder, format_results
     from superres.inference import TileOptions
 
     metrics = tuple(m.strip().lower() for m in args.metrics.split(",") if m.strip())
@@ -216,6 +252,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if model is None:
         return 2
     options = TileOptions(tile=args.tile, tile_overlap=args.tile_overlap, tta=args.tta)
+    degradation = LRDegradation(args.lr_noise, args.lr_jpeg)
     save_dir = Path(args.save_images) if args.save_images else None
     results = []
     for folder in args.data:
@@ -232,6 +269,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                     save_dir,
                     lambda _n, b=bar: b.update(),
                     args.gray_as_rgb,
+                    degradation,
                 )
             )
         except SuperresError as exc:
@@ -239,7 +277,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             return 1
         finally:
             bar.close()
-    print(format_results(model, results, metrics, args.format, args.per_image, args.tta))
+    print(format_results(model, results, metrics, args.format, args.per_image, args.tta, degradation))
     return 0
 
 
@@ -319,7 +357,7 @@ def _shipped_table(shipped: dict[str, dict]) -> str:
 def _positive(kind: type) -> Callable[[str], float | int]:
     def parse(text: str) -> float | int:
         value = kind(text)
-        if value <= 0:
+        if not value > 0:  # NaN too
             raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
         return value
 
@@ -333,11 +371,14 @@ def _quality(text: str) -> int:
     return value
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
+def _non_negative(kind: type) -> Callable[[str], float | int]:
+    def parse(text: str) -> float | int:
+        value = kind(text)
+        if not value >= 0:  # NaN too
+            raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+        return value
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -367,11 +408,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument(
         "--tile",
-        type=_non_negative_int,
+        type=_non_negative(int),
         help="tile size in input pixels (0 = whole image; default: from memory)",
     )
     up.add_argument(
-        "--tile-overlap", type=_non_negative_int, default=16, help="overlap between tiles in input pixels"
+        "--tile-overlap", type=_non_negative(int), default=16, help="overlap between tiles in input pixels"
     )
     up.add_argument("--tta", action="store_true", help="x8 self-ensemble: slower, slightly better")
     up.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default: cpu)")
@@ -436,13 +477,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="replicate grayscale images to RGB first, as IMDN's published tables did (Set14: +0.09 dB)",
     )
     ev.add_argument(
+        "--lr-noise",
+        type=_non_negative(float),
+        default=0.0,
+        metavar="SIGMA",
+        help="add Gaussian noise of this sigma (0..255 units) to each LR image, seeded by its name",
+    )
+    ev.add_argument(
+        "--lr-jpeg",
+        type=_quality,
+        metavar="QUALITY",
+        help="JPEG-compress each LR image at this quality (1-100), after any --lr-noise",
+    )
+    ev.add_argument(
         "--niqe-params", help="niqe_pris_params.npz (default: $SUPERRES_NIQE_PARAMS or ../shared)"
     )
     ev.add_argument("--save-images", metavar="DIR", help="also write the upscaled images here")
     ev.add_argument("--per-image", action="store_true", help="a row per image as well as the means")
     ev.add_argument("--format", default="table", choices=["table", "csv", "json"])
-    ev.add_argument("--tile", type=_non_negative_int, default=0, help="tile size (default 0: whole images)")
-    ev.add_argument("--tile-overlap", type=_non_negative_int, default=16)
+    ev.add_argument("--tile", type=_non_negative(int), default=0, help="tile size (default 0: whole images)")
+    ev.add_argument("--tile-overlap", type=_non_negative(int), default=16)
     ev.add_argument(
         "--tta",
         action="store_true",

@@ -6,21 +6,26 @@ the whole image (no tiles, as the papers do); round to uint8; compare on the Y c
 after cropping ``s`` pixels from each border. Grayscale images are compared as themselves,
 as in RCAN's bicubic table; some papers (IMDN, for one) replicated them to RGB and took Y,
 which lifts Set14 (whose bridge.png is gray) by ~0.09 dB: ``gray_as_rgb`` reproduces that.
+``LRDegradation`` adds Gaussian noise and JPEG compression to each LR image, the same on
+every run, to score models meant for real photos on inputs like theirs.
 16-bit images go the same way in uint16 (LR, rounding) and are scored on the 0..255 scale
 by their bit depth in use (12-bit data: PSNR with 4095 as the peak).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from superres.api import upscale_image, value_range
 from superres.errors import SuperresError
@@ -69,6 +74,38 @@ def make_lr(hr: np.ndarray, scale: int, peak: float | None = None) -> np.ndarray
     return resize_integer(hr, 1 / scale, peak)
 
 
+@dataclass(frozen=True)
+class LRDegradation:
+    """What is done to each LR image after the bicubic downscale: Gaussian noise of
+    ``noise_sigma`` (0..255 units; 16-bit images by their bit depth in use), then JPEG at
+    ``jpeg_quality`` (Pillow's libjpeg, 4:2:0; 8-bit only). The noise of an image is seeded
+    by its name, so a score does not depend on the order or the run."""
+
+    noise_sigma: float = 0.0
+    jpeg_quality: int | None = None
+
+    def describe(self) -> str:
+        parts = [f"Gaussian noise sigma {self.noise_sigma:g}"] if self.noise_sigma else []
+        parts += [f"JPEG quality {self.jpeg_quality}"] if self.jpeg_quality is not None else []
+        return "LR + " + " + ".join(parts) if parts else "clean LR"
+
+    def apply(self, lr: np.ndarray, name: str) -> np.ndarray:
+        if self.noise_sigma:
+            peak = value_range(lr)[1]
+            rng = np.random.default_rng(zlib.crc32(name.encode()))
+            noise = rng.standard_normal(lr.shape) * (self.noise_sigma * peak / 255)
+            lr = np.clip(np.round(lr + noise), 0, np.iinfo(lr.dtype).max).astype(lr.dtype)
+        if self.jpeg_quality is not None:
+            if lr.dtype != np.uint8:
+                raise SuperresError(f"{name}: JPEG degradation needs 8-bit images, found {lr.dtype}")
+            buffer = io.BytesIO()
+            Image.fromarray(lr[:, :, 0] if lr.shape[2] == 1 else lr).save(
+                buffer, format="JPEG", quality=self.jpeg_quality
+            )
+            lr = np.asarray(Image.open(buffer)).reshape(lr.shape)
+        return lr
+
+
 def lr_partner(lr_folder: Path, stem: str, scale: int) -> Path:
     """The LR file for an HR stem: same stem, or the stem plus a scale tag (x4, _x4, x4_LR...)."""
     candidates = [p for p in image_files(lr_folder) if p.stem == stem]
@@ -81,10 +118,11 @@ def lr_partner(lr_folder: Path, stem: str, scale: int) -> Path:
 
 
 def iter_pairs(
-    folder: Path, scale: int, gray_as_rgb: bool = False
+    folder: Path, scale: int, gray_as_rgb: bool = False, degradation: LRDegradation | None = None
 ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """(name, HR, LR) uint8 triples: from ``folder/HR`` + ``folder/LR`` when both exist
-    (LR may also sit in ``folder/LR/x{scale}``), else HR images with LR made on the fly."""
+    (LR may also sit in ``folder/LR/x{scale}``), else HR images with LR made on the fly;
+    ``degradation`` applied to either."""
     hr_folder, lr_folder = folder / "HR", folder / "LR"
     paired = hr_folder.is_dir() and lr_folder.is_dir()
     if paired and (lr_folder / f"x{scale}").is_dir():
@@ -110,6 +148,8 @@ def iter_pairs(
                 )
         else:
             lr = make_lr(hr, scale)
+        if degradation is not None:
+            lr = degradation.apply(lr, path.stem)
         yield path.stem, hr, lr
 
 
@@ -128,6 +168,7 @@ def evaluate_folder(
     save_dir: Path | None = None,
     on_image: Callable[[str], None] | None = None,
     gray_as_rgb: bool = False,
+    degradation: LRDegradation | None = None,
 ) -> SetResult:
     """Score ``model`` on one folder (a test set) with the protocol in the module docstring."""
     folder = Path(folder)
@@ -135,7 +176,7 @@ def evaluate_folder(
         raise SuperresError("no such folder", folder)
     scale = model.scale
     result = SetResult(folder.name, scale)
-    for name, hr, lr in iter_pairs(folder, scale, gray_as_rgb):
+    for name, hr, lr in iter_pairs(folder, scale, gray_as_rgb, degradation):
         if "ssim" in metrics and min(hr.shape[:2]) - 2 * scale < SSIM_WINDOW:
             height, width = hr.shape[:2]
             raise SuperresError(
@@ -197,8 +238,10 @@ def format_results(
     style: str,
     per_image: bool,
     tta: bool = False,
+    degradation: LRDegradation | None = None,
 ) -> str:
-    """Render results as a Markdown table, CSV or JSON; ``tta`` marks self-ensemble scores."""
+    """Render results as a Markdown table, CSV or JSON; ``tta`` marks self-ensemble scores,
+    ``degradation`` scores on degraded LR."""
     columns = [m for m in METRICS if m in metrics]
     if style == "json":
         payload = {
@@ -206,6 +249,7 @@ def format_results(
             "arch": model.arch,
             "scale": model.scale,
             "tta": tta,
+            "lr": (degradation or LRDegradation()).describe(),
             "sets": [
                 {
                     "name": r.name,
@@ -225,7 +269,9 @@ def format_results(
     header = ["set", "image", *(m.upper() for m in columns)]
     if style == "csv":
         return "\n".join(",".join(row) for row in [header, *rows])
-    title = f"{model.name} ({model.arch}, x{model.scale}{', x8 self-ensemble' if tta else ''})"
+    notes = [f"x{model.scale}"] + ["x8 self-ensemble"] * tta
+    notes += [degradation.describe()] if degradation and degradation != LRDegradation() else []
+    title = f"{model.name} ({model.arch}, {', '.join(notes)})"
     lines = [title, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)

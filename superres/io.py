@@ -13,6 +13,8 @@ records how to fold them back, so every page is upscaled and written back with i
 
 from __future__ import annotations
 
+import functools
+import io
 import math
 import re
 import struct
@@ -334,6 +336,36 @@ def _open_with_pillow(path: Path) -> Image.Image:
             return Image.open(path)
         finally:
             Image.MAX_IMAGE_PIXELS = limit
+
+
+def jpeg_quality(path: str | Path) -> int | None:
+    """The IJG quality (1-100) a JPEG file was most likely saved at, from its luminance
+    quantisation table (the median ratio to the standard table, which quality scales); None
+    for other files. Reads only the header. Cameras with tables of their own get the IJG
+    quality nearest to theirs."""
+    try:
+        with _open_with_pillow(Path(path)) as im:
+            tables = getattr(im, "quantization", None) if im.format == "JPEG" else None
+            table = tables.get(0) if tables else None
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+    if table is None or len(table) != 64:
+        return None
+    if max(table) == 1:  # every step 1: quality 100 (99 still has some 2s)
+        return 100
+    ratio = float(np.median(100 * np.asarray(table, np.float64) / _ijg_luma_table()))
+    quality = 5000 / ratio if ratio > 100 else (200 - ratio) / 2
+    return int(np.clip(round(quality), 1, 100))
+
+
+@functools.cache
+def _ijg_luma_table() -> np.ndarray:
+    """The standard luminance table (Annex K), in the order Pillow reports tables: the table
+    of quality 50, which is the standard one unscaled."""
+    buffer = io.BytesIO()
+    Image.new("L", (8, 8)).save(buffer, format="JPEG", quality=50)
+    with Image.open(buffer) as im:
+        return np.asarray(im.quantization[0], np.float64)
 
 
 def _read_pillow(path: Path, max_pixels: int) -> ImageData:

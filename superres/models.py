@@ -102,19 +102,23 @@ def default_model_name(scale: int = 4) -> str:
     has no eval table. Set5 alone (five images) once decided a 0.0001 dB tie at x3.
 
     With no shipped weights for that scale, bicubic (which needs none)."""
+    best, best_psnr = "bicubic", float("-inf")
+    for name, meta in shipped_of_kind("psnr", scale).items():
+        card = meta.get("card", {})
+        sets = card.get("eval", {}).get("sets") or card.get("metrics", {})
+        scores = [float(s["psnr"]) for s in sets.values() if "psnr" in s]
+        psnr = sum(scores) / len(scores) if scores else 0.0
+        if psnr > best_psnr:
+            best, best_psnr = name, psnr
+    return best
+
+
+def shipped_of_kind(kind: str, scale: int) -> dict[str, dict]:
+    """The shipped models of one kind (psnr, gan or real) and scale, with their metadata."""
     from superres.weights import read_metadata
 
-    best, best_psnr = "bicubic", float("-inf")
-    for name, path in shipped_weights().items():
-        meta = read_metadata(path)
-        if meta.get("scale") == scale and meta.get("kind", "psnr") == "psnr":
-            card = meta.get("card", {})
-            sets = card.get("eval", {}).get("sets") or card.get("metrics", {})
-            scores = [float(s["psnr"]) for s in sets.values() if "psnr" in s]
-            psnr = sum(scores) / len(scores) if scores else 0.0
-            if psnr > best_psnr:
-                best, best_psnr = name, psnr
-    return best
+    found = {name: read_metadata(path) for name, path in shipped_weights().items()}
+    return {n: m for n, m in found.items() if m.get("scale") == scale and m.get("kind", "psnr") == kind}
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:

@@ -79,3 +79,6 @@ def test_real_world_degradation_recipe_trains(shared, tmp_path):
     assert len(recipe.data.degradation.stages) == 2
     path, card = train(recipe, progress=False)
     assert path.is_file() and card["scale"] == 4
+    # a model for real-world LR: its card says so, and it is never a scale's default (which
+    # is chosen among the clean-bicubic PSNR models)
+    assert card["kind"] == "real" and card["training"]["degradation"]["final_sinc_prob"] == 0.5

@@ -103,3 +103,42 @@ def test_16_bit_sets_are_scored_by_their_bit_depth(shared, tmp_path, capsys):
     assert main([*args, "-q"]) == 0
     eight, twelve = json.loads(capsys.readouterr().out)["sets"]
     assert abs(eight["psnr"] - twelve["psnr"]) < 0.05 and abs(eight["ssim"] - twelve["ssim"]) < 0.002
+
+
+def test_lr_degradation_is_seeded_by_image_name():
+    """Noise of the given sigma, the same for an image on every run, other for another image;
+    JPEG after it; 16-bit images refused for JPEG with the image named."""
+    from superres.errors import SuperresError
+    from superres.evaluate import LRDegradation
+
+    flat = np.full((64, 64, 3), 128, np.uint8)
+    noisy = LRDegradation(noise_sigma=5).apply(flat, "baby")
+    assert np.array_equal(noisy, LRDegradation(noise_sigma=5).apply(flat, "baby"))
+    assert not np.array_equal(noisy, LRDegradation(noise_sigma=5).apply(flat, "bird"))
+    assert np.std(noisy.astype(float) - 128) == pytest.approx(5, rel=0.05)
+    both = LRDegradation(noise_sigma=5, jpeg_quality=50).apply(flat, "baby")
+    assert both.shape == flat.shape and both.dtype == np.uint8 and not np.array_equal(both, noisy)
+    assert np.array_equal(LRDegradation().apply(flat, "baby"), flat)
+    wide = np.full((64, 64, 1), 2048, np.uint16)
+    assert np.std(LRDegradation(noise_sigma=5).apply(wide, "x").astype(float)) > 5 * 4095 / 255 * 0.9
+    with pytest.raises(SuperresError, match="x: JPEG degradation needs 8-bit images"):
+        LRDegradation(jpeg_quality=75).apply(wide, "x")
+
+
+def test_eval_scores_degraded_lr(shared, capsys):
+    """--lr-noise / --lr-jpeg reach the LR images (bicubic scores lower), and the report says so."""
+    args = ["eval", "-m", "bicubic", "-s", "4", "--data", str(shared / "data/test/Set5"), "-q",
+            "--metrics", "psnr", "--format", "json"]  # fmt: skip
+    assert main(args) == 0
+    clean = json.loads(capsys.readouterr().out)
+    assert main([*args, "--lr-noise", "5", "--lr-jpeg", "75"]) == 0
+    degraded = json.loads(capsys.readouterr().out)
+    assert clean["lr"] == "clean LR"
+    assert degraded["lr"] == "LR + Gaussian noise sigma 5 + JPEG quality 75"
+    assert degraded["sets"][0]["psnr"] < clean["sets"][0]["psnr"] - 0.5
+    assert main([*args[:-2], "--lr-jpeg", "75"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "bicubic (bicubic, x4, LR + JPEG quality 75)"
+    for bad in (["--lr-jpeg", "0"], ["--lr-noise", "-1"], ["--lr-noise", "nan"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main([*args, *bad])
+        assert exit_info.value.code == 2

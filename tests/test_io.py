@@ -801,3 +801,19 @@ def test_truncated_jpeg2000_heic_and_avif_say_so(tmp_path):
             read_image(tmp_path / name)
     with pytest.raises(SuperresError, match=r"cut\.avif: truncated or corrupt HEIF/AVIF"):
         read_image(tmp_path / "cut.avif")
+
+
+def test_jpeg_quality_is_read_from_the_quantisation_table(tmp_path):
+    """The quality a JPEG was saved at, from its header; None for other files and for
+    files that are not images."""
+    from superres.io import jpeg_quality
+
+    pixels = smooth_image(32, 48)
+    for quality in (20, 60, 75, 95, 100):
+        Image.fromarray(pixels).save(tmp_path / f"q{quality}.jpg", quality=quality)
+        assert jpeg_quality(tmp_path / f"q{quality}.jpg") == quality
+    Image.fromarray(pixels[:, :, 0]).save(tmp_path / "gray.jpg", quality=70)
+    assert jpeg_quality(tmp_path / "gray.jpg") == 70
+    Image.fromarray(pixels).save(tmp_path / "a.png")
+    (tmp_path / "junk.jpg").write_bytes(b"not a jpeg")
+    assert jpeg_quality(tmp_path / "a.png") is None and jpeg_quality(tmp_path / "junk.jpg") is None

@@ -48,7 +48,7 @@ def test_shipped_weights_are_small_and_carry_a_model_card():
     for name, path in SHIPPED.items():
         assert path.stat().st_size < 8 * 1024 * 1024, name
         card = read_metadata(path)["card"]
-        assert card["kind"] in ("psnr", "gan") and card["scale"] in (2, 3, 4), name
+        assert card["kind"] in ("psnr", "gan", "real") and card["scale"] in (2, 3, 4), name
         training = card["training"]
         for key in ("data", "iterations", "wall_time_s", "hardware", "losses"):
             assert training[key], (name, key)
@@ -85,6 +85,24 @@ def test_gan_model_is_more_natural_than_the_psnr_model_it_was_tuned_from(shared,
     assert scores[0].mean("niqe") == pytest.approx(_card(name)["eval"]["sets"]["Set5"]["niqe"], abs=1e-3)
 
 
+@pytest.mark.parametrize("name", _of_kind("real"))
+def test_real_photo_model_beats_the_default_on_jpeg_lr(shared, name):
+    """A model for real photos restores JPEG-compressed LR better than the clean-LR default of
+    its scale, which sharpens the JPEG blocks along with the edges; its card's degraded-LR
+    scores are what `superres eval --lr-jpeg 75` gives."""
+    from superres.evaluate import LRDegradation
+
+    model = load_model(name)
+    jpeg = LRDegradation(jpeg_quality=75)
+    set14 = shared / "data/test/Set14"
+    ours = evaluate_folder(model, set14, degradation=jpeg).mean("psnr")
+    default = evaluate_folder(load_model(default_model_name(model.scale)), set14, degradation=jpeg)
+    assert ours > default.mean("psnr") + 0.3, (ours, default.mean("psnr"))
+    (card_row,) = [row for row in _card(name)["eval"]["degraded"] if row["lr"] == jpeg.describe()]
+    assert ours == pytest.approx(card_row["sets"]["Set14"]["psnr"], abs=1e-3)
+    assert "--lr-jpeg 75" in card_row["command"]
+
+
 def test_models_command_shows_each_shipped_model_with_its_scores(capsys):
     assert main(["models"]) == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
@@ -106,7 +124,8 @@ def test_default_model_is_the_best_shipped_psnr_model_per_scale():
 
 def test_default_model_is_chosen_on_all_test_sets_not_set5_alone(tmp_path, monkeypatch):
     """`a` has the best Set5 by 0.0001 dB, `b` the best Set14 and BSD100: `b` is the default
-    (Set5 alone used to pick `a`); a GAN model and another scale never are."""
+    (Set5 alone used to pick `a`); a GAN model, a model for real photos (scored on clean LR
+    too, but made for degraded LR) and another scale never are."""
     network = build_network("srvgg", scale=3, num_feat=4, num_conv=1)
 
     def ship(name, scores, kind="psnr", scale=3):
@@ -117,5 +136,6 @@ def test_default_model_is_chosen_on_all_test_sets_not_set5_alone(tmp_path, monke
     ship("a", (33.9491, 29.8665, 28.9255))
     ship("b", (33.9490, 29.8786, 28.9320))
     ship("gan", (35.0, 31.0, 30.0), kind="gan")
+    ship("real", (35.0, 31.0, 30.0), kind="real")
     monkeypatch.setattr("superres.models.PRETRAINED_DIR", tmp_path)
     assert default_model_name(3) == "b" and default_model_name(2) == "bicubic"

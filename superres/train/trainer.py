@@ -643,6 +643,14 @@ def _train(
     )
 
 
+def model_kind(recipe: Recipe) -> str:
+    """gan; real (a PSNR model for real-world LR: trained on synthetic degradations); or psnr
+    (clean bicubic LR, the benchmarks' kind, from which each scale's default is chosen)."""
+    if recipe.train.gan:
+        return "gan"
+    return "real" if recipe.data.degradation else "psnr"
+
+
 def export(
     recipe: Recipe,
     network: nn.Module,
@@ -662,7 +670,7 @@ def export(
         trained_as = {"arch": arch, "params": params}
         network, arch, params = network.fold(), "srvgg", network.fold_params()
     card = {
-        "kind": "gan" if recipe.train.gan else "psnr",
+        "kind": model_kind(recipe),
         "name": recipe.name,
         "description": recipe.description,
         "arch": arch,
@@ -677,6 +685,7 @@ def export(
             "batch_size": recipe.data.batch_size,
             "patch_size": recipe.data.patch_size,
             "patch_candidates": recipe.data.patch_candidates,
+            "degradation": asdict(recipe.data.degradation) if recipe.data.degradation else None,
             "teacher": {"model": recipe.data.teacher, "tta": recipe.data.teacher_tta}
             if recipe.data.teacher
             else None,
