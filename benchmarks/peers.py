@@ -295,7 +295,7 @@ def target_lines(rows: list[dict]) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: r["scale"]):
-        if not r["label"].startswith("superres ") or r["label"].endswith("(GAN)"):
+        if not r["label"].startswith("superres ") or r["label"].endswith(("(GAN)", "(real photos)")):
             continue
         scale = r["scale"]
         peers = [x for x in rows if x["scale"] == scale and x["label"].startswith("OpenCV")]
