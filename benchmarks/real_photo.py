@@ -46,13 +46,6 @@ CROPS = (
 )
 
 
-def flags(degradation: LRDegradation) -> str:
-    """The eval options that make ``degradation``."""
-    parts = [f"--lr-noise {degradation.noise_sigma:g}"] if degradation.noise_sigma else []
-    parts += [f"--lr-jpeg {degradation.jpeg_quality}"] if degradation.jpeg_quality is not None else []
-    return " ".join(parts) or "(none)"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
@@ -64,7 +57,7 @@ def main() -> int:
     rows = []
     for set_name in SETS:
         for degradation in DEGRADATIONS:
-            row = [set_name, degradation.describe(), f"`{flags(degradation)}`"]
+            row = [set_name, degradation.describe(), f"`{degradation.eval_options() or '(none)'}`"]
             for model in models.values():
                 result = evaluate_folder(model, args.shared / "data/test" / set_name, degradation=degradation)
                 row.append(f"{result.mean('psnr'):.2f} / {result.mean('ssim'):.4f}")

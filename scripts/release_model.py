@@ -20,18 +20,15 @@ from pathlib import Path
 
 from superres.errors import SuperresError
 from superres.evaluate import LRDegradation, evaluate_folder
-from superres.models import PRETRAINED_DIR, load_model
+from superres.models import PRETRAINED_DIR, SRModel, load_model
 from superres.train.recipe import load_recipe
 from superres.train.trainer import model_kind
 from superres.weights import save_network
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = ("Set5", "Set14", "BSD100")
-# Degraded-LR scores for models of kind "real": (eval options, degradation)
-DEGRADED = (
-    ("--lr-jpeg 75", LRDegradation(jpeg_quality=75)),
-    ("--lr-noise 5 --lr-jpeg 75", LRDegradation(noise_sigma=5, jpeg_quality=75)),
-)
+# Degraded LR that models of kind "real" are also scored on
+DEGRADED = (LRDegradation(jpeg_quality=75), LRDegradation(noise_sigma=5, jpeg_quality=75))
 
 
 def main() -> int:
@@ -77,7 +74,7 @@ def release(weights: Path, shared: Path) -> None:
         "sets": table,
     }
     if card["kind"] == "real":
-        card["eval"]["degraded"] = [degraded_scores(model, name, shared, *entry) for entry in DEGRADED]
+        card["eval"]["degraded"] = [degraded_scores(model, name, shared, d) for d in DEGRADED]
     card["recipe"] = f"recipes/{name}.yaml"
     card["description"] = recipe.description  # the recipe's, as now
     card["parameters"] = sum(p.numel() for p in model.network.parameters())  # older files said 0
@@ -86,7 +83,7 @@ def release(weights: Path, shared: Path) -> None:
     print(f"wrote {out.relative_to(ROOT)} (x{model.scale}, {card['kind']})")
 
 
-def degraded_scores(model, name: str, shared: Path, options: str, degradation: LRDegradation) -> dict:
+def degraded_scores(model: SRModel, name: str, shared: Path, degradation: LRDegradation) -> dict:
     """PSNR / SSIM on Set14 and BSD100 from degraded LR, with the command that reproduces them."""
     sets = {}
     for set_name in SETS[1:]:
@@ -96,7 +93,7 @@ def degraded_scores(model, name: str, shared: Path, options: str, degradation: L
     data = " ".join(f"../shared/data/test/{s}" for s in SETS[1:])
     return {
         "lr": degradation.describe(),
-        "command": f"superres eval -m {name} --data {data} {options}",
+        "command": f"superres eval -m {name} --data {data} {degradation.eval_options()}",
         "sets": sets,
     }
 

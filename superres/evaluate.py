@@ -89,6 +89,12 @@ class LRDegradation:
         parts += [f"JPEG quality {self.jpeg_quality}"] if self.jpeg_quality is not None else []
         return "LR + " + " + ".join(parts) if parts else "clean LR"
 
+    def eval_options(self) -> str:
+        """The ``superres eval`` options that make this degradation ("" for none)."""
+        parts = [f"--lr-noise {self.noise_sigma:g}"] if self.noise_sigma else []
+        parts += [f"--lr-jpeg {self.jpeg_quality}"] if self.jpeg_quality is not None else []
+        return " ".join(parts)
+
     def apply(self, lr: np.ndarray, name: str) -> np.ndarray:
         if self.noise_sigma:
             peak = value_range(lr)[1]

@@ -123,6 +123,13 @@ def test_lr_degradation_is_seeded_by_image_name():
     assert np.std(LRDegradation(noise_sigma=5).apply(wide, "x").astype(float)) > 5 * 4095 / 255 * 0.9
     with pytest.raises(SuperresError, match="x: JPEG degradation needs 8-bit images"):
         LRDegradation(jpeg_quality=75).apply(wide, "x")
+    # the eval options it names (benchmarks, model cards) make the same degradation
+    from superres.cli import build_parser
+
+    for degradation in (LRDegradation(noise_sigma=5, jpeg_quality=75), LRDegradation(noise_sigma=2.5)):
+        args = build_parser().parse_args(["eval", "--data", "x", *degradation.eval_options().split()])
+        assert LRDegradation(args.lr_noise, args.lr_jpeg) == degradation
+    assert LRDegradation().eval_options() == ""
 
 
 def test_eval_scores_degraded_lr(shared, capsys):
