@@ -100,7 +100,7 @@ class LRDegradation:
             peak = value_range(lr)[1]
             rng = np.random.default_rng(zlib.crc32(name.encode()))
             noise = rng.standard_normal(lr.shape) * (self.noise_sigma * peak / 255)
-            lr = np.clip(np.round(lr + noise), 0, np.iinfo(lr.dtype).max).astype(lr.dtype)
+            lr = np.clip(np.round(lr + noise), 0, peak).astype(lr.dtype)  # same bit depth
         if self.jpeg_quality is not None:
             if lr.dtype != np.uint8:
                 raise SuperresError(f"{name}: JPEG degradation needs 8-bit images, found {lr.dtype}")

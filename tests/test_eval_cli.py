@@ -121,6 +121,10 @@ def test_lr_degradation_is_seeded_by_image_name():
     assert np.array_equal(LRDegradation().apply(flat, "baby"), flat)
     wide = np.full((64, 64, 1), 2048, np.uint16)
     assert np.std(LRDegradation(noise_sigma=5).apply(wide, "x").astype(float)) > 5 * 4095 / 255 * 0.9
+    # 12-bit data near its peak stays 12-bit: clipped to 4095, not to 65535, so inference maps
+    # it by the same bit depth as the clean LR
+    bright = np.full((64, 64, 1), 4090, np.uint16)
+    assert LRDegradation(noise_sigma=5).apply(bright, "x").max() == 4095
     with pytest.raises(SuperresError, match="x: JPEG degradation needs 8-bit images"):
         LRDegradation(jpeg_quality=75).apply(wide, "x")
     # the eval options it names (benchmarks, model cards) make the same degradation
