@@ -96,6 +96,7 @@ class LRDegradation:
         return " ".join(parts)
 
     def apply(self, lr: np.ndarray, name: str) -> np.ndarray:
+        """``lr`` degraded; ``name`` (the image's stem, not its path) seeds the noise."""
         if self.noise_sigma:
             peak = value_range(lr)[1]
             rng = np.random.default_rng(zlib.crc32(name.encode()))
@@ -103,7 +104,7 @@ class LRDegradation:
             lr = np.clip(np.round(lr + noise), 0, peak).astype(lr.dtype)  # same bit depth
         if self.jpeg_quality is not None:
             if lr.dtype != np.uint8:
-                raise SuperresError(f"{name}: JPEG degradation needs 8-bit images, found {lr.dtype}")
+                raise SuperresError(f"JPEG degradation needs 8-bit images, found {lr.dtype}")
             buffer = io.BytesIO()
             Image.fromarray(lr[:, :, 0] if lr.shape[2] == 1 else lr).save(
                 buffer, format="JPEG", quality=self.jpeg_quality
@@ -155,7 +156,10 @@ def iter_pairs(
         else:
             lr = make_lr(hr, scale)
         if degradation is not None:
-            lr = degradation.apply(lr, path.stem)
+            try:
+                lr = degradation.apply(lr, path.stem)
+            except SuperresError as error:
+                raise SuperresError(error.problem, lr_path if paired else path) from None
         yield path.stem, hr, lr
 
 

@@ -107,7 +107,7 @@ def test_16_bit_sets_are_scored_by_their_bit_depth(shared, tmp_path, capsys):
 
 def test_lr_degradation_is_seeded_by_image_name():
     """Noise of the given sigma, the same for an image on every run, other for another image;
-    JPEG after it; 16-bit images refused for JPEG with the image named."""
+    JPEG after it; 16-bit images refused for JPEG."""
     from superres.errors import SuperresError
     from superres.evaluate import LRDegradation
 
@@ -125,7 +125,7 @@ def test_lr_degradation_is_seeded_by_image_name():
     # it by the same bit depth as the clean LR
     bright = np.full((64, 64, 1), 4090, np.uint16)
     assert LRDegradation(noise_sigma=5).apply(bright, "x").max() == 4095
-    with pytest.raises(SuperresError, match="x: JPEG degradation needs 8-bit images"):
+    with pytest.raises(SuperresError, match="JPEG degradation needs 8-bit images"):
         LRDegradation(jpeg_quality=75).apply(wide, "x")
     # the eval options it names (benchmarks, model cards) make the same degradation
     from superres.cli import build_parser
@@ -134,6 +134,20 @@ def test_lr_degradation_is_seeded_by_image_name():
         args = build_parser().parse_args(["eval", "--data", "x", *degradation.eval_options().split()])
         assert LRDegradation(args.lr_noise, args.lr_jpeg) == degradation
     assert LRDegradation().eval_options() == ""
+
+
+def test_jpeg_degradation_of_a_16_bit_image_names_its_path(tmp_path, capsys):
+    """The error named the image's stem ("a: ..."), not the file; now it names the path."""
+    import tifffile
+
+    folder = tmp_path / "set16"
+    folder.mkdir()
+    tifffile.imwrite(folder / "a.tif", np.full((32, 32, 3), 30000, np.uint16))
+    args = ["eval", "-m", "bicubic", "-s", "2", "--data", str(folder), "-q", "--lr-jpeg", "75"]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert f"{folder / 'a.tif'}: JPEG degradation needs 8-bit images, found uint16" in err[0]
 
 
 def test_eval_scores_degraded_lr(shared, capsys):
