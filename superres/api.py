@@ -41,6 +41,7 @@ from superres.io import (
     DEFAULT_MAX_PIXELS,
     ImageData,
     check_fits_format,
+    check_format_holds,
     exif_with_resolution,
     exif_with_size,
     from_pil,
@@ -408,6 +409,7 @@ def upscale_file(
     image = read_image(input_path, max_pixels=max_pixels)
     size = result_size(model, image.pixels, outscale)
     check_fits_format(output_path, *size, source=input_path)
+    check_format_holds(output_path, image, source=input_path)
     in_bands = band_rows(model, image.pixels, options) < image.pixels.shape[0]
     if in_bands and writes_tiff_in_row_bands(output_path, image):
         _, (missing,), low, span = _pages_and_mapping(image)

@@ -9,6 +9,8 @@ formats; tifffile handles TIFF (16-bit, float, multi-band, multi-page); imagecod
 A multi-page TIFF (a stack of slices, frames, channels or plain pages, ImageJ hyperstacks
 included) is one ImageData whose pages follow each other along the band axis; ``stack``
 records how to fold them back, so every page is upscaled and written back with its axes.
+An animated GIF, WebP or PNG is held the same way: its frames (composited, as shown) are
+the pages of a stack with a T axis, and ``animation`` keeps their timing.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ FORMATS = {
     ".jpeg": "JPEG",
     ".webp": "WEBP",
     ".bmp": "BMP",
+    ".gif": "GIF",
     ".tif": "TIFF",
     ".tiff": "TIFF",
     ".avif": "AVIF",
@@ -50,8 +53,9 @@ FORMATS = {
     ".heif": "HEIF",
 }
 IMAGE_SUFFIXES = frozenset(FORMATS)  # what superres reads and writes
-MAX_SIDE = {"WEBP": 16383, "JPEG": 65500}  # the encoders' (libwebp, libjpeg) largest width or height
+MAX_SIDE = {"WEBP": 16383, "JPEG": 65500, "GIF": 65535}  # the encoders' largest width or height
 DEEP_FORMATS = ("PNG", "TIFF", "JPEG2000")  # formats that hold 16-bit samples
+ANIMATED_FORMATS = ("GIF", "WEBP", "PNG")  # animations superres reads and writes (PNG: APNG)
 _JP2_MAGIC = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
 _J2K_MAGIC = b"\xff\x4f\xff\x51"
 _HEVC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"})  # HEIC's codec
@@ -161,6 +165,14 @@ class TiffStack:
 
 
 @dataclass(frozen=True)
+class Animation:
+    """The timing of an animated image's frames (the frames are the pages of its stack)."""
+
+    durations: tuple[int, ...]  # milliseconds each frame shows
+    loop: int | None = 0  # times to play: 0 forever; None once, with no loop count stored (GIF)
+
+
+@dataclass(frozen=True)
 class ImageData:
     """Decoded pixels plus the metadata to carry to the output."""
 
@@ -176,6 +188,7 @@ class ImageData:
     ome_xml: str | None = None  # a one-image OME-TIFF's metadata (upscaling rescales it)
     xmp: bytes | None = None  # XMP packet (keywords, ratings, captions, rights), sizes updated
     png_text: dict[str, str] | None = None  # a PNG's text chunks besides XMP (e.g. "parameters")
+    animation: Animation | None = None  # an animated GIF / WebP / PNG: its frames are the stack's pages
 
     @property
     def nodata(self) -> float | None:
@@ -199,7 +212,8 @@ class ImageData:
         if self.stack is None:
             return self
         bands = self.page_bands
-        return replace(self, pixels=self.pixels[:, :, index * bands : (index + 1) * bands], stack=None)
+        pixels = self.pixels[:, :, index * bands : (index + 1) * bands]
+        return replace(self, pixels=pixels, stack=None, animation=None)
 
 
 def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
@@ -372,14 +386,36 @@ def _read_pillow(path: Path, max_pixels: int) -> ImageData:
     with _open_with_pillow(path) as im:
         _check_size(im.width, im.height, max_pixels, path)
         frames = getattr(im, "n_frames", 1)
-        if frames > 1:  # animated PNG / WebP: superres writes still images
-            warnings.warn(f"{path}: holds {frames} frames; only the first is upscaled", stacklevel=3)
+        if frames > 1 and im.format in ANIMATED_FORMATS:
+            _check_size(im.width, im.height, max_pixels, path, frames)
+            return _read_animation(im, frames)
+        if frames > 1:  # e.g. an MPO photo's second (depth or stereo) image
+            warnings.warn(f"{path}: holds {frames} images; only the first is upscaled", stacklevel=3)
         if im.format == "PNG" and _png_is_16bit_color(path):
             import imagecodecs
 
             pixels = imagecodecs.png_decode(path.read_bytes())
             return _with_pillow_metadata(im, pixels, pixels.shape[2] in (2, 4), True)
         return from_pil(im)
+
+
+def _read_animation(im: Image.Image, frames: int) -> ImageData:
+    """Every frame as Pillow composites it (disposal and blending applied), RGB or RGBA
+    (RGBA when any frame has a transparent pixel), with its duration and the loop count."""
+    pixels, durations = [], []
+    for index in range(frames):
+        im.seek(index)
+        im.load()
+        pixels.append(np.asarray(im.convert("RGBA")))
+        durations.append(round(float(im.info.get("duration") or 0)))
+    has_alpha = any(bool((frame[:, :, 3] < 255).any()) for frame in pixels)
+    stacked = np.concatenate(pixels if has_alpha else [frame[:, :, :3] for frame in pixels], axis=2)
+    del pixels
+    loop = im.info.get("loop")  # a GIF without the NETSCAPE extension has none: it plays once
+    im.seek(0)
+    image = _with_pillow_metadata(im, stacked, has_alpha, True)
+    animation = Animation(tuple(durations), None if loop is None else int(loop))
+    return replace(image, stack=TiffStack("T", (frames,)), animation=animation)
 
 
 def from_pil(im: Image.Image) -> ImageData:
@@ -611,27 +647,45 @@ def _without_png_text(image: ImageData, fmt: str, path: Path) -> ImageData:
     return replace(image, png_text=None)
 
 
+def check_format_holds(path: str | Path, image: ImageData, source: str | Path | None = None) -> None:
+    """Refuse (SuperresError, naming ``source`` if given, else ``path``) an image the format
+    at ``path`` cannot hold at all: pages, frames, sample type, inks or bands. An upscale
+    keeps all of these, so a batch checks its input before the upscale."""
+    fmt = output_format(path)
+    problem = None
+    if fmt == "TIFF":
+        return
+    if image.animation is not None and fmt not in ANIMATED_FORMATS:
+        frames = len(image.animation.durations)
+        problem = f"an animation of {frames} frames can only be written as GIF, WebP, PNG (APNG) or TIFF"
+    elif image.stack is not None and image.animation is None:
+        problem = f"a stack of {image.stack.pages} pages can only be written as TIFF (.tif)"
+    elif image.pixels.dtype not in (np.uint8, np.uint16):
+        problem = f"{image.pixels.dtype} samples can only be written as TIFF (.tif)"
+    elif image.cmyk:
+        problem = "a CMYK image can only be written as TIFF (.tif)"
+    elif image.color_channels not in (1, 3):
+        problem = f"a {image.page_bands}-band image can only be written as TIFF (.tif)"
+    if problem is not None:
+        raise SuperresError(problem, source if source is not None else path)
+
+
 def adapt_for_format(image: ImageData, fmt: str, path: Path) -> ImageData:
-    """Make ``image`` storable as ``fmt``: warn when depth or alpha must be given up,
-    refuse (SuperresError) what the format cannot hold at all."""
+    """Make ``image`` storable as ``fmt``: warn when depth, alpha or metadata must be given
+    up, refuse (SuperresError) what the format cannot hold at all."""
+    check_format_holds(path, image)
     pixels = image.pixels
     image = _without_png_text(image, fmt, path)
     if fmt == "TIFF":
+        if image.animation is not None:
+            warnings.warn(f"{path}: TIFF keeps the frames as pages but not their timing", stacklevel=3)
         return image
-    if image.stack is not None:
-        raise SuperresError(f"a stack of {image.stack.pages} pages can only be written as TIFF (.tif)", path)
-    if pixels.dtype not in (np.uint8, np.uint16):
-        raise SuperresError(f"{pixels.dtype} samples can only be written as TIFF (.tif)", path)
-    if image.cmyk:
-        raise SuperresError("a CMYK image can only be written as TIFF (.tif)", path)
     if image.geo is not None:
         warnings.warn(f"{path}: {fmt} cannot hold the input's georeferencing; it is dropped", stacklevel=3)
         image = replace(image, geo=None)
     if image.ome_xml is not None:
         warnings.warn(f"{path}: {fmt} cannot hold the input's OME-XML metadata; it is dropped", stacklevel=3)
         image = replace(image, ome_xml=None)
-    if image.color_channels not in (1, 3):
-        raise SuperresError(f"a {pixels.shape[2]}-band image can only be written as TIFF (.tif)", path)
     if pixels.dtype == np.uint16 and fmt not in DEEP_FORMATS:
         warnings.warn(
             f"{path}: {fmt} holds 8 bits per sample; the 16-bit result is reduced to 8 bits", stacklevel=3
@@ -658,6 +712,8 @@ def write_image(path: str | Path, image: ImageData, quality: int = 95) -> Path:
             _write_tiff(tmp, image)
         elif fmt == "JPEG2000":
             tmp.write_bytes(_jpeg2000_bytes(image, path))
+        elif image.animation is not None:
+            _write_animation(tmp, image, fmt, quality)
         elif fmt == "PNG" and image.pixels.dtype == np.uint16 and image.pixels.shape[2] > 1:
             tmp.write_bytes(_png16_bytes(image))
         else:
@@ -674,10 +730,29 @@ def _jpeg2000_bytes(image: ImageData, path: Path) -> bytes:
     return imagecodecs.jpeg2k_encode(np.ascontiguousarray(pixels), level=0, codecformat=codec)
 
 
-def _write_pillow(path: Path, image: ImageData, fmt: str, quality: int) -> None:
-    pixels = image.pixels
+def _pillow_image(pixels: np.ndarray) -> Image.Image:
     # Pillow picks L / I;16 / LA / RGB / RGBA from the dtype and channel count.
-    im = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
+    return Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
+
+
+def _write_animation(path: Path, image: ImageData, fmt: str, quality: int) -> None:
+    """Every frame, with its duration and the loop count: GIF (256 colours a frame, as GIF
+    holds), WebP (lossy at ``quality``) or APNG; ICC and EXIF as for a still image."""
+    frames = [_pillow_image(image.page(i).pixels) for i in range(image.stack.pages)]
+    loop = image.animation.loop
+    options = _pillow_options(image, fmt, quality)
+    options |= {"save_all": True, "append_images": frames[1:], "duration": list(image.animation.durations)}
+    if loop is not None or fmt != "GIF":  # WebP and APNG store a count: 1 plays once
+        options["loop"] = 1 if loop is None else loop
+    frames[0].save(path, format=fmt, **options)
+
+
+def _write_pillow(path: Path, image: ImageData, fmt: str, quality: int) -> None:
+    _pillow_image(image.pixels).save(path, format=fmt, **_pillow_options(image, fmt, quality))
+
+
+def _pillow_options(image: ImageData, fmt: str, quality: int) -> dict:
+    """Pillow's save options for ``image`` in ``fmt``: quality and its metadata."""
     options: dict = {}
     if fmt in ("JPEG", "WEBP", "AVIF", "HEIF"):
         options["quality"] = quality
@@ -698,7 +773,7 @@ def _write_pillow(path: Path, image: ImageData, fmt: str, quality: int) -> None:
         options["pnginfo"] = PngInfo()
         for keyword, text in _png_texts(image):
             options["pnginfo"].add_itxt(keyword, text)
-    im.save(path, format=fmt, **options)
+    return options
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

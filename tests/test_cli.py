@@ -149,17 +149,18 @@ def test_skip_existing_resumes_a_batch(tmp_path, capsys):
 
 
 def test_files_a_folder_holds_that_are_not_images_are_named_in_a_note(tmp_path, capsys):
-    """A folder's GIFs were left out without a word, and a hidden ._NAME.png (macOS) failed
-    the batch as a corrupt image; hidden files are now left out, as shell globs do."""
+    """A folder's files of other types (GIFs, then) were left out without a word, and a
+    hidden ._NAME.png (macOS) failed the batch as a corrupt image; hidden files are now
+    left out, as shell globs do."""
     src = tmp_path / "in"
     src.mkdir()
     Image.fromarray(smooth_image(12, 14)).save(src / "a.png")
-    Image.fromarray(smooth_image(12, 14)).save(src / "b.gif")
+    (src / "b.psd").write_bytes(b"8BPS")  # Photoshop: not a format superres reads
     (src / "notes.txt").write_text("x")
     (src / "._a.png").write_bytes(b"\x00\x05\x16\x07")  # macOS resource fork: hidden, not an image
     assert main(["upscale", str(src), "-o", str(tmp_path / "out"), "-m", "bicubic", "-s", "2"]) == 0
     err = capsys.readouterr().err
-    assert "left out 2 file(s) of a type superres does not read (.gif, .txt)" in err
+    assert "left out 2 file(s) of a type superres does not read (.psd, .txt)" in err
     assert "wrote 1 image(s)" in err
 
 
@@ -403,3 +404,25 @@ def test_hard_compressed_jpegs_get_a_note_naming_the_real_photo_model(tmp_path, 
     # the note for another scale's default names nothing when no model for real photos has that scale
     assert main(["upscale", str(tmp_path / "low.jpg"), "-s", "2", "-o", str(tmp_path / "out3")]) == 0
     assert "JPEGs saved at quality" not in capsys.readouterr().err
+
+
+def test_cli_choices_are_the_library_s():
+    """The parser spells out --precision and --alpha-upsampler choices (importing the library's
+    constants would load torch for `superres --help`); they must stay the library's."""
+    from superres.api import ALPHA_UPSAMPLERS
+    from superres.cli import build_parser
+    from superres.models import PRECISIONS
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.choices and "upscale" in a.choices).choices
+    found = {
+        (command, action.dest): tuple(action.choices)
+        for command in ("upscale", "eval")
+        for action in commands[command]._actions
+        if action.dest in ("precision", "alpha_upsampler")
+    }
+    assert found == {
+        ("upscale", "precision"): PRECISIONS,
+        ("upscale", "alpha_upsampler"): ALPHA_UPSAMPLERS,
+        ("eval", "precision"): PRECISIONS,
+    }

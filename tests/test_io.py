@@ -212,12 +212,95 @@ def test_a_stack_is_refused_outside_tiff_and_counted_whole_against_the_pixel_lim
     assert read_image(tmp_path / "stack.tif", max_pixels=400).pixels.shape == (10, 10, 4)
 
 
-def test_an_animated_png_warns_that_only_its_first_frame_is_upscaled(tmp_path):
-    frames = [Image.fromarray(np.full((6, 6, 3), v, np.uint8)) for v in (10, 200)]
-    frames[0].save(tmp_path / "anim.png", save_all=True, append_images=frames[1:])
-    with pytest.warns(UserWarning, match=r"anim\.png: holds 2 frames; only the first is upscaled"):
-        image = read_image(tmp_path / "anim.png")
-    assert (image.pixels == 10).all()
+def _animation(path, loop=0):
+    """Three smooth 32x24 frames with a transparent corner, shown 80, 120 and 200 ms."""
+    frames = []
+    for seed in range(3):
+        pixels = smooth_image(24, 32, channels=4, seed=seed)
+        pixels[..., 3] = 255
+        pixels[:3, :3, 3] = 0
+        frames.append(Image.fromarray(pixels))
+    options = ({} if loop is None else {"loop": loop}) | (
+        {"lossless": True} if path.suffix == ".webp" else {}
+    )
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=[80, 120, 200], **options)
+
+
+def _frames(path):
+    with Image.open(path) as im:
+        found = []
+        for index in range(im.n_frames):
+            im.seek(index)
+            im.load()
+            found.append((np.asarray(im.convert("RGBA")), im.info.get("duration")))
+        return found, im.info.get("loop"), im.size
+
+
+@pytest.mark.parametrize("ext", ["gif", "webp", "png"])
+def test_animations_keep_every_frame_their_timing_and_loop(tmp_path, ext):
+    """Animated GIF, WebP and PNG gave their first frame alone (with a warning); now each
+    frame is upscaled and written back with its duration, as close to that frame upscaled
+    alone as a still image of the format comes (GIF's palette and lossy WebP lose some
+    colour; APNG none)."""
+    from superres.api import upscale_image
+    from superres.models import load_model
+
+    _animation(tmp_path / f"anim.{ext}")
+    image = read_image(tmp_path / f"anim.{ext}")
+    assert image.stack.pages == 3 and image.has_alpha and image.animation.durations == (80, 120, 200)
+    _upscale(tmp_path / f"anim.{ext}", tmp_path / "out")
+    found, loop, size = _frames(tmp_path / f"out/anim_x2.{ext}")
+    assert size == (64, 48) and loop == 0 and [round(d) for _, d in found] == [80, 120, 200]
+    model = load_model("bicubic", scale=2)
+    for index, (pixels, _) in enumerate(found):
+        alone = upscale_image(model, image.page(index))
+        write_image(tmp_path / f"still.{ext}", alone)
+        still = np.asarray(Image.open(tmp_path / f"still.{ext}").convert("RGBA"))
+        opaque = alone.pixels[..., 3] == 255
+
+        def error(frame, opaque=opaque, alone=alone):
+            return np.abs(frame.astype(int) - alone.pixels)[..., :3][opaque].mean()
+
+        assert error(pixels) <= error(still) + 0.5, (error(pixels), error(still))
+        assert error(pixels) == 0 or ext != "png"
+        assert ((pixels[..., 3] == 0) == (alone.pixels[..., 3] < 128)).mean() > 0.97  # the transparent corner
+
+
+def test_a_gif_that_plays_once_still_plays_once(tmp_path):
+    _animation(tmp_path / "once.gif", loop=None)
+    assert read_image(tmp_path / "once.gif").animation.loop is None
+    _upscale(tmp_path / "once.gif", tmp_path / "out")
+    assert _frames(tmp_path / "out/once_x2.gif")[1] is None  # no NETSCAPE loop extension
+    _upscale(tmp_path / "once.gif", tmp_path / "out", "--ext", "webp")
+    assert _frames(tmp_path / "out/once_x2.webp")[1] == 1  # WebP's count for once
+
+
+def test_an_animation_outside_its_formats(tmp_path, capsys):
+    """JPEG cannot hold one: refused before the upscale, naming the input. TIFF keeps the
+    frames as pages, with a warning that their timing is lost. Frames count against the
+    pixel limit."""
+    from superres.errors import SuperresError
+
+    _animation(tmp_path / "anim.gif")
+    args = ["upscale", str(tmp_path / "anim.gif"), "-m", "bicubic", "-s", "2", "-q"]
+    assert main([*args, "-o", str(tmp_path / "anim.jpg")]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'anim.gif'}: an animation of 3 frames can only be written as GIF" in err
+    assert not (tmp_path / "anim.jpg").exists()
+    with pytest.warns(UserWarning, match="TIFF keeps the frames as pages but not their timing"):
+        assert main([*args, "-o", str(tmp_path / "anim.tif")]) == 0
+    assert tifffile.imread(tmp_path / "anim.tif").shape == (3, 48, 64, 4)
+    with pytest.raises(SuperresError, match="32x24 x 3 pages = 2,304 pixels, over the limit of 2,303"):
+        read_image(tmp_path / "anim.gif", max_pixels=2303)
+
+
+def test_a_jpeg_holding_two_images_gives_its_first_with_a_warning(tmp_path):
+    """An MPO (a camera's stereo or depth pair in a .jpg) is not an animation."""
+    frames = [Image.fromarray(np.full((8, 8, 3), v, np.uint8)) for v in (10, 200)]
+    frames[0].save(tmp_path / "pair.jpg", format="MPO", save_all=True, append_images=frames[1:])
+    with pytest.warns(UserWarning, match=r"pair\.jpg: holds 2 images; only the first is upscaled"):
+        image = read_image(tmp_path / "pair.jpg")
+    assert image.animation is None and np.abs(image.pixels.astype(int) - 10).max() <= 2
 
 
 def test_cmyk_tiff_stays_cmyk(tmp_path):
