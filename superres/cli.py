@@ -115,7 +115,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         kinds = ", ".join(sorted({p.suffix.lower() or "no extension" for p in other}))
         print(
             f"note: left out {len(other)} file(s) of a type superres does not read ({kinds});"
-            " it reads PNG, JPEG, WebP, AVIF, BMP, TIFF, JPEG 2000 and HEIC",
+            " it reads PNG, JPEG, WebP, AVIF, BMP, GIF, TIFF, JPEG 2000 and HEIC",
             file=sys.stderr,
         )
     if not jobs:
@@ -296,6 +296,30 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     metrics = ", ".join(f"{k} {v['psnr']:.2f} dB" for k, v in card["metrics"].items())
     print(f"wrote {path}" + (f" ({metrics})" if metrics else ""))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from superres.export import export_onnx
+
+    if Path(args.output).suffix.lower() != ".onnx":
+        print(f"error: {args.output}: the output must be an .onnx file", file=sys.stderr)
+        return 2
+    model = _load_model_or_report(args)
+    if model is None:
+        return 2
+    try:
+        result = export_onnx(model, args.output, args.opset, check=not args.no_check)
+    except SuperresError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if model.arch == "bicubic" else 1
+    if args.no_check:
+        checked = "not checked (--no-check)"
+    elif result.max_difference is None:
+        checked = "not checked: install onnxruntime to run the file against PyTorch"
+    else:
+        checked = f"ONNX Runtime matches PyTorch to {result.max_difference:.1g}"
+    print(f"wrote {result.path} ({model.name}, x{model.scale}; {checked})")
     return 0
 
 
@@ -526,6 +550,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(func=cmd_train)
+
+    ex = commands.add_parser(
+        "export",
+        help="write a model as an ONNX file",
+        description="Write a model's network as ONNX (input lr: float32 N x C x H x W in [0, 1]; output"
+        " sr: N x C x sH x sW; dynamic batch and size), checked against PyTorch with ONNX Runtime.",
+    )
+    ex.add_argument("-m", "--model", default="default", help="shipped model, network name, or weights file")
+    ex.add_argument("-s", "--scale", type=_positive(int), help="scale (for the default model)")
+    ex.add_argument("-o", "--output", required=True, help="the .onnx file to write")
+    ex.add_argument("--opset", type=_positive(int), default=18, help="ONNX opset version (default 18)")
+    ex.add_argument("--no-check", action="store_true", help="do not run the file against PyTorch")
+    ex.set_defaults(func=cmd_export, device="cpu", precision="fp32")
 
     models = commands.add_parser("models", help="list networks and shipped weights")
     models.set_defaults(func=cmd_models)
