@@ -1,5 +1,4 @@
-"""A model as an ONNX file, for runtimes without PyTorch (ONNX Runtime, OpenVINO, TensorRT,
-onnxruntime-web, chaiNNer).
+"""A model as an ONNX file, for runtimes without PyTorch (checked with ONNX Runtime).
 
 The graph is the network alone: input ``lr``, float32 N x C x H x W in [0, 1] (RGB, or one
 band for a gray network), output ``sr``, N x C x sH x sW, not clamped; batch, height and
