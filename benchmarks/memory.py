@@ -1,12 +1,12 @@
 """Peak memory of upscaling one large image, each way in a fresh process: the result made in
 row bands (the default, ``superres.api.ROW_BAND_BYTES``) or in one piece, and kept in memory
-(``upscale_image``) or written to a TIFF file (``upscale_file``, which writes a result past
-one band as it is made, so the result is never held whole).
+(``upscale_image``) or written to a TIFF or PNG file (``upscale_file``, which writes a result
+past one band as it is made, so the result is never held whole).
 
 The input is a synthetic RGB image (by default 4000 x 3000, a 12-megapixel photo) upscaled
 x4 with the bicubic network, so the time goes to the output, not the network.
 
-Usage: python benchmarks/memory.py [--size 8000x6000] [--outscale 2] [--modes "TIFF file, row bands" ...]
+Usage: python benchmarks/memory.py [--size 8000x6000] [--outscale 2] [--modes "PNG file, row bands" ...]
 """
 
 from __future__ import annotations
@@ -16,7 +16,14 @@ import subprocess
 import sys
 import tempfile
 
-MODES = ("in memory, row bands", "in memory, one piece", "TIFF file, row bands", "TIFF file, one piece")
+MODES = (
+    "in memory, row bands",
+    "in memory, one piece",
+    "TIFF file, row bands",
+    "TIFF file, one piece",
+    "PNG file, row bands",
+    "PNG file, one piece",
+)
 
 WORKER = """
 import resource, sys
@@ -30,12 +37,14 @@ if mode.endswith("one piece"):
     api.ROW_BAND_BYTES = 1 << 62
 model = load_model("bicubic", scale=4)
 image = ImageData(np.random.default_rng(0).integers(0, 256, (height, width, 3), np.uint8))
-if mode.startswith("TIFF"):
+to_file = mode.split()[0] in ("TIFF", "PNG")
+if to_file:
     write_image(folder + "/in.png", image)
     del image
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-if mode.startswith("TIFF"):
-    api.upscale_file(model, folder + "/in.png", folder + "/out.tif", outscale=outscale)
+if to_file:
+    out = folder + ("/out.tif" if mode.startswith("TIFF") else "/out.png")
+    api.upscale_file(model, folder + "/in.png", out, outscale=outscale)
 else:
     api.upscale_image(model, image, outscale=outscale)
 print(before // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)

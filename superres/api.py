@@ -48,8 +48,8 @@ from superres.io import (
     read_image,
     to_pil,
     write_image,
-    write_tiff_rows,
-    writes_tiff_in_row_bands,
+    write_rows,
+    writes_in_row_bands,
     xmp_with_size,
 )
 from superres.models import SRModel, load_model
@@ -411,14 +411,14 @@ def upscale_file(
     check_fits_format(output_path, *size, source=input_path)
     check_format_holds(output_path, image, source=input_path)
     in_bands = band_rows(model, image.pixels, options) < image.pixels.shape[0]
-    if in_bands and writes_tiff_in_row_bands(output_path, image):
+    if in_bands and writes_in_row_bands(output_path, image):
         _, (missing,), low, span = _pages_and_mapping(image)
         # Shape, sample type and metadata of the result, without its pixels.
         shape = (*size, image.pixels.shape[2])
         result = _rescaled(image, np.broadcast_to(np.zeros((), image.pixels.dtype), shape), keep_dpi)
         on_tile = _job_progress(model, image, options, outscale, on_tile, alpha_upsampler)
         bands = page_row_bands(model, image, missing, options, on_tile, low, span, outscale, alpha_upsampler)
-        return write_tiff_rows(output_path, result, (rows for _, rows in bands))
+        return write_rows(output_path, result, (rows for _, rows in bands))
     result = upscale_image(
         model, image, options, outscale, on_tile, keep_dpi=keep_dpi, alpha_upsampler=alpha_upsampler
     )

@@ -787,6 +787,12 @@ def _png16_bytes(image: ImageData) -> bytes:
     import imagecodecs
 
     encoded = imagecodecs.png_encode(np.ascontiguousarray(image.pixels))
+    ihdr_end = 8 + 8 + 13 + 4  # signature, IHDR length+type, IHDR data, CRC
+    return encoded[:ihdr_end] + _png_metadata_chunks(image) + encoded[ihdr_end:]
+
+
+def _png_metadata_chunks(image: ImageData) -> bytes:
+    """The chunks that carry ``image``'s ICC profile, EXIF, DPI, text and XMP."""
     extra = b""
     if image.icc_profile:
         extra += _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(image.icc_profile))
@@ -800,8 +806,59 @@ def _png16_bytes(image: ImageData) -> bytes:
         extra += _png_chunk(
             b"iTXt", keyword.encode("latin-1") + b"\x00\x00\x00\x00\x00" + text.encode("utf-8")
         )
-    ihdr_end = 8 + 8 + 13 + 4  # signature, IHDR length+type, IHDR data, CRC
-    return encoded[:ihdr_end] + extra + encoded[ihdr_end:]
+    return extra
+
+
+def write_png_rows(path: str | Path, image: ImageData, row_bands: Iterable[np.ndarray]) -> Path:
+    """A PNG whose pixels arrive as consecutive bands of rows, top to bottom, of any heights:
+    each row filtered as libpng would (the filter whose bytes sum to the least magnitude),
+    deflated and written atomically as the bands come, so only a band is held, never the
+    whole image. ``image`` gives the shape, sample type and metadata (as :func:`write_image`
+    would write them); its pixels are not read."""
+    path = Path(path)
+    image = adapt_for_format(image, "PNG", path)
+    height, width, channels = image.pixels.shape
+    depth = 16 if image.pixels.dtype == np.uint16 else 8
+    colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]  # gray, gray+alpha, RGB, RGBA
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
+    compressor = zlib.compressobj(6)
+    previous = np.zeros(width * channels * depth // 8, np.uint8)  # the row above the first
+    done = 0
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_metadata_chunks(image))
+        for band in row_bands:
+            done += len(band)
+            if done > height:
+                break
+            for top in range(0, len(band), 64):  # the filter candidates of 64 rows at a time
+                raw = np.ascontiguousarray(band[top : top + 64].astype(f">u{depth // 8}"))
+                raw = raw.view(np.uint8).reshape(len(raw), -1)
+                data = compressor.compress(_png_filtered(raw, previous, channels * depth // 8))
+                previous = raw[-1]
+                if data:
+                    f.write(_png_chunk(b"IDAT", data))
+        if done != height:
+            raise ValueError(f"row bands held {done} rows, the image {height}")
+        f.write(_png_chunk(b"IDAT", compressor.flush()) + _png_chunk(b"IEND", b""))
+    return path
+
+
+def _png_filtered(raw: np.ndarray, previous: np.ndarray, bpp: int) -> bytes:
+    """Scanlines of ``raw`` (rows x bytes) each with its filter-type byte, the filter chosen
+    per row by libpng's heuristic: the least sum of the filtered bytes read as signed."""
+    x = raw.astype(np.int16)
+    up = np.concatenate([previous[None].astype(np.int16), x[:-1]])
+    left, upleft = np.zeros_like(x), np.zeros_like(x)
+    left[:, bpp:], upleft[:, bpp:] = x[:, :-bpp], up[:, :-bpp]
+    guess = left + up - upleft
+    near_left, near_up, near_upleft = np.abs(guess - left), np.abs(guess - up), np.abs(guess - upleft)
+    left_nearest = (near_left <= near_up) & (near_left <= near_upleft)
+    paeth = np.where(left_nearest, left, np.where(near_up <= near_upleft, up, upleft))
+    candidates = np.stack([x, x - left, x - up, x - (left + up) // 2, x - paeth]).astype(np.uint8)
+    magnitude = np.minimum(candidates, 256 - candidates.astype(np.int16)).sum(axis=2, dtype=np.int64)
+    choice = magnitude.argmin(axis=0)  # None, Sub, Up, Average, Paeth
+    rows = candidates[choice, np.arange(len(raw))]
+    return np.concatenate([choice.astype(np.uint8)[:, None], rows], axis=1).tobytes()
 
 
 def _png_texts(image: ImageData) -> list[tuple[str, str]]:
@@ -910,10 +967,25 @@ def _ome_options(image: ImageData) -> dict:
     return {"description": image.ome_xml, "metadata": None} if image.ome_xml else {}
 
 
-def writes_tiff_in_row_bands(path: str | Path, image: ImageData) -> bool:
-    """Whether :func:`write_tiff_rows` writes ``image`` to ``path`` as :func:`write_image`
-    would: a single-page TIFF, not one whose EXIF only Pillow carries."""
-    return output_format(path) == "TIFF" and image.stack is None and not _tiff_through_pillow(image)
+def writes_in_row_bands(path: str | Path, image: ImageData) -> bool:
+    """Whether :func:`write_rows` writes ``image`` to ``path`` as :func:`write_image` would:
+    a single-page TIFF, not one whose EXIF only Pillow carries; a PNG the format can hold."""
+    fmt = output_format(path)
+    if fmt == "TIFF":
+        return image.stack is None and not _tiff_through_pillow(image)
+    if fmt == "PNG" and image.stack is None:
+        try:
+            check_format_holds(path, image)
+        except SuperresError:
+            return False
+        return True
+    return False
+
+
+def write_rows(path: str | Path, image: ImageData, row_bands: Iterable[np.ndarray]) -> Path:
+    """``image`` with its pixels from ``row_bands`` (see :func:`writes_in_row_bands`)."""
+    writer = write_png_rows if output_format(path) == "PNG" else write_tiff_rows
+    return writer(path, image, row_bands)
 
 
 def write_tiff_rows(path: str | Path, image: ImageData, row_bands: Iterable[np.ndarray]) -> Path:
