@@ -12,17 +12,14 @@ Writes benchmarks/GAN_QUALITY.md and benchmarks/gan_crops.png.
 from __future__ import annotations
 
 import argparse
-import datetime
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from report import crops_picture, markdown_table, written_by
 
-from superres.evaluate import LRDegradation, evaluate_folder, iter_pairs, super_resolve
-from superres.inference import TileOptions
+from superres.evaluate import evaluate_folder, iter_pairs
 from superres.metrics import grid_strength, niqe
 from superres.models import load_model
 
@@ -36,7 +33,6 @@ CROPS = (
     ("Set14", "comic", 60, 40),
     ("BSD100", "img_008_SRF_4_HR", 120, 120),
 )
-CROP_SIDE, ZOOM = 96, 2
 
 
 def hr_scores(folder: Path, params: Path) -> tuple[float, float]:
@@ -45,38 +41,6 @@ def hr_scores(folder: Path, params: Path) -> tuple[float, float]:
     niqes = [niqe(hr, params, crop_border=SCALE) for _, hr, _ in pairs]
     grids = [grid_strength(hr, SCALE) for _, hr, _ in pairs]
     return float(np.mean(niqes)), float(np.mean(grids))
-
-
-def crops_picture(
-    models: dict,
-    shared: Path,
-    out: Path,
-    crops: tuple[tuple[str, str, int, int], ...] = CROPS,
-    degradation: LRDegradation | None = None,
-) -> None:
-    """One row per crop: LR (nearest), then each model, then HR; each tile zoomed ZOOM x."""
-    labels = ["LR (nearest)", *models, "HR"]
-    tile = CROP_SIDE * ZOOM
-    header = 18
-    picture = Image.new("RGB", (tile * len(labels), header + tile * len(crops)), "white")
-    draw = ImageDraw.Draw(picture)
-    for column, label in enumerate(labels):
-        draw.text((column * tile + 4, 3), label, fill="black")
-    for row, (set_name, stem, left, top) in enumerate(crops):
-        hr, lr = next(
-            (h, low)
-            for n, h, low in iter_pairs(shared / "data/test" / set_name, SCALE, degradation=degradation)
-            if n == stem
-        )
-        box = (slice(top, top + CROP_SIDE), slice(left, left + CROP_SIDE))
-        lr_up = np.repeat(np.repeat(lr, SCALE, axis=0), SCALE, axis=1)
-        views = [lr_up[box]] + [super_resolve(m, lr, TileOptions(tile=0))[box] for m in models.values()]
-        for column, view in enumerate([*views, hr[box]]):
-            if view.shape[2] == 1:
-                view = np.repeat(view, 3, axis=2)
-            image = Image.fromarray(view).resize((tile, tile), Image.NEAREST)
-            picture.paste(image, (column * tile, header + row * tile))
-    picture.save(out, optimize=True)
 
 
 def main() -> int:
@@ -102,20 +66,17 @@ def main() -> int:
         print(rows[-1], file=sys.stderr)
     hr = [hr_scores(args.shared / "data/test" / s, params) for s in SETS]
     rows.append(["HR images", *(f"{n:.3f} / - / {g:.2f}" for n, g in hr)])
-    crops_picture(models, args.shared, args.out / "gan_crops.png")
+    crops_picture(models, args.shared, args.out / "gan_crops.png", CROPS, SCALE)
     minutes = (time.perf_counter() - started) / 60
     lines = [
         "# x4 GAN model: NIQE / Y-PSNR",
         "",
-        f"Written by `python benchmarks/gan_quality.py` on {datetime.date.today()}"
-        f" ({platform.machine()}, {minutes:.1f} min). NIQE: lower is more natural (MATLAB-compatible,"
+        written_by("gan_quality.py", minutes) + " NIQE: lower is more natural (MATLAB-compatible,"
         " pristine model from ../shared/data/niqe); PSNR in dB on Y, border of 4 cropped; grid: strength"
         " of a pattern repeating every 4 pixels (`superres.metrics.grid_strength`; the pixel-shuffle"
         " checkerboard a GAN generator can learn; natural images score a few tenths).",
         "",
-        "| model | " + " | ".join(f"{s} NIQE / PSNR / grid" for s in SETS) + " |",
-        "|---|" + "---|" * len(SETS),
-        *("| " + " | ".join(row) + " |" for row in rows),
+        *markdown_table(["model", *(f"{s} NIQE / PSNR / grid" for s in SETS)], rows),
         "",
         "Crops (HR pixels, zoomed 2x): `benchmarks/gan_crops.png`.",
         "",

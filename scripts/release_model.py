@@ -1,14 +1,17 @@
 """Ship a trained model: score it on the test sets and write it into the package with the
 eval table in its model card.
 
-Usage: python scripts/release_model.py runs/NAME/NAME.safetensors [--shared ../shared]
+Usage: python scripts/release_model.py runs/NAME/NAME.safetensors [--shared ../shared] [--strength S]
 
 Evaluates with the published protocol (``superres eval``: MATLAB-bicubic LR, Y channel,
 border = scale, gray images as themselves) on Set5, Set14 and BSD100; GAN models also get
 NIQE and grid strength (``superres.metrics.grid_strength``), models for real photos (kind
 ``real``) also Set14 and BSD100 with degraded LR (``superres eval --lr-noise/--lr-jpeg``).
 The card gains ``eval`` (the tables and the commands that reproduce them) and ``recipe``;
-the file is written atomically to superres/pretrained/NAME.safetensors.
+the file is written atomically to superres/pretrained/NAME.safetensors. ``--strength S``
+records S as the model's default strength (``superres.models.blended``: the fine-tune
+blended with the shipped model it started from), the scores are of the model at S, and
+the file keeps the fine-tune's own weights.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 
 from superres.errors import SuperresError
 from superres.evaluate import LRDegradation, evaluate_folder
-from superres.models import PRETRAINED_DIR, SRModel, load_model
+from superres.models import PRETRAINED_DIR, SRModel, blended, load_model
 from superres.train.recipe import load_recipe
 from superres.train.trainer import model_kind
 from superres.weights import save_network
@@ -35,23 +38,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("weights", type=Path, help="the trained file a run exported")
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    parser.add_argument("--strength", type=float, help="default strength to record (0-1)")
     args = parser.parse_args()
     try:
-        release(args.weights, args.shared)
+        release(args.weights, args.shared, args.strength)
     except SuperresError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
-def release(weights: Path, shared: Path) -> None:
-    model = load_model(weights, precision="fp32")  # the reference scores, on any machine
-    card = dict(model.card)
+def release(weights: Path, shared: Path, strength: float | None = None) -> None:
+    trained = load_model(weights, precision="fp32", strength=1.0)  # fp32: the same scores anywhere
+    card = dict(trained.card)
     if not card.get("name"):
         raise SuperresError("no model card (not a file superres train exported)", weights)
     name = card["name"]
     recipe = load_recipe(ROOT / f"recipes/{name}.yaml")
     card["kind"] = model_kind(recipe)  # files trained before kind "real" existed said psnr
+    card.pop("strength", None)
+    if strength is not None and strength != 1:
+        card["strength"] = strength
+    model = blended(trained, strength, name) if "strength" in card else trained
     card["training"] = {
         **card["training"],
         "degradation": asdict(recipe.data.degradation) if recipe.data.degradation else None,
@@ -79,7 +87,7 @@ def release(weights: Path, shared: Path) -> None:
     card["description"] = recipe.description  # the recipe's, as now
     card["parameters"] = sum(p.numel() for p in model.network.parameters())  # older files said 0
     out = PRETRAINED_DIR / f"{name}.safetensors"
-    save_network(out, model.network, model.arch, model.arch_params, card)
+    save_network(out, trained.network, trained.arch, trained.arch_params, card)
     print(f"wrote {out.relative_to(ROOT)} (x{model.scale}, {card['kind']})")
 
 

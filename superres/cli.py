@@ -96,7 +96,9 @@ def _load_model_or_report(args: argparse.Namespace):
     from superres.models import load_model
 
     try:
-        return load_model(args.model, scale=args.scale, device=args.device, precision=args.precision)
+        return load_model(
+            args.model, scale=args.scale, device=args.device, precision=args.precision, strength=args.strength
+        )
     except SuperresError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
@@ -388,6 +390,13 @@ def _positive(kind: type) -> Callable[[str], float | int]:
     return parse
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:  # NaN too
+        raise argparse.ArgumentTypeError(f"must be 0 to 1, got {text}")
+    return value
+
+
 def _quality(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 100:
@@ -445,6 +454,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         choices=["auto", "fp32", "bf16", "fp16"],
         help="compute precision (auto: bf16 for shipped compact models on CPUs with native bf16, else fp32)",
+    )
+    up.add_argument(
+        "--strength",
+        type=_fraction,
+        help="for a model fine-tuned from another shipped one (real-photo, photo-gan): how much of"
+        " the fine-tune, 0-1 (0: the model it started from; default: its card's, else 1)",
     )
     up.add_argument("--suffix", help="added to output names (default: _x<scale>)")
     up.add_argument("--ext", help="output format by extension, e.g. png (default: as the input)")
@@ -533,6 +548,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "fp32", "bf16", "fp16"],
         help="compute precision (default fp32, so scores are the same on every machine; auto as upscale)",
     )
+    ev.add_argument(
+        "--strength",
+        type=_fraction,
+        help="for a model fine-tuned from another shipped one (real-photo, photo-gan): how much of"
+        " the fine-tune, 0-1 (0: the model it started from; default: its card's, else 1)",
+    )
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(func=cmd_eval)
 
@@ -561,6 +582,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("-s", "--scale", type=_positive(int), help="scale (for the default model)")
     ex.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     ex.add_argument("--opset", type=_positive(int), default=18, help="ONNX opset version (default 18)")
+    ex.add_argument(
+        "--strength",
+        type=_fraction,
+        help="for a model fine-tuned from another shipped one (real-photo, photo-gan): how much of"
+        " the fine-tune, 0-1 (0: the model it started from; default: its card's, else 1)",
+    )
     ex.add_argument("--no-check", action="store_true", help="do not run the file against PyTorch")
     ex.set_defaults(func=cmd_export, device="cpu", precision="fp32")
 

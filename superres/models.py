@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,6 +179,7 @@ def load_model(
     device: str | torch.device | None = "cpu",
     precision: str = "auto",
     channels_last: bool | None = None,
+    strength: float | None = None,
 ) -> SRModel:
     """Load a model by shipped name, network name, or weights-file path.
 
@@ -184,7 +187,12 @@ def load_model(
     name may leave out its ``-xN`` ending (``photo-gan`` is ``photo-gan-x4``, or ``-x2`` with
     scale 2). A bare network name uses its shipped weights (``bicubic`` needs none). A path loads any
     supported file, recognising the network from its keys.
+
+    ``strength`` blends a fine-tuned model with the shipped model it was tuned from (see
+    :func:`blended`); by default, the strength its card names, else 1 (the file as it is).
     """
+    if strength is not None and not 0 <= strength <= 1:  # NaN too
+        raise SuperresError(f"strength must be 0 to 1, got {strength}")
     from superres.weights import load_network
 
     if precision not in PRECISIONS:
@@ -230,4 +238,33 @@ def load_model(
     model_name = path.stem if name not in shipped else name
     if precision == "auto":
         precision = _default_precision(torch_device, name if name in shipped else None)
-    return SRModel(network, arch, params, model_name, torch_device, precision, card, channels_last)
+    model = SRModel(network, arch, params, model_name, torch_device, precision, card, channels_last)
+    own_strength = card.get("strength", 1.0)
+    strength = own_strength if strength is None else strength
+    if strength == 1:
+        return model
+    return blended(model, strength, model_name if strength == own_strength else None)
+
+
+def blended(model: SRModel, strength: float, name: str | None = None) -> SRModel:
+    """``model`` with weights ``strength * its own + (1 - strength) * its start's``: its start
+    is the shipped model it was fine-tuned from (``training.pretrained`` in its card), of the
+    same network and scale. Network interpolation (ESRGAN's, and Real-ESRGAN's
+    ``--denoise_strength``): a model for real photos between removing artefacts and keeping
+    detail, a GAN between texture and fidelity. Named ``name``, else ``NAME@STRENGTH``."""
+    start_name = Path(str(model.card.get("training", {}).get("pretrained") or "")).stem
+    if start_name not in shipped_weights():
+        raise SuperresError(
+            f"{model.name} was not fine-tuned from a shipped model, so it has no strength to set"
+        )
+    start = load_model(start_name, device=model.device, precision=model.precision, strength=1.0)
+    if (start.arch, start.arch_params, start.scale) != (model.arch, model.arch_params, model.scale):
+        raise SuperresError(
+            f"{model.name} started from {start_name}, another network or scale: no strength to set"
+        )
+    network = copy.deepcopy(model.network)
+    own, theirs = model.network.state_dict(), start.network.state_dict()
+    network.load_state_dict({key: strength * own[key] + (1 - strength) * theirs[key] for key in own})
+    card = {**model.card, "strength": strength, "strength_start": start_name}
+    name = name or f"{model.name}@{strength:g}"
+    return dataclasses.replace(model, network=network, name=name, card=card)

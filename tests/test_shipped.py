@@ -8,6 +8,7 @@ import statistics
 from pathlib import Path
 
 import pytest
+import torch
 
 from superres.archs import build_network
 from superres.cli import main
@@ -139,3 +140,32 @@ def test_default_model_is_chosen_on_all_test_sets_not_set5_alone(tmp_path, monke
     ship("real", (35.0, 31.0, 30.0), kind="real")
     monkeypatch.setattr("superres.models.PRETRAINED_DIR", tmp_path)
     assert default_model_name(3) == "b" and default_model_name(2) == "bicubic"
+
+
+def test_strength_blends_a_fine_tune_with_the_model_it_started_from():
+    """Network interpolation: strength 0 is the start, 1 the fine-tune, between them the
+    weights mix linearly; a model's card may name its default strength (real-photo-x4: 0.7,
+    chosen on Set14 by benchmarks/strength.py)."""
+    from superres.errors import SuperresError
+    from superres.models import blended
+
+    lr = torch.rand(1, 3, 20, 24, generator=torch.Generator().manual_seed(3))
+    trained = load_model("real-photo-x4", precision="fp32", strength=1.0)
+    start = load_model("compact64-x4-kd", precision="fp32")
+    assert torch.equal(load_model("real-photo", precision="fp32", strength=0.0)(lr), start(lr))
+    half = blended(trained, 0.5).network.state_dict()
+    own, theirs = trained.network.state_dict(), start.network.state_dict()
+    assert all(torch.allclose(half[k], (own[k] + theirs[k]) / 2) for k in own)
+    shipped = load_model("real-photo-x4", precision="fp32")
+    assert _card("real-photo-x4")["strength"] == 0.7 and shipped.name == "real-photo-x4"
+    assert torch.equal(shipped(lr), blended(trained, 0.7)(lr))
+    assert load_model("photo-gan", strength=0.5).name == "photo-gan-x4@0.5"  # a GAN's texture, halved
+    for name, message in (
+        ("compact64-x4", "not fine-tuned from a shipped model"),
+        ("compact-x2", "started from compact-x4, another network or scale"),
+    ):
+        with pytest.raises(SuperresError, match=message):
+            load_model(name, strength=0.5)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["upscale", "x.png", "-m", "real-photo", "--strength", "1.5"])
+    assert exit_info.value.code == 2
