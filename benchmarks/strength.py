@@ -5,7 +5,7 @@ PSNR of the model blended with the shipped model it was fine-tuned from
 the degraded LR (what the model is for); BSD100, the test set, plays no part.
 
 Usage: python benchmarks/strength.py MODEL [--strengths 0.5 0.6 ...] [--shared ../shared]
-Writes benchmarks/STRENGTH_<MODEL>.md; release the model with that strength
+Writes benchmarks/STRENGTH_<NAME>.md; release the model with that strength
 (``python scripts/release_model.py runs/MODEL/MODEL.safetensors --strength S``).
 """
 
@@ -29,7 +29,9 @@ VALIDATION_SET = "Set14"
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", help="a shipped model fine-tuned from another (real-photo-x4)")
+    parser.add_argument(
+        "model", help="a model fine-tuned from a shipped one: its name (real-photo-x4) or a run's file"
+    )
     parser.add_argument("--strengths", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks")
@@ -45,10 +47,11 @@ def main() -> int:
         rows.append([f"{strength:g}", *(f"{s:.2f}" for s in scores), f"{means[strength]:.3f}"])
         print(rows[-1], file=sys.stderr)
     best = max(means, key=means.get)
+    label = Path(args.model).stem
     minutes = (time.perf_counter() - started) / 60
     header = ["strength", *(d.describe().removeprefix("LR + ") for d in DEGRADATIONS), "mean (degraded)"]
     lines = [
-        f"# {args.model}: strength on {VALIDATION_SET} (PSNR, dB)",
+        f"# {label}: strength on {VALIDATION_SET} (PSNR, dB)",
         "",
         written_by(f"strength.py {args.model}", minutes) + " Each cell: `superres eval -m"
         f" {args.model} --strength S --data ../shared/data/test/{VALIDATION_SET}` with the row's"
@@ -60,7 +63,7 @@ def main() -> int:
         f"Highest mean over the degraded LR: strength {best:g}.",
         "",
     ]
-    (args.out / f"STRENGTH_{args.model}.md").write_text("\n".join(lines))
+    (args.out / f"STRENGTH_{label}.md").write_text("\n".join(lines))
     print("\n".join(lines))
     return 0
 

@@ -192,7 +192,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     return 0
 
 
-JPEG_NOTE_QUALITY = 85  # below it the model for real photos scores higher (benchmarks/REAL_PHOTO.md)
+JPEG_NOTE_QUALITY = 90  # at or below it the models for real photos score higher (benchmarks/REAL_PHOTO.md)
 
 
 def _jpeg_note(model: SRModel, sources: list[Path]) -> str | None:
@@ -209,13 +209,13 @@ def _jpeg_note(model: SRModel, sources: list[Path]) -> str | None:
     low = {}
     for path in sources:
         quality = jpeg_quality(path) if path.suffix.lower() in (".jpg", ".jpeg") else None
-        if quality is not None and quality < JPEG_NOTE_QUALITY:
+        if quality is not None and quality <= JPEG_NOTE_QUALITY:
             low[path] = quality
     if not low:
         return None
     first, quality = next(iter(low.items()))
     return (
-        f"note: {len(low)} input(s) are JPEGs saved at quality below {JPEG_NOTE_QUALITY} ({first.name}:"
+        f"note: {len(low)} input(s) are JPEGs saved at quality {JPEG_NOTE_QUALITY} or below ({first.name}:"
         f" about {quality}); {model.name} sharpens their compression artefacts with the detail,"
         f" -m {real[0]} removes them"
     )

@@ -385,7 +385,7 @@ def test_console_script_runs(tmp_path):
 
 
 def test_hard_compressed_jpegs_get_a_note_naming_the_real_photo_model(tmp_path, capsys):
-    """The clean-LR default sharpens JPEG blocks; a batch with JPEGs saved below quality 85
+    """The clean-LR default sharpens JPEG blocks; a batch with JPEGs saved at quality 90 or below
     says once which shipped model removes them. Not for good JPEGs, other models, or -q."""
     pixels = smooth_image(16, 16)
     Image.fromarray(pixels).save(tmp_path / "low.jpg", quality=60)
@@ -395,15 +395,16 @@ def test_hard_compressed_jpegs_get_a_note_naming_the_real_photo_model(tmp_path, 
         == 0
     )
     err = capsys.readouterr().err
-    assert "note: 1 input(s) are JPEGs saved at quality below 85 (low.jpg: about 60)" in err
+    assert "note: 1 input(s) are JPEGs saved at quality 90 or below (low.jpg: about 60)" in err
     assert "-m real-photo-x4 removes them" in err
-    for extra in (["-q"], ["-m", "real-photo-x4"], ["-m", "compact-x2-kd"]):
+    for extra in (["-q"], ["-m", "real-photo-x4"], ["-m", "photo-gan"], ["-s", "3"]):
         assert main(["upscale", str(tmp_path / "low.jpg"), "-o", str(tmp_path / "out2"), *extra]) == 0
         err = capsys.readouterr().err
-        assert "JPEGs saved at quality" not in err, extra
-    # the note for another scale's default names nothing when no model for real photos has that scale
-    assert main(["upscale", str(tmp_path / "low.jpg"), "-s", "2", "-o", str(tmp_path / "out3")]) == 0
-    assert "JPEGs saved at quality" not in capsys.readouterr().err
+        assert "JPEGs saved at quality" not in err, extra  # x3: no model for real photos ships
+    # another scale's clean-LR model names that scale's model for real photos
+    for extra in (["-s", "2"], ["-m", "compact-x2-kd"]):
+        assert main(["upscale", str(tmp_path / "low.jpg"), "-o", str(tmp_path / "out3"), *extra]) == 0
+        assert "-m real-photo-x2 removes them" in capsys.readouterr().err
 
 
 def test_cli_choices_are_the_library_s():
