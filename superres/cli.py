@@ -414,6 +414,15 @@ def _non_negative(kind: type) -> Callable[[str], float | int]:
     return parse
 
 
+def _add_strength(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--strength",
+        type=_fraction,
+        help="for a model fine-tuned from another shipped one (real-photo, photo-gan): how much of"
+        " the fine-tune, 0-1 (0: the model it started from; default: its card's, else 1)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from superres.io import DEFAULT_MAX_PIXELS
 
@@ -455,12 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "fp32", "bf16", "fp16"],
         help="compute precision (auto: bf16 for shipped compact models on CPUs with native bf16, else fp32)",
     )
-    up.add_argument(
-        "--strength",
-        type=_fraction,
-        help="for a model fine-tuned from another shipped one (real-photo, photo-gan): how much of"
-        " the fine-tune, 0-1 (0: the model it started from; default: its card's, else 1)",
-    )
+    _add_strength(up)
     up.add_argument("--suffix", help="added to output names (default: _x<scale>)")
     up.add_argument("--ext", help="output format by extension, e.g. png (default: as the input)")
     up.add_argument(
@@ -548,12 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "fp32", "bf16", "fp16"],
         help="compute precision (default fp32, so scores are the same on every machine; auto as upscale)",
     )
-    ev.add_argument(
-        "--strength",
-        type=_fraction,
-        help="for a model fine-tuned from another shipped one (real-photo, photo-gan): how much of"
-        " the fine-tune, 0-1 (0: the model it started from; default: its card's, else 1)",
-    )
+    _add_strength(ev)
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(func=cmd_eval)
 
@@ -582,12 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("-s", "--scale", type=_positive(int), help="scale (for the default model)")
     ex.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     ex.add_argument("--opset", type=_positive(int), default=18, help="ONNX opset version (default 18)")
-    ex.add_argument(
-        "--strength",
-        type=_fraction,
-        help="for a model fine-tuned from another shipped one (real-photo, photo-gan): how much of"
-        " the fine-tune, 0-1 (0: the model it started from; default: its card's, else 1)",
-    )
+    _add_strength(ex)
     ex.add_argument("--no-check", action="store_true", help="do not run the file against PyTorch")
     ex.set_defaults(func=cmd_export, device="cpu", precision="fp32")
 

@@ -408,8 +408,9 @@ def test_hard_compressed_jpegs_get_a_note_naming_the_real_photo_model(tmp_path, 
 
 
 def test_cli_choices_are_the_library_s():
-    """The parser spells out --precision and --alpha-upsampler choices (importing the library's
-    constants would load torch for `superres --help`); they must stay the library's."""
+    """The parser spells out --precision and --alpha-upsampler choices and export's --opset
+    (importing the library's constants would load torch for `superres --help`); they must
+    stay the library's."""
     from superres.api import ALPHA_UPSAMPLERS
     from superres.cli import build_parser
     from superres.models import PRECISIONS
@@ -427,3 +428,6 @@ def test_cli_choices_are_the_library_s():
         ("upscale", "alpha_upsampler"): ALPHA_UPSAMPLERS,
         ("eval", "precision"): PRECISIONS,
     }
+    from superres.export import OPSET
+
+    assert commands["export"].get_default("opset") == OPSET
