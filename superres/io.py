@@ -823,13 +823,9 @@ def write_png_rows(path: str | Path, image: ImageData, row_bands: Iterable[np.nd
     ihdr = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
     compressor = zlib.compressobj(6)
     previous = np.zeros(width * channels * depth // 8, np.uint8)  # the row above the first
-    done = 0
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_metadata_chunks(image))
-        for band in row_bands:
-            done += len(band)
-            if done > height:
-                break
+        for band in _counted_rows(row_bands, height):
             for top in range(0, len(band), 64):  # the filter candidates of 64 rows at a time
                 raw = np.ascontiguousarray(band[top : top + 64].astype(f">u{depth // 8}"))
                 raw = raw.view(np.uint8).reshape(len(raw), -1)
@@ -837,8 +833,6 @@ def write_png_rows(path: str | Path, image: ImageData, row_bands: Iterable[np.nd
                 previous = raw[-1]
                 if data:
                     f.write(_png_chunk(b"IDAT", data))
-        if done != height:
-            raise ValueError(f"row bands held {done} rows, the image {height}")
         f.write(_png_chunk(b"IDAT", compressor.flush()) + _png_chunk(b"IEND", b""))
     return path
 
@@ -1001,17 +995,13 @@ def write_tiff_rows(path: str | Path, image: ImageData, row_bands: Iterable[np.n
     _warn_if_exif_dropped(path, image)
     image = _without_png_text(image, "TIFF", path)
 
+    counted = _counted_rows(row_bands, height)
+
     def tiles() -> Iterator[np.ndarray]:
-        done = 0
-        for rows in _regrouped_rows(row_bands, TIFF_TILE):
-            done += len(rows)
-            if done > height:
-                break
+        for rows in _regrouped_rows(counted, TIFF_TILE):
             for left in range(0, width, TIFF_TILE):
                 tile = rows[:, left : left + TIFF_TILE]
                 yield tile if channels > 1 else tile[:, :, 0]
-        if done != height:
-            raise ValueError(f"row bands held {done} rows, the image {height}")
 
     with atomic_output(path) as tmp:
         options = _tifffile_options(image)
@@ -1019,7 +1009,22 @@ def write_tiff_rows(path: str | Path, image: ImageData, row_bands: Iterable[np.n
         tifffile.imwrite(
             tmp, tiles(), shape=shape, dtype=image.pixels.dtype, tile=(TIFF_TILE, TIFF_TILE), **options
         )
+        for _ in counted:  # tifffile stops at the last tile: bands past the image fail here
+            pass
     return path
+
+
+def _counted_rows(row_bands: Iterable[np.ndarray], height: int) -> Iterator[np.ndarray]:
+    """The bands as they come, then ValueError if they held more or fewer than ``height`` rows
+    (a writer fed the wrong bands fails, and its atomic output leaves no file)."""
+    done = 0
+    for rows in row_bands:
+        done += len(rows)
+        if done > height:
+            break
+        yield rows
+    if done != height:
+        raise ValueError(f"row bands held {done} rows, the image {height}")
 
 
 def _regrouped_rows(row_bands: Iterable[np.ndarray], rows_each: int) -> Iterator[np.ndarray]:

@@ -949,3 +949,18 @@ def test_jpeg_quality_is_read_from_the_quantisation_table(tmp_path):
     Image.fromarray(pixels).save(tmp_path / "a.png")
     (tmp_path / "junk.jpg").write_bytes(b"not a jpeg")
     assert jpeg_quality(tmp_path / "a.png") is None and jpeg_quality(tmp_path / "junk.jpg") is None
+
+
+@pytest.mark.parametrize(("writer", "name"), [("write_tiff_rows", "out.tif"), ("write_png_rows", "out.png")])
+def test_row_writers_refuse_bands_of_the_wrong_height_and_leave_no_file(tmp_path, monkeypatch, writer, name):
+    """TIFF bands past the image's height were dropped without a word: tifffile stops asking
+    for tiles at the last one, so the count was never checked. Both writers now refuse."""
+    from superres import io
+
+    monkeypatch.setattr(io, "TIFF_TILE", 16)  # tiles end with the 32nd row, before the 3rd band
+    image = ImageData(np.zeros((32, 5, 3), np.uint8))
+    for count in (1, 3):  # 16 rows: too few; 48: too many
+        bands = [np.zeros((16, 5, 3), np.uint8)] * count
+        with pytest.raises(ValueError, match=f"row bands held {16 * count} rows, the image 32"):
+            getattr(io, writer)(tmp_path / name, image, iter(bands))
+        assert list(tmp_path.iterdir()) == []
