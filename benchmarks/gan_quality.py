@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from report import crops_picture, markdown_table, written_by
+from report import crops_picture, markdown_table, write_report, written_by
 
 from superres.evaluate import evaluate_folder, iter_pairs
 from superres.metrics import grid_strength, niqe
@@ -81,8 +81,7 @@ def main() -> int:
         "Crops (HR pixels, zoomed 2x): `benchmarks/gan_crops.png`.",
         "",
     ]
-    (args.out / "GAN_QUALITY.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_report(args.out / "GAN_QUALITY.md", lines)
     return 0
 
 

@@ -18,22 +18,13 @@ import sys
 import time
 from pathlib import Path
 
-from report import crops_picture, markdown_table, written_by
+from report import REAL_PHOTO_DEGRADATIONS, crops_picture, markdown_table, write_report, written_by
 
 from superres.evaluate import LRDegradation, evaluate_folder
 from superres.models import default_model_name, load_model, shipped_of_kind
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = ("Set14", "BSD100")
-DEGRADATIONS = (
-    LRDegradation(),
-    LRDegradation(jpeg_quality=90),
-    LRDegradation(jpeg_quality=80),
-    LRDegradation(jpeg_quality=70),
-    LRDegradation(jpeg_quality=50),
-    LRDegradation(noise_sigma=5, jpeg_quality=75),
-    LRDegradation(noise_sigma=10),
-)
 PICTURE_DEGRADATION = LRDegradation(jpeg_quality=75)
 # (set, image stem, left, top) of square HR crops: a face, fabric, flat sky and foliage
 CROPS = (
@@ -58,7 +49,7 @@ def scale_section(scale: int, shared: Path, out: Path) -> list[str]:
             models[f"{name}@1"] = load_model(name, precision="fp32", strength=1.0)
     rows = []
     for set_name in SETS:
-        for degradation in DEGRADATIONS:
+        for degradation in REAL_PHOTO_DEGRADATIONS:
             row = [set_name, degradation.describe(), f"`{degradation.eval_options() or '(none)'}`"]
             for model in models.values():
                 result = evaluate_folder(model, shared / "data/test" / set_name, degradation=degradation)
@@ -99,8 +90,7 @@ def main() -> int:
         "",
         *(line for section in sections for line in section),
     ]
-    (args.out / "REAL_PHOTO.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_report(args.out / "REAL_PHOTO.md", lines)
     return 0
 
 

@@ -15,6 +15,17 @@ from superres.evaluate import LRDegradation, iter_pairs, super_resolve
 from superres.inference import TileOptions
 
 CROP_SIDE, ZOOM = 96, 2
+# The degraded LR that the models for real photos are scored and tuned on (real_photo.py,
+# strength.py): the published protocol's LR, then Gaussian noise and/or JPEG.
+REAL_PHOTO_DEGRADATIONS = (
+    LRDegradation(),
+    LRDegradation(jpeg_quality=90),
+    LRDegradation(jpeg_quality=80),
+    LRDegradation(jpeg_quality=70),
+    LRDegradation(jpeg_quality=50),
+    LRDegradation(noise_sigma=5, jpeg_quality=75),
+    LRDegradation(noise_sigma=10),
+)
 
 
 def written_by(script: str, minutes: float) -> str:
@@ -23,6 +34,12 @@ def written_by(script: str, minutes: float) -> str:
         f"Written by `python benchmarks/{script}` on {datetime.date.today()}"
         f" ({platform.machine()}, {minutes:.1f} min)."
     )
+
+
+def write_report(path: Path, lines: list[str]) -> None:
+    """Write a report's lines to ``path`` and show them."""
+    path.write_text("\n".join(lines))
+    print("\n".join(lines))
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:

@@ -17,8 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from real_photo import DEGRADATIONS
-from report import markdown_table, written_by
+from report import REAL_PHOTO_DEGRADATIONS, markdown_table, write_report, written_by
 
 from superres.evaluate import LRDegradation, evaluate_folder
 from superres.models import load_model
@@ -41,15 +40,22 @@ def main() -> int:
     rows, means = [], {}
     for strength in args.strengths:
         model = load_model(args.model, precision="fp32", strength=strength)
-        scores = [evaluate_folder(model, folder, ("psnr",), degradation=d).mean("psnr") for d in DEGRADATIONS]
-        degraded = [s for s, d in zip(scores, DEGRADATIONS, strict=True) if d != LRDegradation()]
+        scores = [
+            evaluate_folder(model, folder, ("psnr",), degradation=d).mean("psnr")
+            for d in REAL_PHOTO_DEGRADATIONS
+        ]
+        degraded = [s for s, d in zip(scores, REAL_PHOTO_DEGRADATIONS, strict=True) if d != LRDegradation()]
         means[strength] = statistics.mean(degraded)
         rows.append([f"{strength:g}", *(f"{s:.2f}" for s in scores), f"{means[strength]:.3f}"])
         print(rows[-1], file=sys.stderr)
     best = max(means, key=means.get)
     label = Path(args.model).stem
     minutes = (time.perf_counter() - started) / 60
-    header = ["strength", *(d.describe().removeprefix("LR + ") for d in DEGRADATIONS), "mean (degraded)"]
+    header = [
+        "strength",
+        *(d.describe().removeprefix("LR + ") for d in REAL_PHOTO_DEGRADATIONS),
+        "mean (degraded)",
+    ]
     lines = [
         f"# {label}: strength on {VALIDATION_SET} (PSNR, dB)",
         "",
@@ -63,8 +69,7 @@ def main() -> int:
         f"Highest mean over the degraded LR: strength {best:g}.",
         "",
     ]
-    (args.out / f"STRENGTH_{label}.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_report(args.out / f"STRENGTH_{label}.md", lines)
     return 0
 
 
