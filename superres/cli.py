@@ -6,10 +6,11 @@ Exit status: 0 all good; 1 some images failed (listed at the end); 2 bad usage o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -311,7 +312,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if model is None:
         return 2
     try:
-        result = export_onnx(model, args.output, args.opset, check=not args.no_check)
+        with _quiet_onnx_exporter():
+            result = export_onnx(model, args.output, args.opset, check=not args.no_check)
     except SuperresError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2 if model.arch == "bicubic" else 1
@@ -323,6 +325,27 @@ def cmd_export(args: argparse.Namespace) -> int:
         checked = f"ONNX Runtime matches PyTorch to {result.max_difference:.1g}"
     print(f"wrote {result.path} ({model.name}, x{model.scale}; {checked})")
     return 0
+
+
+@contextlib.contextmanager
+def _quiet_onnx_exporter() -> Iterator[None]:
+    """torch.onnx.export's notes (no torchvision, deprecations, graph dumps on failure) are not
+    the user's business: its warnings, logging and prints are held back. This changes
+    process-wide state (sys.stdout, the torch logger), which a command may do and a library
+    function may not, so it lives here and not in superres.export."""
+    import io
+    import logging
+
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            with contextlib.redirect_stderr(io.StringIO()):
+                yield
+    finally:
+        logger.setLevel(level)
 
 
 def cmd_models(args: argparse.Namespace) -> int:

@@ -10,13 +10,9 @@ Needs the ``[onnx]`` extra: onnx and onnxscript to export, onnxruntime to check 
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import json
-import logging
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +37,8 @@ class ExportResult:
 def export_onnx(model: SRModel, path: str | Path, opset: int = OPSET, check: bool = True) -> ExportResult:
     """Write ``model``'s network to ``path`` as ONNX (atomically). With ``check``, and
     onnxruntime installed, run the file on a test input and refuse it (SuperresError) if its
-    output differs from PyTorch's by more than CHECK_TOLERANCE."""
+    output differs from PyTorch's by more than CHECK_TOLERANCE. The exporter's own notes
+    (warnings, logging, prints) are left alone: `superres export` holds them back."""
     path = Path(path)
     if model.arch == "bicubic":
         raise SuperresError("bicubic is a fixed resize, not a trained network: there is nothing to export")
@@ -53,7 +50,7 @@ def export_onnx(model: SRModel, path: str | Path, opset: int = OPSET, check: boo
     network = copy.deepcopy(model.network).to("cpu", torch.float32).eval()  # the model may be in use
     sample = torch.rand(1, model.in_channels, 32, 32, generator=torch.Generator().manual_seed(0))
     dynamic = torch.export.Dim.DYNAMIC
-    with atomic_output(path) as tmp, _quiet_exporter():
+    with atomic_output(path) as tmp:
         try:
             torch.onnx.export(
                 network,
@@ -119,21 +116,3 @@ def _reason(exc: Exception) -> str:
     lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(exc).splitlines()]
     summary = [line for line in lines if line.startswith("<class ")]
     return (summary or lines or [type(exc).__name__])[0][:240]
-
-
-@contextlib.contextmanager
-def _quiet_exporter():
-    """The exporter's notes (no torchvision, deprecations, graph dumps on failure) are not
-    the user's business: its logging, warnings and prints are held back. This changes
-    process-wide state (sys.stdout, the torch logger) for the export: a command-line step,
-    not one to run beside other threads' work."""
-    logger = logging.getLogger("torch")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            with contextlib.redirect_stderr(io.StringIO()):
-                yield
-    finally:
-        logger.setLevel(level)
