@@ -55,7 +55,8 @@ def collect_inputs(inputs: list[str], recursive: bool) -> tuple[list[Job], list[
             jobs += [Job(p, Path(p.name), found=True) for p in matches]
         else:
             missing.append(item)
-    return jobs, missing, other
+    unique = {job.source.resolve(): job for job in reversed(jobs)}  # a file named twice: one job
+    return [job for job in jobs if unique[job.source.resolve()] is job], missing, other
 
 
 def output_path(job: Job, output: str | None, single_file: bool, suffix: str, ext: str | None) -> Path:
@@ -88,6 +89,27 @@ def _leave_out_earlier_results(
     return [job for job in jobs if job not in earlier], earlier
 
 
+def _claim_outputs(
+    jobs: list[Job], args: argparse.Namespace, suffix: str, single_file: bool
+) -> tuple[list[Job], list[str]]:
+    """Jobs whose output no earlier job writes, and a failure line for each of the others
+    (``photo.jpg`` and ``photo.png`` both give ``photo_x4.png`` with ``--ext png``): the
+    first input keeps the name, and no result overwrites another."""
+    owners: dict[Path, Path] = {}
+    kept, failures = [], []
+    for job in jobs:
+        target = output_path(job, args.output, single_file, suffix, args.ext)
+        owner = owners.setdefault(target.resolve(), job.source)
+        if owner is job.source:
+            kept.append(job)
+        else:
+            failures.append(
+                f"{job.source}: its output {target} is {owner}'s output too; nothing was written for it"
+                " (use --suffix, --ext or another -o folder)"
+            )
+    return kept, failures
+
+
 def _format_warning(message, category, filename, lineno, line=None) -> str:
     return f"warning: {message}\n"
 
@@ -118,7 +140,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         kinds = ", ".join(sorted({p.suffix.lower() or "no extension" for p in other}))
         print(
             f"note: left out {len(other)} file(s) of a type superres does not read ({kinds});"
-            " it reads PNG, JPEG, WebP, AVIF, BMP, GIF, TIFF, JPEG 2000 and HEIC",
+            " it reads PNG, JPEG, WebP, AVIF, BMP, GIF, TIFF, JPEG 2000, HEIC, TGA and PPM/PGM",
             file=sys.stderr,
         )
     if not jobs:
@@ -135,6 +157,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         names = ", ".join(str(job.source) for job in earlier[:3]) + (", ..." if len(earlier) > 3 else "")
         print(f"note: left out {len(earlier)} earlier result(s) of these inputs ({names})", file=sys.stderr)
     single_file = len(jobs) == 1 and not missing
+    jobs, clashes = _claim_outputs(jobs, args, suffix, single_file)
+    for line in clashes:
+        print(f"error: {line}", file=sys.stderr)
     if args.skip_existing:
         done = [job for job in jobs if output_path(job, args.output, single_file, suffix, args.ext).exists()]
         jobs = [job for job in jobs if job not in done]
@@ -146,7 +171,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     if note:
         print(note, file=sys.stderr)
     sources = {job.source.resolve() for job in jobs}
-    failures: list[str] = [f"{item}: no such file, folder or matching glob" for item in missing]
+    failures: list[str] = [f"{item}: no such file, folder or matching glob" for item in missing] + clashes
+    inputs = len(jobs) + len(failures)
     images = tqdm(jobs, desc=f"{model.name} x{model.scale}", unit="img", disable=args.quiet)
     for job in images:
         target = output_path(job, args.output, single_file, suffix, args.ext)
@@ -184,7 +210,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         finally:
             tiles.close()
     if failures:
-        print(f"{len(failures)} of {len(jobs) + len(missing)} inputs failed:", file=sys.stderr)
+        print(f"{len(failures)} of {inputs} inputs failed:", file=sys.stderr)
         for line in failures:
             print(f"  {line}", file=sys.stderr)
         return 1

@@ -4,7 +4,8 @@ bit depth, grayscale, alpha, EXIF orientation, the ICC profile and EXIF data.
 Pixels are held as an H x W x C numpy array: uint8 and uint16 as they are, any other
 sample type (float, int16, ...) as found in the file. Pillow reads and writes the common
 formats; tifffile handles TIFF (16-bit, float, multi-band, multi-page); imagecodecs handles
-16-bit RGB(A) PNG, which Pillow cannot represent.
+16-bit RGB(A) PNG and JPEG 2000, which Pillow cannot represent; 16-bit colour PPM, which
+Pillow reduces to 8 bits, is read and written here (a header and big-endian samples).
 
 A multi-page TIFF (a stack of slices, frames, channels or plain pages, ImageJ hyperstacks
 included) is one ImageData whose pages follow each other along the band axis; ``stack``
@@ -51,10 +52,30 @@ FORMATS = {
     ".j2k": "JPEG2000",  # a bare JPEG 2000 codestream
     ".heic": "HEIF",  # phone photos, with the optional pillow-heif
     ".heif": "HEIF",
+    ".tga": "TGA",  # Targa: game textures, often with alpha
+    ".ppm": "PPM",  # Netpbm: colour (P6), 8 or 16 bits
+    ".pgm": "PPM",  # Netpbm: gray (P5), 8 or 16 bits
+    ".pnm": "PPM",  # Netpbm: either, by the image
 }
 IMAGE_SUFFIXES = frozenset(FORMATS)  # what superres reads and writes
 MAX_SIDE = {"WEBP": 16383, "JPEG": 65500, "GIF": 65535}  # the encoders' largest width or height
-DEEP_FORMATS = ("PNG", "TIFF", "JPEG2000")  # formats that hold 16-bit samples
+DEEP_FORMATS = ("PNG", "TIFF", "JPEG2000", "PPM")  # formats that hold 16-bit samples
+ALPHA_FORMATS = ("PNG", "TIFF", "JPEG2000", "WEBP", "AVIF", "HEIF", "TGA", "GIF", "BMP")
+# The metadata each format carries as superres writes it (TIFF: see _warn_if_exif_dropped).
+_CARRIED_METADATA = {
+    "PNG": {"EXIF", "XMP", "ICC profile", "DPI"},
+    "JPEG": {"EXIF", "XMP", "ICC profile", "DPI"},
+    "TIFF": {"EXIF", "XMP", "ICC profile", "DPI"},
+    "WEBP": {"EXIF", "XMP", "ICC profile"},
+    "AVIF": {"EXIF", "XMP", "ICC profile"},
+    "HEIF": {"EXIF", "XMP", "ICC profile"},
+    "GIF": set(),
+    "BMP": {"DPI"},
+    "JPEG2000": set(),
+    "TGA": set(),
+    "PPM": set(),
+}
+_SCREEN_FORMATS = ("GIF", "WEBP", "AVIF", "HEIF")  # a DPI means nothing there: its loss is not told
 ANIMATED_FORMATS = ("GIF", "WEBP", "PNG")  # animations superres reads and writes (PNG: APNG)
 _JP2_MAGIC = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
 _J2K_MAGIC = b"\xff\x4f\xff\x51"
@@ -396,6 +417,8 @@ def _read_pillow(path: Path, max_pixels: int) -> ImageData:
 
             pixels = imagecodecs.png_decode(path.read_bytes())
             return _with_pillow_metadata(im, pixels, pixels.shape[2] in (2, 4), True)
+        if im.format == "PPM" and im.mode == "RGB" and (pixels := _ppm16_pixels(path)) is not None:
+            return _with_pillow_metadata(im, pixels, False, True)
         return from_pil(im)
 
 
@@ -691,10 +714,23 @@ def adapt_for_format(image: ImageData, fmt: str, path: Path) -> ImageData:
             f"{path}: {fmt} holds 8 bits per sample; the 16-bit result is reduced to 8 bits", stacklevel=3
         )
         image = replace(image, pixels=_to_uint8(pixels))
-    if image.has_alpha and fmt == "JPEG":
-        warnings.warn(f"{path}: JPEG has no alpha channel; the alpha channel is dropped", stacklevel=3)
+    if image.has_alpha and fmt not in ALPHA_FORMATS:
+        name = {"PPM": "Netpbm (PPM/PGM)"}.get(fmt, fmt)
+        warnings.warn(f"{path}: {name} has no alpha channel; the alpha channel is dropped", stacklevel=3)
         image = replace(image, pixels=image.pixels[:, :, :-1], has_alpha=False)
+    _warn_if_metadata_dropped(path, image, fmt)
     return image
+
+
+def _warn_if_metadata_dropped(path: Path, image: ImageData, fmt: str) -> None:
+    held = {"EXIF": image.exif, "XMP": image.xmp, "ICC profile": image.icc_profile, "DPI": image.dpi}
+    if fmt in _SCREEN_FORMATS:
+        del held["DPI"]
+    dropped = [name for name, value in held.items() if value and name not in _CARRIED_METADATA[fmt]]
+    if dropped:
+        name = {"JPEG2000": "JPEG 2000", "PPM": "Netpbm (PPM/PGM)"}.get(fmt, fmt)
+        listed = ", ".join(dropped[:-1]) + (" or " if len(dropped) > 1 else "") + dropped[-1]
+        warnings.warn(f"{path}: {name} output does not carry the input's {listed}", stacklevel=4)
 
 
 def write_image(path: str | Path, image: ImageData, quality: int = 95) -> Path:
@@ -705,8 +741,6 @@ def write_image(path: str | Path, image: ImageData, quality: int = 95) -> Path:
     image = adapt_for_format(image, fmt, path)
     if fmt == "TIFF":
         _warn_if_exif_dropped(path, image)
-    if fmt == "JPEG2000" and (image.exif or image.icc_profile or image.dpi or image.xmp):
-        warnings.warn(f"{path}: JPEG 2000 output does not carry EXIF, XMP, ICC profile or DPI", stacklevel=2)
     with atomic_output(path) as tmp:
         if fmt == "TIFF":
             _write_tiff(tmp, image)
@@ -716,6 +750,8 @@ def write_image(path: str | Path, image: ImageData, quality: int = 95) -> Path:
             _write_animation(tmp, image, fmt, quality)
         elif fmt == "PNG" and image.pixels.dtype == np.uint16 and image.pixels.shape[2] > 1:
             tmp.write_bytes(_png16_bytes(image))
+        elif fmt == "PPM" and image.pixels.dtype == np.uint16 and image.pixels.shape[2] == 3:
+            tmp.write_bytes(_ppm16_bytes(image.pixels))
         else:
             _write_pillow(tmp, image, fmt, quality)
     return path
@@ -728,6 +764,29 @@ def _jpeg2000_bytes(image: ImageData, path: Path) -> bytes:
     pixels = image.pixels if image.pixels.shape[2] > 1 else image.pixels[:, :, 0]
     codec = "j2k" if Path(path).suffix.lower() == ".j2k" else "jp2"
     return imagecodecs.jpeg2k_encode(np.ascontiguousarray(pixels), level=0, codecformat=codec)
+
+
+def _ppm16_bytes(pixels: np.ndarray) -> bytes:
+    """16-bit colour Netpbm (P6, maxval 65535, big-endian samples), which Pillow cannot write."""
+    height, width = pixels.shape[:2]
+    return b"P6\n%d %d\n65535\n" % (width, height) + pixels.astype(">u2").tobytes()
+
+
+def _ppm16_pixels(path: Path) -> np.ndarray | None:
+    """A colour Netpbm file's samples when they have more than 8 bits (Pillow reads those as
+    8-bit RGB), scaled to the full 16-bit range as Pillow scales a deep gray PGM; else None."""
+    data = path.read_bytes()
+    header = re.match(rb"P6((?:\s+(?:#[^\n]*\n\s*)*\d+){3})\s", data)  # width, height, maxval
+    if header is None:
+        return None
+    width, height, maxval = (int(v) for v in re.findall(rb"\d+", re.sub(rb"#[^\n]*", b"", header[1])))
+    if not 255 < maxval < 65536:
+        return None
+    count = width * height * 3
+    if len(data) < header.end() + 2 * count:
+        raise SuperresError("truncated or corrupt image (fewer samples than its header says)", path)
+    samples = np.frombuffer(data, ">u2", count, header.end()).astype(np.uint32)
+    return ((samples * 65535 + maxval // 2) // maxval).astype(np.uint16).reshape(height, width, 3)
 
 
 def _pillow_image(pixels: np.ndarray) -> Image.Image:
@@ -758,14 +817,16 @@ def _pillow_options(image: ImageData, fmt: str, quality: int) -> dict:
         options["quality"] = quality
     if fmt == "JPEG":
         options["subsampling"] = 0  # 4:4:4: chroma subsampling would blur the upscaled detail
-    if fmt != "BMP":
-        if image.icc_profile:
-            options["icc_profile"] = image.icc_profile
-        if image.exif:
-            options["exif"] = image.exif
-    if image.dpi and fmt in ("PNG", "JPEG", "BMP"):  # WebP has no resolution field
+    if fmt == "TGA":
+        options["compression"] = "tga_rle"  # lossless; read by every tool that reads TGA
+    carried = _CARRIED_METADATA[fmt]
+    if image.icc_profile and "ICC profile" in carried:
+        options["icc_profile"] = image.icc_profile
+    if image.exif and "EXIF" in carried:
+        options["exif"] = image.exif
+    if image.dpi and "DPI" in carried:
         options["dpi"] = image.dpi
-    if fmt in ("JPEG", "WEBP", "AVIF", "HEIF") and image.xmp:
+    if image.xmp and "XMP" in carried and fmt != "PNG":  # PNG: an iTXt chunk (_png_texts)
         options["xmp"] = image.xmp
     if fmt == "PNG" and _png_texts(image):
         from PIL.PngImagePlugin import PngInfo

@@ -113,6 +113,25 @@ def test_never_overwrites_an_input(tmp_path, capsys):
         superres.upscale(src, model="bicubic", output=src)
 
 
+def test_two_inputs_with_one_output_name_never_overwrite_each_other(tmp_path, capsys):
+    """photo.bmp and photo.png both give photo_x2.png with --ext png: the second result used to
+    overwrite the first without a word. The first keeps the name; the second fails, named.
+    A file named twice is one input, not a clash."""
+    Image.fromarray(smooth_image(6, 6)).save(tmp_path / "photo.bmp")
+    Image.fromarray(smooth_image(5, 5)).save(tmp_path / "photo.png")
+    out = tmp_path / "out"
+    args = ["upscale", str(tmp_path / "photo.bmp"), str(tmp_path / "photo.png"), str(tmp_path / "photo.png")]
+    assert main([*args, "-o", str(out), "--ext", "png", "-m", "bicubic", "-s", "2", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'photo.png'}: its output {out / 'photo_x2.png'} is {tmp_path / 'photo.bmp'}'s" in err
+    assert "1 of 2 inputs failed" in err
+    assert [p.name for p in out.iterdir()] == ["photo_x2.png"] and Image.open(out / "photo_x2.png").size == (
+        12,
+        12,
+    )
+    assert main([*args[:2], "-o", str(out), "-m", "bicubic", "-s", "2", "-q"]) == 0
+
+
 def test_rerunning_a_folder_in_place_redoes_its_results_instead_of_upscaling_them(tmp_path, capsys):
     """A second run over a folder used to take the first run's a_x2.png as an input (writing
     a_x2_x2.png) and then refuse a.png, whose output would overwrite that 'input'."""

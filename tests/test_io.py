@@ -14,6 +14,7 @@ import tifffile
 from PIL import Image, ImageCms
 
 from superres.cli import main
+from superres.errors import SuperresError
 from superres.io import ImageData, Resolution, read_image, write_image
 from tests.conftest import smooth_image
 
@@ -120,6 +121,71 @@ def test_format_follows_the_output_extension(tmp_path, ext):
     Image.fromarray(smooth_image(10, 12)).save(src)
     _upscale(src, tmp_path, "--ext", ext)
     assert Image.open(tmp_path / f"in_x2.{ext}").format == {"jpeg": "JPEG", "bmp": "BMP", "webp": "WEBP"}[ext]
+
+
+@pytest.mark.parametrize(
+    ("mode", "ext"), [("RGBA", "tga"), ("LA", "tga"), ("RGB", "tga"), ("L", "pgm"), ("RGB", "ppm")]
+)
+def test_tga_and_netpbm_round_trip(tmp_path, mode, ext):
+    pixels = Image.fromarray(smooth_image(9, 13)).convert(mode)
+    src = tmp_path / f"in.{ext}"
+    pixels.save(src)
+    _upscale(src, tmp_path / "out")
+    result = tmp_path / "out" / f"in_x2.{ext}"
+    with Image.open(result) as out:
+        assert out.format == ("TGA" if ext == "tga" else "PPM") and out.mode == mode and out.size == (26, 18)
+    assert read_image(result).pixels.shape[2] == len(mode)
+
+
+@pytest.mark.parametrize(("maxval", "channels"), [(65535, 3), (4095, 3), (65535, 1)])
+def test_deep_netpbm_stays_16_bit(tmp_path, maxval, channels):
+    """Pillow reads a deep P6 as 8-bit RGB; superres keeps its samples (scaled to 16 bits, as
+    Pillow scales a deep P5) and writes them back as 16-bit (failed before: no PPM at all)."""
+    pixels = np.full((4, 5, channels), (maxval, maxval // 3, 7)[:channels], np.uint16)
+    src = tmp_path / ("in.ppm" if channels == 3 else "in.pgm")
+    magic = b"P6" if channels == 3 else b"P5"
+    src.write_bytes(magic + b"\n# made by hand\n5 4\n%d\n" % maxval + pixels.astype(">u2").tobytes())
+    expected = (pixels.astype(np.uint32) * 65535 + maxval // 2) // maxval
+    assert (read_image(src).pixels == expected).all()
+    _upscale(src, tmp_path / "out")
+    out = read_image(tmp_path / "out" / f"in_x2{src.suffix}")
+    assert out.pixels.dtype == np.uint16 and out.pixels.shape == (8, 10, channels)
+    assert (out.pixels == expected[0, 0]).all()
+    src.write_bytes(src.read_bytes()[:-4])
+    with pytest.raises(
+        SuperresError, match="in.ppm: truncated or corrupt image" if channels == 3 else "in.pgm"
+    ):
+        read_image(src)
+
+
+@pytest.mark.parametrize(
+    ("ext", "dropped"),
+    [
+        ("bmp", "EXIF, XMP or ICC profile"),
+        ("gif", "EXIF, XMP or ICC profile"),
+        ("tga", "EXIF, XMP, ICC profile or DPI"),
+        ("ppm", "EXIF, XMP, ICC profile or DPI"),
+        ("jp2", "EXIF, XMP, ICC profile or DPI"),
+    ],
+)
+def test_metadata_a_format_cannot_carry_is_said_to_be_dropped(tmp_path, ext, dropped):
+    """BMP and GIF dropped a photo's EXIF and ICC profile without a word (failed before)."""
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    image = ImageData(
+        smooth_image(6, 6),
+        False,
+        _srgb_icc(),
+        exif.tobytes(),
+        "JPEG",
+        resolution=Resolution(300.0, 300.0),
+        xmp=b"<x/>",
+    )
+    with pytest.warns(UserWarning, match=rf"m\.{ext}: .* output does not carry the input's {dropped}$"):
+        write_image(tmp_path / f"m.{ext}", image)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to say for a format that keeps it all
+        write_image(tmp_path / "m.png", image)
 
 
 def test_16bit_to_jpeg_warns_and_reduces_depth(tmp_path):
