@@ -59,7 +59,8 @@ FORMATS = {
 }
 IMAGE_SUFFIXES = frozenset(FORMATS)  # what superres reads and writes
 MAX_SIDE = {"WEBP": 16383, "JPEG": 65500, "GIF": 65535}  # the encoders' largest width or height
-DEEP_FORMATS = ("PNG", "TIFF", "JPEG2000", "PPM")  # formats that hold 16-bit samples
+DEEP_FORMATS = ("PNG", "TIFF", "JPEG2000", "PPM", "HEIF")  # formats that hold more than 8 bits
+HEIF_BITS = 10  # what HEIC output holds of a deeper result (pillow-heif's default, HDR cameras')
 ALPHA_FORMATS = ("PNG", "TIFF", "JPEG2000", "WEBP", "AVIF", "HEIF", "TGA", "GIF", "BMP")
 # The metadata each format carries as superres writes it (TIFF: see _warn_if_exif_dropped).
 _CARRIED_METADATA = {
@@ -419,7 +420,43 @@ def _read_pillow(path: Path, max_pixels: int) -> ImageData:
             return _with_pillow_metadata(im, pixels, pixels.shape[2] in (2, 4), True)
         if im.format == "PPM" and im.mode == "RGB" and (pixels := _ppm16_pixels(path)) is not None:
             return _with_pillow_metadata(im, pixels, False, True)
+        if im.format in ("HEIF", "AVIF") and (pixels := _deep_heif_or_avif_pixels(path, im)) is not None:
+            return _with_pillow_metadata(im, pixels, pixels.shape[2] in (2, 4), True)
         return from_pil(im)
+
+
+def _deep_heif_or_avif_pixels(path: Path, im: Image.Image) -> np.ndarray | None:
+    """A 10- or 12-bit HEIC / AVIF image's samples (a camera's HDR HEIF, say), scaled to the
+    full 16-bit range; None for an 8-bit one. Pillow (and pillow-heif's plugin) give 8 bits."""
+    if im.format == "HEIF":
+        bits = int(im.info.get("bit_depth") or 8)
+        if bits <= 8:
+            return None
+        import pillow_heif
+
+        # pillow-heif shifts the samples to the top of 16 bits; they are scaled like the others
+        shifted = np.asarray(pillow_heif.open_heif(path, convert_hdr_to_8bit=False))
+        native = shifted >> (16 - bits)
+    else:
+        bits = _avif_bit_depth(path)
+        if bits <= 8:
+            return None
+        import imagecodecs
+
+        native = imagecodecs.avif_decode(path.read_bytes())
+    maximum = (1 << bits) - 1
+    scaled = (native.astype(np.uint32) * 65535 + maximum // 2) // maximum
+    return scaled.astype(np.uint16).reshape(*native.shape[:2], -1)
+
+
+def _avif_bit_depth(path: Path) -> int:
+    """Bits per sample from an AVIF's ``pixi`` property (8 where it has none)."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    at = head.find(b"pixi")
+    if at < 0 or len(head) < at + 10 or head[at + 8] == 0:
+        return 8
+    return head[at + 9]  # the first channel's depth, after version, flags and the channel count
 
 
 def _read_animation(im: Image.Image, frames: int) -> ImageData:
@@ -714,6 +751,9 @@ def adapt_for_format(image: ImageData, fmt: str, path: Path) -> ImageData:
             f"{path}: {fmt} holds 8 bits per sample; the 16-bit result is reduced to 8 bits", stacklevel=3
         )
         image = replace(image, pixels=_to_uint8(pixels))
+    if pixels.dtype == np.uint16 and fmt == "HEIF" and image.source_format != "HEIF":
+        message = f"{path}: HEIC is written with {HEIF_BITS} bits per sample; the 16-bit result is reduced"
+        warnings.warn(message, stacklevel=3)
     if image.has_alpha and fmt not in ALPHA_FORMATS:
         name = {"PPM": "Netpbm (PPM/PGM)"}.get(fmt, fmt)
         warnings.warn(f"{path}: {name} has no alpha channel; the alpha channel is dropped", stacklevel=3)
@@ -752,6 +792,8 @@ def write_image(path: str | Path, image: ImageData, quality: int = 95) -> Path:
             tmp.write_bytes(_png16_bytes(image))
         elif fmt == "PPM" and image.pixels.dtype == np.uint16 and image.pixels.shape[2] == 3:
             tmp.write_bytes(_ppm16_bytes(image.pixels))
+        elif fmt == "HEIF" and image.pixels.dtype == np.uint16:
+            _write_deep_heif(tmp, image, quality)
         else:
             _write_pillow(tmp, image, fmt, quality)
     return path
@@ -789,6 +831,18 @@ def _ppm16_pixels(path: Path) -> np.ndarray | None:
     return ((samples * 65535 + maxval // 2) // maxval).astype(np.uint16).reshape(height, width, 3)
 
 
+def _write_deep_heif(path: Path, image: ImageData, quality: int) -> None:
+    """16-bit samples as a 10-bit HEIC (pillow-heif keeps the top bits), metadata as for 8 bits."""
+    import pillow_heif
+
+    height, width, channels = image.pixels.shape
+    mode = {1: "I;16", 2: "LA;16", 3: "RGB;16", 4: "RGBA;16"}[channels]
+    data = np.ascontiguousarray(image.pixels if channels > 1 else image.pixels[:, :, 0])
+    heif = pillow_heif.from_bytes(mode=mode, size=(width, height), data=data.tobytes())
+    options = {k: v for k, v in _pillow_options(image, "HEIF", quality).items() if k != "dpi"}
+    heif.save(path, format="HEIF", **options)
+
+
 def _pillow_image(pixels: np.ndarray) -> Image.Image:
     # Pillow picks L / I;16 / LA / RGB / RGBA from the dtype and channel count.
     return Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
@@ -815,8 +869,8 @@ def _pillow_options(image: ImageData, fmt: str, quality: int) -> dict:
     options: dict = {}
     if fmt in ("JPEG", "WEBP", "AVIF", "HEIF"):
         options["quality"] = quality
-    if fmt == "JPEG":
-        options["subsampling"] = 0  # 4:4:4: chroma subsampling would blur the upscaled detail
+    if fmt in ("JPEG", "AVIF", "HEIF"):  # 4:4:4: chroma subsampling would blur the upscaled detail
+        options["subsampling"] = 0 if fmt == "JPEG" else "4:4:4"
     if fmt == "TGA":
         options["compression"] = "tga_rle"  # lossless; read by every tool that reads TGA
     carried = _CARRIED_METADATA[fmt]

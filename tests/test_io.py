@@ -891,6 +891,38 @@ def test_heic_photos_are_read_upright_with_their_exif(tmp_path):
     assert image.pixels.shape == (32, 20, 3) and exif[0x010F] == "Apple"
 
 
+def test_10_bit_heic_and_avif_stay_deep(tmp_path):
+    """An HDR camera's 10-bit HEIF and a 10-bit AVIF were read as 8 bits without a word; they
+    are read at their depth (scaled to 16 bits) and a HEIC result is written at 10 bits."""
+    import imagecodecs
+    import pillow_heif
+
+    native = np.zeros((8, 10, 3), np.uint16) + np.array([700, 301, 1023], np.uint16)  # flat, 10-bit
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    heif = pillow_heif.from_bytes(mode="RGB;16", size=(10, 8), data=(native << 6).tobytes())
+    heif.save(tmp_path / "hdr.hif.heic", quality=-1, chroma=444, exif=exif.tobytes())
+    (tmp_path / "hdr.avif").write_bytes(imagecodecs.avif_encode(native, level=100, bitspersample=10))
+    expected = (native.astype(np.uint32) * 65535 + 511) // 1023
+    for name in ("hdr.hif.heic", "hdr.avif"):
+        assert read_image(tmp_path / name).pixels.dtype == np.uint16
+        _upscale(tmp_path / name, tmp_path / "out", "--ext", "png")
+        out = read_image(tmp_path / "out" / name.replace(".heic", "_x2.png").replace(".avif", "_x2.png"))
+        assert out.pixels.dtype == np.uint16 and out.pixels.shape == (16, 20, 3)
+        assert np.abs(out.pixels.astype(int) - expected[0, 0]).max() <= 3 * 64, (
+            name
+        )  # lossy: 3 levels of 10 bits
+    _upscale(tmp_path / "hdr.hif.heic", tmp_path / "out")
+    result = pillow_heif.open_heif(tmp_path / "out/hdr.hif_x2.heic", convert_hdr_to_8bit=False)
+    assert result.info["bit_depth"] == 10 and b"Canon" in result.info["exif"]
+    deep = ImageData(np.full((4, 4, 3), 40_000, np.uint16), source_format="PNG")
+    with pytest.warns(UserWarning, match=r"HEIC is written with 10 bits per sample"):
+        write_image(tmp_path / "from_png.heic", deep)
+    assert (
+        pillow_heif.open_heif(tmp_path / "from_png.heic", convert_hdr_to_8bit=False).info["bit_depth"] == 10
+    )
+
+
 def test_heic_without_pillow_heif_says_what_to_install(tmp_path, monkeypatch):
     import sys
 
