@@ -21,6 +21,8 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
+from superres.resize import imresize
+
 
 @dataclass(frozen=True)
 class DegradationStage:
@@ -63,6 +65,9 @@ class DegradationConfig:
         ]
     )
     final_sinc_prob: float = 0.8
+    # A share of samples left clean: the MATLAB-bicubic LR of the test protocol, so the model
+    # keeps what it knew of clean images. 0 (Real-ESRGAN's setting) draws nothing for it.
+    clean_prob: float = 0.0
 
 
 def _uniform(rng: np.random.Generator, bounds: list[float]) -> float:
@@ -157,8 +162,10 @@ def degrade(
     hr: torch.Tensor, scale: int, config: DegradationConfig, rng: np.random.Generator
 ) -> torch.Tensor:
     """LR (C x H/scale x W/scale, float in [0, 1], 8-bit quantised) from an HR patch."""
-    x = hr
     height, width = hr.shape[-2:]
+    if config.clean_prob and rng.random() < config.clean_prob:
+        return (imresize(hr, size=(height // scale, width // scale)).clamp(0, 1) * 255).round() / 255
+    x = hr
     stage = config.stages[0]
     for stage in config.stages:
         if rng.random() < stage.blur_prob:

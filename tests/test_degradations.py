@@ -51,6 +51,16 @@ def test_degradation_with_everything_off_is_a_plain_resize():
     assert lr.shape == (3, 16, 16) and (lr - 0.5).abs().max() <= 1.5 / 255
 
 
+def test_clean_prob_leaves_a_share_of_samples_as_the_protocol_s_bicubic_lr():
+    hr_uint8 = (np.random.default_rng(3).random((32, 32, 3)) * 255).astype(np.uint8)
+    hr = torch.from_numpy(hr_uint8.transpose(2, 0, 1).astype(np.float32)) / 255
+    bicubic = torch.from_numpy(make_lr(hr_uint8, 4).transpose(2, 0, 1).astype(np.float32)) / 255
+    config = DegradationConfig(clean_prob=0.5)
+    samples = [degrade(hr, 4, config, np.random.default_rng(seed)) for seed in range(40)]
+    clean = [lr for lr in samples if (lr - bicubic).abs().max() <= 1.01 / 255]  # one rounding apart
+    assert 10 <= len(clean) <= 30
+
+
 def test_paired_lr_folders_match_bicubic_made_lr(shared, tmp_path):
     hr_dir, lr_dir = tmp_path / "HR", tmp_path / "LR"
     hr_dir.mkdir()
