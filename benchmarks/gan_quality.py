@@ -5,7 +5,9 @@ picture of crops side by side.
 Protocol as ``superres eval``: MATLAB-bicubic LR, HR mod-cropped to the scale, NIQE and PSNR
 with a border of ``scale`` pixels cropped (the HR row is cropped the same way).
 
-Usage: python benchmarks/gan_quality.py [--shared ../shared] [--models bicubic compact64-x4-mse photo-gan-x4]
+Usage: python benchmarks/gan_quality.py [--shared ../shared] [--models bicubic photo-gan-x4 ...]
+A model ``NAME@S`` is NAME at ``--strength S`` (blended with the model it was tuned from);
+those rows show the trade-off and stay out of the picture.
 Writes benchmarks/GAN_QUALITY.md and benchmarks/gan_crops.png.
 """
 
@@ -43,14 +45,24 @@ def hr_scores(folder: Path, params: Path) -> tuple[float, float]:
     return float(np.mean(niqes)), float(np.mean(grids))
 
 
+def _load(name: str):
+    """A model by name or file; ``NAME@S``: at strength S."""
+    base, _, strength = name.rpartition("@") if "@" in name else (name, "", "")
+    return load_model(base, scale=SCALE, precision="fp32", strength=float(strength) if strength else None)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
-    parser.add_argument("--models", nargs="+", default=["bicubic", "compact64-x4-mse", "photo-gan-x4"])
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["bicubic", "compact64-x4-mse", "photo-gan-x4@0.5", "photo-gan-x4@0.75", "photo-gan-x4"],
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks")
     args = parser.parse_args()
     params = args.shared / "data/niqe/niqe_pris_params.npz"
-    models = {name: load_model(name, scale=SCALE, precision="fp32") for name in args.models}
+    models = {name: _load(name) for name in args.models}
     started = time.perf_counter()
     rows = []
     for name, model in models.items():
@@ -66,7 +78,8 @@ def main() -> int:
         print(rows[-1], file=sys.stderr)
     hr = [hr_scores(args.shared / "data/test" / s, params) for s in SETS]
     rows.append(["HR images", *(f"{n:.3f} / - / {g:.2f}" for n, g in hr)])
-    crops_picture(models, args.shared, args.out / "gan_crops.png", CROPS, SCALE)
+    pictured = {name: model for name, model in models.items() if "@" not in name}
+    crops_picture(pictured, args.shared, args.out / "gan_crops.png", CROPS, SCALE)
     minutes = (time.perf_counter() - started) / 60
     lines = [
         "# x4 GAN model: NIQE / Y-PSNR",
