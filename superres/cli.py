@@ -277,6 +277,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    names = [Path(folder).resolve().name for folder in args.data]
+    if args.save_images and len(set(names)) < len(names):
+        twice = sorted({name for name in names if names.count(name) > 1})
+        print(
+            f"error: --save-images writes each set to DIR/<folder name>; two --data folders are"
+            f" named {', '.join(twice)}, so one's images would overwrite the other's",
+            file=sys.stderr,
+        )
+        return 2
     model = _load_model_or_report(args)
     if model is None:
         return 2

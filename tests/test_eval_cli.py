@@ -60,6 +60,12 @@ def test_eval_errors(tmp_path, capsys):
     assert main(["eval", "-m", "bicubic", "-s", "2", "--data", str(small), "-q"]) == 1
     assert "tiny is 16x14: too small for SSIM's 11-pixel window" in capsys.readouterr().err
     assert main(["eval", "-m", "bicubic", "-s", "2", "--data", str(small), "--metrics", "psnr", "-q"]) == 0
+    # Two sets of one name would save their images into one folder (failed before: overwritten)
+    (tmp_path / "b" / "small").mkdir(parents=True)
+    both = ["--data", str(small), str(tmp_path / "b" / "small"), "--save-images", str(tmp_path / "out")]
+    assert main(["eval", "-m", "bicubic", "-s", "2", *both, "--metrics", "psnr", "-q"]) == 2
+    assert "two --data folders are named small" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_eval_reports_grid_strength(shared, capsys):
