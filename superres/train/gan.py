@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -20,6 +20,9 @@ from torch import nn
 from superres.train.discriminators import build_discriminator
 from superres.train.losses import discriminator_loss, feature_matching_loss, generator_loss, highpass
 from superres.train.optim import make_optimizer
+
+if TYPE_CHECKING:
+    from superres.train.recipe import GanConfig
 
 
 @dataclass
@@ -79,11 +82,11 @@ def _fp32(output: tuple[torch.Tensor, list[torch.Tensor]]) -> tuple[torch.Tensor
 
 
 def build_adversary(
-    gan_config,
+    gan_config: GanConfig,
     channels: int,
     hr_patch: int,
     device: torch.device,
-    wrap,
+    wrap: Callable[[nn.Module], nn.Module],
     forward_context: Callable[[], AbstractContextManager] = contextlib.nullcontext,
 ) -> Adversary:
     """``wrap`` turns a module into its trainable (e.g. DDP) form; ``forward_context`` is
