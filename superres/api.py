@@ -401,8 +401,8 @@ def upscale_file(
     keep_dpi: bool = False,
     alpha_upsampler: str = "network",
 ) -> Path:
-    """Read, upscale and atomically write one image file (``quality``: JPEG / WebP / AVIF;
-    ``keep_dpi``, ``alpha_upsampler``: see :func:`upscale_image`). A TIFF
+    """Read, upscale and atomically write one image file (``quality``: JPEG / WebP / AVIF /
+    HEIC; ``keep_dpi``, ``alpha_upsampler``: see :func:`upscale_image`). A TIFF or PNG
     result too large for one row band (see :func:`page_row_bands`) is written band by band
     as it is made, so the whole result is never held (only the input and one band)."""
     check_alpha_upsampler(alpha_upsampler)
