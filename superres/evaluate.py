@@ -31,7 +31,7 @@ from superres.api import upscale_image, value_range
 from superres.errors import SuperresError
 from superres.inference import TileOptions
 from superres.io import ImageData, image_files, read_image, write_image
-from superres.metrics import SSIM_WINDOW, grid_strength, mod_crop, niqe, psnr, ssim
+from superres.metrics import NIQE_BLOCK, SSIM_WINDOW, grid_strength, mod_crop, niqe, psnr, ssim
 from superres.models import SRModel
 from superres.resize import imresize
 
@@ -192,6 +192,13 @@ def evaluate_folder(
             raise SuperresError(
                 f"{name} is {width}x{height}: too small for SSIM's {SSIM_WINDOW}-pixel window after"
                 f" cropping {scale} pixels from each border (leave ssim out with --metrics psnr)",
+                folder,
+            )
+        if "niqe" in metrics and min(hr.shape[:2]) - 2 * scale < NIQE_BLOCK:
+            height, width = hr.shape[:2]
+            raise SuperresError(
+                f"{name} is {width}x{height}: too small for NIQE's {NIQE_BLOCK}-pixel blocks after"
+                f" cropping {scale} pixels from each border (leave niqe out of --metrics)",
                 folder,
             )
         start = time.perf_counter()

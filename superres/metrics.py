@@ -14,6 +14,7 @@ import numpy as np
 
 Y_WEIGHTS = np.array([65.481, 128.553, 24.966]) / 255.0  # Y = 16 + these . RGB, all 0..255
 SSIM_WINDOW = 11  # the side of SSIM's Gaussian window (sigma 1.5)
+NIQE_BLOCK = 96  # the MATLAB NIQE's block side: an image needs one block at least
 
 
 def rgb_to_y(pixels: np.ndarray) -> np.ndarray:
@@ -149,7 +150,9 @@ def _niqe_block_features(block: np.ndarray) -> list[float]:
     return features
 
 
-def niqe(image: np.ndarray, params_path: str | Path, crop_border: int = 0, block_size: int = 96) -> float:
+def niqe(
+    image: np.ndarray, params_path: str | Path, crop_border: int = 0, block_size: int = NIQE_BLOCK
+) -> float:
     """NIQE of a 0..255 image (RGB: on its Y channel, rounded as the MATLAB code sees it);
     lower is more natural. ``params_path``: the released pristine-model ``.npz``."""
     import torch
@@ -185,7 +188,9 @@ def niqe(image: np.ndarray, params_path: str | Path, crop_border: int = 0, block
             img = imresize(torch.from_numpy(img / 255.0), scale=0.5).numpy() * 255.0
     features = np.concatenate([np.array(f) for f in per_scale], axis=1)
     mu_distorted = np.nanmean(features, axis=0)
-    cov_distorted = np.cov(features[~np.isnan(features).any(axis=1)], rowvar=False)
+    finite = features[~np.isnan(features).any(axis=1)]
+    # MATLAB's nancov normalises a single observation by 1, not 0: one block has covariance 0.
+    cov_distorted = np.cov(finite, rowvar=False, ddof=1 if len(finite) > 1 else 0)
     diff = mu_pristine - mu_distorted
     quality = diff @ np.linalg.pinv((cov_pristine + cov_distorted) / 2) @ diff.T
     return float(np.sqrt(np.squeeze(quality)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from superres.evaluate import evaluate_folder, make_lr
 from superres.io import read_image
@@ -64,6 +65,21 @@ def test_niqe_prefers_the_photo_to_its_blurred_upscale(shared):
     blurry = load_model("bicubic", scale=4)(torch.from_numpy(make_lr(hr, 4)).permute(2, 0, 1)[None] / 255.0)
     blurry = (blurry[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
     assert niqe(hr, params) + 1 < niqe(blurry, params)
+
+
+def test_niqe_of_an_image_of_one_block(shared, tmp_path, capsys):
+    """One 96-pixel block has a covariance of 0, as MATLAB's nancov gives for one observation
+    (numpy's gave NaN and a LinAlgError traceback); smaller images are a one-line error."""
+    from superres.cli import main
+
+    params = shared / "data/niqe/niqe_pris_params.npz"
+    crop = read_image(shared / "data/test/Set14/baboon.png").pixels[:100, :100]
+    one_block = niqe(crop, params)
+    assert np.isfinite(one_block) and one_block > 0
+    assert niqe(crop[:96, :96], params) == one_block  # the block is all that is scored
+    Image.fromarray(crop[:80, :80]).save(tmp_path / "small.png")
+    assert main(["eval", "-m", "bicubic", "-s", "4", "--data", str(tmp_path), "--metrics", "niqe", "-q"]) == 1
+    assert "small is 80x80: too small for NIQE's 96-pixel blocks" in capsys.readouterr().err
 
 
 # Published values (RCAN table 3 for bicubic; the IMDN paper for IMDN), PSNR dB / SSIM.
