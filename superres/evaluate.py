@@ -36,6 +36,11 @@ from superres.models import SRModel
 from superres.resize import imresize
 
 METRICS = ("psnr", "ssim", "niqe", "grid")  # grid: a pattern repeating every `scale` pixels
+# The metrics that need a least image side (after the border crop), and what sets it.
+_SMALLEST_SIDE = {
+    "ssim": (SSIM_WINDOW, f"SSIM's {SSIM_WINDOW}-pixel window"),
+    "niqe": (NIQE_BLOCK, f"NIQE's {NIQE_BLOCK}-pixel blocks"),
+}
 
 
 @dataclass(frozen=True)
@@ -187,20 +192,14 @@ def evaluate_folder(
     scale = model.scale
     result = SetResult(folder.name, scale)
     for name, hr, lr in iter_pairs(folder, scale, gray_as_rgb, degradation):
-        if "ssim" in metrics and min(hr.shape[:2]) - 2 * scale < SSIM_WINDOW:
-            height, width = hr.shape[:2]
-            raise SuperresError(
-                f"{name} is {width}x{height}: too small for SSIM's {SSIM_WINDOW}-pixel window after"
-                f" cropping {scale} pixels from each border (leave ssim out with --metrics psnr)",
-                folder,
-            )
-        if "niqe" in metrics and min(hr.shape[:2]) - 2 * scale < NIQE_BLOCK:
-            height, width = hr.shape[:2]
-            raise SuperresError(
-                f"{name} is {width}x{height}: too small for NIQE's {NIQE_BLOCK}-pixel blocks after"
-                f" cropping {scale} pixels from each border (leave niqe out of --metrics)",
-                folder,
-            )
+        for metric, (side, unit) in _SMALLEST_SIDE.items():
+            if metric in metrics and min(hr.shape[:2]) - 2 * scale < side:
+                height, width = hr.shape[:2]
+                raise SuperresError(
+                    f"{name} is {width}x{height}: too small for {unit} after cropping {scale} pixels"
+                    f" from each border (leave {metric} out of --metrics)",
+                    folder,
+                )
         start = time.perf_counter()
         sr = super_resolve(model, lr, options)
         seconds = time.perf_counter() - start
