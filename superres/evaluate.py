@@ -31,16 +31,11 @@ from superres.api import upscale_image, value_range
 from superres.errors import SuperresError
 from superres.inference import TileOptions
 from superres.io import ImageData, image_files, read_image, write_image
-from superres.metrics import NIQE_BLOCK, SSIM_WINDOW, grid_strength, mod_crop, niqe, psnr, ssim
+from superres.metrics import GRID_BLUR, NIQE_BLOCK, SSIM_WINDOW, grid_strength, mod_crop, niqe, psnr, ssim
 from superres.models import SRModel
 from superres.resize import imresize
 
 METRICS = ("psnr", "ssim", "niqe", "grid")  # grid: a pattern repeating every `scale` pixels
-# The metrics that need a least image side (after the border crop), and what sets it.
-_SMALLEST_SIDE = {
-    "ssim": (SSIM_WINDOW, f"SSIM's {SSIM_WINDOW}-pixel window"),
-    "niqe": (NIQE_BLOCK, f"NIQE's {NIQE_BLOCK}-pixel blocks"),
-}
 
 
 @dataclass(frozen=True)
@@ -144,6 +139,8 @@ def iter_pairs(
         if hr.dtype not in (np.uint8, np.uint16):
             raise SuperresError(f"evaluation expects 8- or 16-bit images, found {hr.dtype}", path)
         hr = mod_crop(hr[:, :, : 3 if hr.shape[2] >= 3 else 1], scale)
+        if min(hr.shape[:2]) == 0:
+            raise SuperresError(f"image is smaller than the scale ({scale}): it has no LR image", path)
         if gray_as_rgb and hr.shape[2] == 1:
             hr = np.repeat(hr, 3, axis=2)
         if paired:
@@ -192,14 +189,9 @@ def evaluate_folder(
     scale = model.scale
     result = SetResult(folder.name, scale)
     for name, hr, lr in iter_pairs(folder, scale, gray_as_rgb, degradation):
-        for metric, (side, unit) in _SMALLEST_SIDE.items():
-            if metric in metrics and min(hr.shape[:2]) - 2 * scale < side:
-                height, width = hr.shape[:2]
-                raise SuperresError(
-                    f"{name} is {width}x{height}: too small for {unit} after cropping {scale} pixels"
-                    f" from each border (leave {metric} out of --metrics)",
-                    folder,
-                )
+        problem = _too_small(metrics, scale, *hr.shape[:2])
+        if problem:
+            raise SuperresError(f"{name} {problem}", folder)
         start = time.perf_counter()
         sr = super_resolve(model, lr, options)
         seconds = time.perf_counter() - start
@@ -214,6 +206,24 @@ def evaluate_folder(
     if not result.images:
         raise SuperresError("holds no images", folder)
     return result
+
+
+def _too_small(metrics: tuple[str, ...], scale: int, height: int, width: int) -> str | None:
+    """Why an HR image of this size cannot be scored with ``metrics`` at ``scale`` (None if it
+    can): each metric needs a least side, most of them after the border crop."""
+    crop = f"after cropping {scale} pixels from each border"
+    needs = {
+        "psnr": (2 * scale + 1, f"to keep a pixel {crop}"),
+        "ssim": (2 * scale + SSIM_WINDOW, f"for SSIM's {SSIM_WINDOW}-pixel window {crop}"),
+        "niqe": (2 * scale + NIQE_BLOCK, f"for NIQE's {NIQE_BLOCK}-pixel blocks {crop}"),
+        "grid": (GRID_BLUR - 1 + scale, f"for the grid metric's {GRID_BLUR}-pixel blur and one period"),
+    }
+    for metric in metrics:
+        side, reason = needs[metric]
+        if min(height, width) < side:
+            leave = "" if metric == "psnr" else f"; leave {metric} out of --metrics"
+            return f"is {width}x{height}: too small {reason} (at least {side} pixels a side{leave})"
+    return None
 
 
 def _in_8bit_units(sr: np.ndarray, hr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

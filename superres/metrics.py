@@ -15,6 +15,7 @@ import numpy as np
 Y_WEIGHTS = np.array([65.481, 128.553, 24.966]) / 255.0  # Y = 16 + these . RGB, all 0..255
 SSIM_WINDOW = 11  # the side of SSIM's Gaussian window (sigma 1.5)
 NIQE_BLOCK = 96  # the MATLAB NIQE's block side: an image needs one block at least
+GRID_BLUR = 13  # the side of grid_strength's Gaussian blur (sigma 2)
 
 
 def rgb_to_y(pixels: np.ndarray) -> np.ndarray:
@@ -113,8 +114,9 @@ def grid_strength(image: np.ndarray, period: int) -> float:
     phases of the mean high-pass Y (Y minus a Gaussian blur, sigma 2). Natural images and
     good SR outputs score a few tenths; a visible grid scores 1 or more."""
     y = rgb_to_y(image)
-    blurred = _gaussian_valid(y[None], 13, 2.0)[0]
-    high = y[6:-6, 6:-6] - blurred
+    blurred = _gaussian_valid(y[None], GRID_BLUR, 2.0)[0]
+    edge = GRID_BLUR // 2
+    high = y[edge:-edge, edge:-edge] - blurred
     h, w = (high.shape[0] // period) * period, (high.shape[1] // period) * period
     phases = high[:h, :w].reshape(h // period, period, w // period, period).mean(axis=(0, 2))
     return float(phases.std())

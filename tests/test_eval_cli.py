@@ -68,6 +68,24 @@ def test_eval_errors(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_images_too_small_to_score_are_a_one_line_error(tmp_path, capsys):
+    """An image smaller than the scale, or too small for a metric's crop, window or blur, gave a
+    traceback (ZeroDivisionError, RuntimeError) or a NaN (failed before)."""
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "eight.png")
+    command = ["eval", "-m", "bicubic", "-s", "4", "--data", str(tmp_path), "-q", "--metrics"]
+    assert main([*command, "psnr"]) == 1
+    assert (
+        "eight is 8x8: too small to keep a pixel after cropping 4 pixels from each border"
+        in capsys.readouterr().err
+    )
+    assert main([*command, "grid"]) == 1
+    assert "eight is 8x8: too small for the grid metric's 13-pixel blur" in capsys.readouterr().err
+    (tmp_path / "eight.png").unlink()
+    Image.fromarray(np.zeros((3, 3, 3), np.uint8)).save(tmp_path / "three.png")
+    assert main([*command, "psnr"]) == 1
+    assert f"{tmp_path / 'three.png'}: image is smaller than the scale (4)" in capsys.readouterr().err
+
+
 def test_eval_reports_grid_strength(shared, capsys):
     """bicubic output is smooth: no pattern repeating every 4 pixels."""
     args = ["eval", "-m", "bicubic", "-s", "4", "--data", str(shared / "data/test/Set5"), "-q",
