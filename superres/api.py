@@ -203,6 +203,15 @@ def _run_bands(
     return torch.cat([_run_bands(model, band[None], options, on_tile) for band in bands])
 
 
+def _check_pixels(pixels: np.ndarray) -> None:
+    """Refuse (ValueError) pixels with no samples, or of a type that is not a number line:
+    complex samples would lose their imaginary part, and no image holds them."""
+    if pixels.size == 0:
+        raise ValueError(f"the image is empty (shape {pixels.shape})")
+    if pixels.dtype.kind not in "uifb":
+        raise ValueError(f"{pixels.dtype} samples cannot be upscaled (integers, floats or booleans can)")
+
+
 def upscale_image(
     model: SRModel,
     image: ImageData,
@@ -219,6 +228,7 @@ def upscale_image(
     "bicubic"`` (Real-ESRGAN's option: smoother edges, no halo, faster).
     ``on_tile(done, total)`` counts tiles over the whole image (every band, page and pass)."""
     check_alpha_upsampler(alpha_upsampler)
+    _check_pixels(image.pixels)
     on_tile = _job_progress(model, image, options, outscale, on_tile, alpha_upsampler)
     pages, missing, low, span = _pages_and_mapping(image)
     page_options = (options, outscale, on_tile, low, span, alpha_upsampler)

@@ -328,6 +328,15 @@ def test_shared_weights_through_the_cli(shared, tmp_path):
     assert Image.open(tmp_path / "a_x3.png").size == (72, 60)
 
 
+def test_api_refuses_empty_and_complex_arrays():
+    """An empty array failed deep inside the tiler ("range() arg 3 must not be zero") and a
+    complex one came back with its imaginary part dropped (failed before)."""
+    with pytest.raises(ValueError, match=r"the image is empty \(shape \(0, 5, 3\)\)"):
+        superres.upscale(np.zeros((0, 5, 3), np.uint8), model="bicubic", scale=2)
+    with pytest.raises(ValueError, match="complex64 samples cannot be upscaled"):
+        superres.upscale(np.zeros((4, 4, 3), np.complex64), model="bicubic", scale=2)
+
+
 def test_api_returns_the_kind_it_was_given(tmp_path):
     gray = smooth_image(8, 10, 1)[:, :, 0]
     out = superres.upscale(gray, model="bicubic", scale=2)
