@@ -132,6 +132,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
     from superres.api import upscale_file
     from superres.inference import TileOptions
+    from superres.io import FORMATS
 
     jobs, missing, other = collect_inputs(args.inputs, args.recursive)
     for item in missing:
@@ -146,6 +147,13 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     if not jobs:
         print("error: no input images", file=sys.stderr)
         return 2
+    if args.output and Path(args.output).is_file() and Path(args.output).suffix.lower() not in FORMATS:
+        print(
+            f"error: {args.output}: -o names a file that is not an image; give a folder, or an"
+            " image file name (.png, .jpg, .tif, ...) for one input",
+            file=sys.stderr,
+        )
+        return 2
     model = _load_model_or_report(args)
     if model is None:
         return 2
@@ -157,6 +165,12 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         names = ", ".join(str(job.source) for job in earlier[:3]) + (", ..." if len(earlier) > 3 else "")
         print(f"note: left out {len(earlier)} earlier result(s) of these inputs ({names})", file=sys.stderr)
     single_file = len(jobs) == 1 and not missing
+    named = Path(args.output) if args.output else None
+    if named and not single_file and named.suffix.lower() in FORMATS and not named.is_dir():
+        inputs = len(jobs) + len(missing)
+        message = f"-o names one image, but there are {inputs} inputs: give a folder"
+        print(f"error: {named}: {message}", file=sys.stderr)
+        return 2
     jobs, clashes = _claim_outputs(jobs, args, suffix, single_file)
     for line in clashes:
         print(f"error: {line}", file=sys.stderr)

@@ -132,6 +132,24 @@ def test_two_inputs_with_one_output_name_never_overwrite_each_other(tmp_path, ca
     assert main([*args[:2], "-o", str(out), "-m", "bicubic", "-s", "2", "-q"]) == 0
 
 
+def test_an_output_that_cannot_hold_the_results_is_a_usage_error(tmp_path, capsys):
+    """-o naming a file that is not an image failed every input with a FileExistsError, and
+    -o out.png with two inputs made a folder called out.png (failed before); both are now
+    usage errors, and nothing is written."""
+    Image.fromarray(smooth_image(6, 6)).save(tmp_path / "a.png")
+    Image.fromarray(smooth_image(6, 6)).save(tmp_path / "b.png")
+    (tmp_path / "notes.txt").write_text("mine")
+    inputs = [str(tmp_path / "a.png"), str(tmp_path / "b.png")]
+    assert main(["upscale", *inputs, "-o", str(tmp_path / "notes.txt"), "-m", "bicubic", "-q"]) == 2
+    assert "-o names a file that is not an image; give a folder" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert main(["upscale", *inputs, "-o", str(tmp_path / "out.png"), "-m", "bicubic", "-q"]) == 2
+    assert "-o names one image, but there are 2 inputs: give a folder" in capsys.readouterr().err
+    assert not (tmp_path / "out.png").exists()
+    assert main(["upscale", inputs[0], "-o", str(tmp_path / "out.png"), "-m", "bicubic", "-q"]) == 0
+    assert Image.open(tmp_path / "out.png").size == (24, 24)
+
+
 def test_rerunning_a_folder_in_place_redoes_its_results_instead_of_upscaling_them(tmp_path, capsys):
     """A second run over a folder used to take the first run's a_x2.png as an input (writing
     a_x2_x2.png) and then refuse a.png, whose output would overwrite that 'input'."""
