@@ -560,6 +560,17 @@ def test_bad_recipe_values_stop_before_the_run_folder(shared, tmp_path, override
         ("train.precision=fp16", "train.precision must be fp32, bf16 or auto, got 'fp16'"),
         ("train.losses=[{type: mse, target: lr}]", "loss target must be hr or teacher, got 'lr'"),
         ("train.losses=[{type: mse, target: teacher}]", "a mse loss targets the teacher, but the recipe"),
+        # These gave tracebacks (IndexError, ZeroDivisionError, RuntimeError, ValueError);
+        # an EMA decay of 2 trained a diverging copy.
+        ("data.batch_size=0", "data.batch_size must be at least 1, got 0"),
+        ("data.patch_size=0", "data.patch_size must be at least 1, got 0"),
+        ("data.scale=0", "data.scale must be at least 1, got 0"),
+        ("data.workers=-1", "data.workers must be at least 0, got -1"),
+        ("train.iterations=-1", "train.iterations must be at least 0, got -1"),
+        ("train.optimizer.lr=-1", "train.optimizer.lr must be 0 or more, got -1.0"),
+        ("train.gan={optimizer: {lr: -1}}", "train.gan.optimizer.lr must be 0 or more, got -1.0"),
+        ("train.ema_decay=2", "train.ema_decay must be from 0 (off) to below 1, got 2.0"),
+        ("train.grad_clip=-1", "train.grad_clip must be 0 (off) or more, got -1.0"),
     ],
 )
 def test_out_of_range_recipe_values_name_the_recipe_file(capsys, override, message):

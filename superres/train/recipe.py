@@ -235,6 +235,30 @@ def _check_values(recipe: Recipe) -> None:
     from superres.data import check_sampling
 
     check_sampling(recipe.data.patch_candidates, recipe.data.downscales)
+    data, train = recipe.data, recipe.train
+    at_least = {
+        "data.scale": (data.scale, 1),
+        "data.patch_size": (data.patch_size, 1),
+        "data.batch_size": (data.batch_size, 1),
+        "data.workers": (data.workers, 0),
+        "train.iterations": (train.iterations, 0),  # 0 writes the starting network, as built
+        "train.checkpoint_interval": (train.checkpoint_interval, 1),
+        "train.log_interval": (train.log_interval, 1),
+        "val.interval": (recipe.val.interval, 1),
+    }
+    for key, (value, least) in at_least.items():
+        if value < least:
+            raise SuperresError(f"{key} must be at least {least}, got {value}")
+    optimizers = {"train.optimizer": train.optimizer}
+    if train.gan is not None:
+        optimizers["train.gan.optimizer"] = train.gan.optimizer
+    for key, optimizer in optimizers.items():
+        if not optimizer.lr >= 0:  # 0 is a frozen network: tests and checks use it
+            raise SuperresError(f"{key}.lr must be 0 or more, got {optimizer.lr}")
+    if not 0 <= train.ema_decay < 1:
+        raise SuperresError(f"train.ema_decay must be from 0 (off) to below 1, got {train.ema_decay}")
+    if train.grad_clip < 0:
+        raise SuperresError(f"train.grad_clip must be 0 (off) or more, got {train.grad_clip}")
     if recipe.train.precision not in ("fp32", "bf16", "auto"):
         raise SuperresError(f"train.precision must be fp32, bf16 or auto, got {recipe.train.precision!r}")
     for loss in recipe.train.losses:
