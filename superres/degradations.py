@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
+from superres.errors import SuperresError
 from superres.resize import imresize
 
 
@@ -68,6 +69,46 @@ class DegradationConfig:
     # A share of samples left clean: the MATLAB-bicubic LR of the test protocol, so the model
     # keeps what it knew of clean images. 0 (Real-ESRGAN's setting) draws nothing for it.
     clean_prob: float = 0.0
+
+
+# Each stage's [low, high] ranges and the bound ``low`` must keep (> or >=).
+_RANGE_BOUNDS = {
+    "blur_sigma": (">", 0),
+    "generalized_beta": (">", 0),
+    "resize_range": (">", 0),
+    "noise_sigma": (">=", 0),
+    "poisson_scale": (">=", 0),
+    "jpeg_quality": (">=", 1),
+}
+
+
+def check_degradation(config: DegradationConfig) -> None:
+    """Refuse (SuperresError, naming the key) values the degradation cannot run with: they
+    failed mid-training (a zero blur sigma, no stages) or were clamped without a word."""
+    key = "data.degradation"
+    if not config.stages:
+        raise SuperresError(f"{key}.stages must hold at least one stage")
+    probabilities = {f"{key}.final_sinc_prob": config.final_sinc_prob, f"{key}.clean_prob": config.clean_prob}
+    for i, stage in enumerate(config.stages):
+        where = f"{key}.stages[{i}]."
+        for name in ("blur_prob", "gaussian_noise_prob", "gray_noise_prob"):
+            probabilities[where + name] = getattr(stage, name)
+        for name, (bound, least) in _RANGE_BOUNDS.items():
+            low, high = getattr(stage, name)
+            if not (low > least if bound == ">" else low >= least) or low > high:
+                problem = f"must be [low, high] with {least} {bound.replace('>', '<')} low <= high"
+                raise SuperresError(f"{where}{name} {problem}, got {[low, high]}")
+        if stage.jpeg_quality[1] > 100:
+            raise SuperresError(f"{where}jpeg_quality must be at most 100, got {stage.jpeg_quality}")
+        if not stage.kernel_sizes or any(size < 1 or size % 2 == 0 for size in stage.kernel_sizes):
+            raise SuperresError(f"{where}kernel_sizes must be odd sizes, got {stage.kernel_sizes}")
+        for name in ("kernel_kinds", "resize_prob"):
+            weights = getattr(stage, name)
+            if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+                raise SuperresError(f"{where}{name} must be weights of 0 or more, not all 0; got {weights}")
+    for name, value in probabilities.items():
+        if not 0 <= value <= 1:
+            raise SuperresError(f"{name} must be from 0 to 1, got {value}")
 
 
 def _uniform(rng: np.random.Generator, bounds: list[float]) -> float:

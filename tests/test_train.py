@@ -541,6 +541,7 @@ def test_a_bad_start_with_a_teacher_leaves_no_run_folder(shared, tmp_path, monke
         ("network.pretrained_deepen=true", r"network\.pretrained_deepen needs network\.pretrained"),
         ("data.teacher=compact64-x4-mse", r"data\.teacher is x4 with 3 input channels, the recipe trains x2"),
         ("data.teacher=no-such-model", r"data\.teacher: no model or weights file named 'no-such-model'"),
+        ("val.sets=[no/such/set]", r"no/such/set: val\.sets: no such folder"),  # was found after training
     ],
 )
 def test_bad_recipe_values_stop_before_the_run_folder(shared, tmp_path, override, message):
@@ -571,6 +572,18 @@ def test_bad_recipe_values_stop_before_the_run_folder(shared, tmp_path, override
         ("train.gan={optimizer: {lr: -1}}", "train.gan.optimizer.lr must be 0 or more, got -1.0"),
         ("train.ema_decay=2", "train.ema_decay must be from 0 (off) to below 1, got 2.0"),
         ("train.grad_clip=-1", "train.grad_clip must be 0 (off) or more, got -1.0"),
+        # Degradations: a zero blur sigma and no stages failed mid-training (LinAlgError,
+        # IndexError); a clean_prob of 2 or a JPEG quality of 200 ran without a word.
+        ("data.degradation={stages: []}", "data.degradation.stages must hold at least one stage"),
+        (
+            "data.degradation={stages: [{blur_sigma: [0, 0]}]}",
+            "data.degradation.stages[0].blur_sigma must be [low, high] with 0 < low <= high, got [0.0, 0.0]",
+        ),
+        (
+            "data.degradation={stages: [{jpeg_quality: [50, 200]}]}",
+            "data.degradation.stages[0].jpeg_quality must be at most 100, got [50, 200]",
+        ),
+        ("data.degradation={clean_prob: 2}", "data.degradation.clean_prob must be from 0 to 1, got 2.0"),
     ],
 )
 def test_out_of_range_recipe_values_name_the_recipe_file(capsys, override, message):

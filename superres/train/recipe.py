@@ -16,7 +16,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
-from superres.degradations import DegradationConfig
+from superres.degradations import DegradationConfig, check_degradation
 from superres.errors import SuperresError
 
 
@@ -235,6 +235,8 @@ def _check_values(recipe: Recipe) -> None:
     from superres.data import check_sampling
 
     check_sampling(recipe.data.patch_candidates, recipe.data.downscales)
+    if recipe.data.degradation is not None:
+        check_degradation(recipe.data.degradation)
     data, train = recipe.data, recipe.train
     at_least = {
         "data.scale": (data.scale, 1),

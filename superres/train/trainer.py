@@ -86,6 +86,9 @@ def _check_recipe(recipe: Recipe) -> None:
             )
         if not hasattr(module, "deepen"):
             raise SuperresError(f"network.pretrained_deepen: {recipe.network.arch} cannot be deepened")
+    for folder in recipe.val.sets:  # validation comes after training has run for a while
+        if not Path(folder).is_dir():
+            raise SuperresError("val.sets: no such folder", folder)
     for loss in cfg.losses:
         pixel_loss(loss.type)
     check_optimizer(cfg.optimizer)
