@@ -246,21 +246,31 @@ def _check_values(recipe: Recipe) -> None:
         "train.iterations": (train.iterations, 0),  # 0 writes the starting network, as built
         "train.checkpoint_interval": (train.checkpoint_interval, 1),
         "train.log_interval": (train.log_interval, 1),
+        "train.optimizer.lr": (train.optimizer.lr, 0),  # 0: a frozen network, as tests use
+        "train.schedule.warmup": (train.schedule.warmup, 0),
+        "train.grad_clip": (train.grad_clip, 0),  # 0: off
         "val.interval": (recipe.val.interval, 1),
     }
-    for key, (value, least) in at_least.items():
-        if value < least:
-            raise SuperresError(f"{key} must be at least {least}, got {value}")
-    optimizers = {"train.optimizer": train.optimizer}
+    at_least |= {f"train.losses[{i}].weight": (loss.weight, 0) for i, loss in enumerate(train.losses)}
+    if train.perceptual is not None:
+        at_least["train.perceptual.weight"] = (train.perceptual.weight, 0)
     if train.gan is not None:
-        optimizers["train.gan.optimizer"] = train.gan.optimizer
-    for key, optimizer in optimizers.items():
-        if not optimizer.lr >= 0:  # 0 is a frozen network: tests and checks use it
-            raise SuperresError(f"{key}.lr must be 0 or more, got {optimizer.lr}")
+        gan = train.gan
+        at_least["train.gan.optimizer.lr"] = (gan.optimizer.lr, 0)
+        at_least["train.gan.weight"] = (gan.weight, 0)
+        at_least["train.gan.feature_matching"] = (gan.feature_matching, 0)
+        at_least["train.gan.discriminator_warmup"] = (gan.discriminator_warmup, 0)
+    for key, (value, least) in at_least.items():
+        if not value >= least:
+            raise SuperresError(f"{key} must be at least {least}, got {value}")
+    if data.channels not in (1, 3):
+        raise SuperresError(f"data.channels must be 1 (gray) or 3 (RGB), got {data.channels}")
     if not 0 <= train.ema_decay < 1:
         raise SuperresError(f"train.ema_decay must be from 0 (off) to below 1, got {train.ema_decay}")
-    if train.grad_clip < 0:
-        raise SuperresError(f"train.grad_clip must be 0 (off) or more, got {train.grad_clip}")
+    if not train.schedule.gamma > 0:
+        raise SuperresError(f"train.schedule.gamma must be above 0, got {train.schedule.gamma}")
+    if not train.losses and train.gan is None and train.perceptual is None:
+        raise SuperresError("train.losses is empty and the recipe has no GAN or perceptual loss")
     if recipe.train.precision not in ("fp32", "bf16", "auto"):
         raise SuperresError(f"train.precision must be fp32, bf16 or auto, got {recipe.train.precision!r}")
     for loss in recipe.train.losses:
