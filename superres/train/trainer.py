@@ -16,6 +16,7 @@ equals a single process with the same recipe, up to float rounding.
 from __future__ import annotations
 
 import copy
+import gc
 import hashlib
 import json
 import math
@@ -334,6 +335,10 @@ def train(
         return _train(recipe, resume, device, progress and ranks.is_main, stop_after, ranks)
     finally:
         if ranks.world_size > 1:
+            # The DDP wrapper (in reference cycles) must be freed before its process group:
+            # freed at interpreter exit, after it, a rank once aborted ("terminate called
+            # without an active exception") in CI.
+            gc.collect()
             dist.destroy_process_group()
 
 
