@@ -361,11 +361,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     if model is None:
         return 2
     try:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)  # as upscale makes its folders
         with _quiet_onnx_exporter():
             result = export_onnx(model, args.output, args.opset, check=not args.no_check)
     except SuperresError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2 if model.arch == "bicubic" else 1
+    except OSError as exc:  # a folder that cannot be made or written
+        print(f"error: {args.output}: cannot write ({exc.strerror or exc})", file=sys.stderr)
+        return 1
     if args.no_check:
         checked = "not checked (--no-check)"
     elif result.max_difference is None:

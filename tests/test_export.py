@@ -95,3 +95,13 @@ def test_the_export_command_prints_one_line(tmp_path, capsys):
     assert main(["export", "-m", "compact-x2-kd", "-o", str(tmp_path / "m.onnx")]) == 0
     captured = capsys.readouterr()
     assert captured.out.count("\n") == 1 and captured.out.startswith("wrote ") and captured.err == ""
+
+
+def test_export_makes_its_folder_or_says_why_it_cannot(tmp_path, capsys):
+    """A missing folder gave a FileNotFoundError traceback (failed before); it is made, as
+    superres upscale makes its output folders, and one that cannot be is a one-line error."""
+    assert main(["export", "-m", "compact-x2-kd", "-o", str(tmp_path / "new/dir/m.onnx"), "--no-check"]) == 0
+    assert (tmp_path / "new/dir/m.onnx").is_file()
+    (tmp_path / "file").write_text("")
+    assert main(["export", "-m", "compact-x2-kd", "-o", str(tmp_path / "file/m.onnx"), "--no-check"]) == 1
+    assert f"error: {tmp_path / 'file/m.onnx'}: cannot write" in capsys.readouterr().err
