@@ -150,6 +150,18 @@ def test_an_output_that_cannot_hold_the_results_is_a_usage_error(tmp_path, capsy
     assert Image.open(tmp_path / "out.png").size == (24, 24)
 
 
+def test_a_folder_that_cannot_be_made_is_a_one_line_error(shared, tmp_path, capsys):
+    """eval --save-images and train's output under a file gave NotADirectoryError tracebacks."""
+    (tmp_path / "afile").write_text("")
+    evaluate = ["eval", "-m", "bicubic", "-s", "2", "--data", str(shared / "data/test/Set5"), "-q"]
+    assert main([*evaluate, "--metrics", "psnr", "--save-images", str(tmp_path / "afile")]) == 1
+    assert f"error: {tmp_path / 'afile' / 'Set5'}: Not a directory" in capsys.readouterr().err
+    recipe = str(ROOT / "recipes/tiny-test.yaml")
+    settings = [f"output={tmp_path / 'afile'}", "train.iterations=1", "val.sets=[]"]
+    assert main(["train", recipe, "-q", "--set", *settings]) == 1
+    assert f"error: {tmp_path / 'afile' / 'tiny-test'}: Not a directory" in capsys.readouterr().err
+
+
 def test_rerunning_a_folder_in_place_redoes_its_results_instead_of_upscaling_them(tmp_path, capsys):
     """A second run over a folder used to take the first run's a_x2.png as an input (writing
     a_x2_x2.png) and then refuse a.png, whose output would overwrite that 'input'."""
