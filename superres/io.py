@@ -77,6 +77,7 @@ _CARRIED_METADATA = {
     "PPM": set(),
 }
 _SCREEN_FORMATS = ("GIF", "WEBP", "AVIF", "HEIF")  # a DPI means nothing there: its loss is not told
+_SHOWN_NAMES = {"WEBP": "WebP", "JPEG2000": "JPEG 2000", "PPM": "Netpbm (PPM/PGM)"}  # else the key
 ANIMATED_FORMATS = ("GIF", "WEBP", "PNG")  # animations superres reads and writes (PNG: APNG)
 _JP2_MAGIC = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
 _J2K_MAGIC = b"\xff\x4f\xff\x51"
@@ -444,9 +445,12 @@ def _deep_heif_or_avif_pixels(path: Path, im: Image.Image) -> np.ndarray | None:
         import imagecodecs
 
         native = imagecodecs.avif_decode(path.read_bytes())
-    maximum = (1 << bits) - 1
-    scaled = (native.astype(np.uint32) * 65535 + maximum // 2) // maximum
-    return scaled.astype(np.uint16).reshape(*native.shape[:2], -1)
+    return _scaled_to_16_bits(native, (1 << bits) - 1).reshape(*native.shape[:2], -1)
+
+
+def _scaled_to_16_bits(native: np.ndarray, maximum: int) -> np.ndarray:
+    """Samples of 0..``maximum`` scaled (rounded) to 0..65535, as Pillow scales a deep PGM."""
+    return ((native.astype(np.uint32) * 65535 + maximum // 2) // maximum).astype(np.uint16)
 
 
 def _avif_bit_depth(path: Path) -> int:
@@ -683,7 +687,7 @@ def check_fits_format(path: str | Path, height: int, width: int, source: str | P
     fmt = output_format(path)
     limit = MAX_SIDE.get(fmt)
     if limit is not None and max(height, width) > limit:
-        name = {"WEBP": "WebP"}.get(fmt, fmt)
+        name = _SHOWN_NAMES.get(fmt, fmt)
         raise SuperresError(
             f"the result would be {width}x{height} pixels; {name} holds at most {limit} a side "
             "(write .png or .tif instead)",
@@ -755,7 +759,7 @@ def adapt_for_format(image: ImageData, fmt: str, path: Path) -> ImageData:
         message = f"{path}: HEIC is written with {HEIF_BITS} bits per sample; the 16-bit result is reduced"
         warnings.warn(message, stacklevel=3)
     if image.has_alpha and fmt not in ALPHA_FORMATS:
-        name = {"PPM": "Netpbm (PPM/PGM)"}.get(fmt, fmt)
+        name = _SHOWN_NAMES.get(fmt, fmt)
         warnings.warn(f"{path}: {name} has no alpha channel; the alpha channel is dropped", stacklevel=3)
         image = replace(image, pixels=image.pixels[:, :, :-1], has_alpha=False)
     _warn_if_metadata_dropped(path, image, fmt)
@@ -768,7 +772,7 @@ def _warn_if_metadata_dropped(path: Path, image: ImageData, fmt: str) -> None:
         del held["DPI"]
     dropped = [name for name, value in held.items() if value and name not in _CARRIED_METADATA[fmt]]
     if dropped:
-        name = {"JPEG2000": "JPEG 2000", "PPM": "Netpbm (PPM/PGM)"}.get(fmt, fmt)
+        name = _SHOWN_NAMES.get(fmt, fmt)
         listed = ", ".join(dropped[:-1]) + (" or " if len(dropped) > 1 else "") + dropped[-1]
         warnings.warn(f"{path}: {name} output does not carry the input's {listed}", stacklevel=4)
 
@@ -817,18 +821,21 @@ def _ppm16_bytes(pixels: np.ndarray) -> bytes:
 def _ppm16_pixels(path: Path) -> np.ndarray | None:
     """A colour Netpbm file's samples when they have more than 8 bits (Pillow reads those as
     8-bit RGB), scaled to the full 16-bit range as Pillow scales a deep gray PGM; else None."""
-    data = path.read_bytes()
-    header = re.match(rb"P6((?:\s+(?:#[^\n]*\n\s*)*\d+){3})\s", data)  # width, height, maxval
+    pattern = re.compile(rb"P6((?:\s+(?:#[^\n]*\n\s*)*\d+){3})\s")  # width, height, maxval
+    with open(path, "rb") as f:
+        head = f.read(4096)  # the header, unless its comments run longer
+    header = pattern.match(head) or (pattern.match(path.read_bytes()) if len(head) == 4096 else None)
     if header is None:
         return None
     width, height, maxval = (int(v) for v in re.findall(rb"\d+", re.sub(rb"#[^\n]*", b"", header[1])))
     if not 255 < maxval < 65536:
-        return None
+        return None  # 8-bit: Pillow's decoding stands, and the file is not read again
+    data = path.read_bytes()
     count = width * height * 3
     if len(data) < header.end() + 2 * count:
         raise SuperresError("truncated or corrupt image (fewer samples than its header says)", path)
-    samples = np.frombuffer(data, ">u2", count, header.end()).astype(np.uint32)
-    return ((samples * 65535 + maxval // 2) // maxval).astype(np.uint16).reshape(height, width, 3)
+    samples = np.frombuffer(data, ">u2", count, header.end())
+    return _scaled_to_16_bits(samples, maxval).reshape(height, width, 3)
 
 
 def _write_deep_heif(path: Path, image: ImageData, quality: int) -> None:
