@@ -11,10 +11,13 @@ from tests.conftest import smooth_image
 
 
 def upscale(src, out_dir, *extra):
+    """``superres upscale`` of ``src`` into ``out_dir``, x2 with the bicubic model; ``extra``
+    are more command-line arguments."""
     assert main(["upscale", str(src), "-o", str(out_dir), "-m", "bicubic", "-s", "2", "-q", *extra]) == 0
 
 
 def srgb_icc() -> bytes:
+    """An sRGB ICC profile, as a file would embed it."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 

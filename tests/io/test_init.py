@@ -7,27 +7,10 @@ import types
 import superres.io
 
 PUBLIC = {
-    "DEFAULT_MAX_PIXELS",
-    "FORMATS",
-    "IMAGE_SUFFIXES",
-    "ImageData",
-    "Resolution",
-    "TiffStack",
-    "check_fits_format",
-    "check_format_holds",
-    "exif_with_resolution",
-    "exif_with_size",
-    "from_pil",
-    "image_files",
-    "jpeg_quality",
-    "read_image",
-    "to_pil",
-    "write_image",
-    "write_png_rows",
-    "write_rows",
-    "write_tiff_rows",
-    "writes_in_row_bands",
-    "xmp_with_size",
+    *("DEFAULT_MAX_PIXELS", "FORMATS", "IMAGE_SUFFIXES", "ImageData", "Resolution", "TiffStack"),
+    *("check_fits_format", "check_format_holds", "image_files", "read_image", "jpeg_quality"),
+    *("exif_with_resolution", "exif_with_size", "xmp_with_size", "from_pil", "to_pil", "write_image"),
+    *("write_rows", "writes_in_row_bands", "write_png_rows", "write_tiff_rows"),
 }
 
 
