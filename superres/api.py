@@ -35,7 +35,6 @@ import numpy as np
 import torch
 
 from superres.errors import SuperresError
-from superres.geotiff import is_nodata, nearest_mask
 from superres.inference import TileOptions, tile_count, upscale_tensor
 from superres.io import (
     DEFAULT_MAX_PIXELS,
@@ -52,8 +51,9 @@ from superres.io import (
     writes_in_row_bands,
     xmp_with_size,
 )
+from superres.io.geotiff import is_nodata, nearest_mask
+from superres.io.ome import rescaled_ome
 from superres.models import SRModel, load_model
-from superres.ome import rescaled_ome
 from superres.resize import imresize, imresize_rows, rows_read
 
 if TYPE_CHECKING:

@@ -288,7 +288,7 @@ def test_quality_sets_the_jpeg_quality(tmp_path):
 
 
 def test_failed_write_leaves_previous_output_intact(tmp_path, monkeypatch):
-    import superres.io as sio
+    import superres.io.write as sio
 
     src = tmp_path / "a.png"
     Image.fromarray(smooth_image(8, 8)).save(src)

@@ -1,0 +1,166 @@
+"""ICC, EXIF, XMP, PNG text and resolution carried, and updated for the new size."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from superres.io import ImageData, Resolution, read_image, write_image
+from tests.conftest import smooth_image
+from tests.io.conftest import srgb_icc, upscale
+
+
+def test_icc_profile_and_exif_carried_and_orientation_applied(tmp_path):
+    pixels = smooth_image(20, 40)  # stored 40 wide, 20 high
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    exif[0x010F] = "TestCam"  # Make
+    icc = srgb_icc()
+    src = tmp_path / "photo.jpg"
+    Image.fromarray(pixels).save(src, exif=exif, icc_profile=icc, quality=95)
+    for ext in ("jpg", "png", "webp", "tif"):
+        upscale(src, tmp_path / ext, "--ext", ext)
+        result = tmp_path / ext / f"photo_x2.{ext}"
+        out = read_image(result)
+        assert out.pixels.shape[:2] == (80, 40), ext  # displayed 20x40 -> 40x80
+        assert out.icc_profile == icc, ext
+        carried = Image.open(result).getexif()
+        assert carried.get(0x010F) == "TestCam" and carried.get(0x0112, 1) == 1, ext
+
+
+@pytest.mark.parametrize("ext", ["png", "jpg", "tif", "bmp"])
+def test_resolution_grows_with_the_pixels(tmp_path, ext):
+    """A 300-dpi scan upscaled x2 is 600 dpi, the same print size."""
+    Image.fromarray(smooth_image(8, 10, 3)).save(tmp_path / f"scan.{ext}", dpi=(300, 150))
+    upscale(tmp_path / f"scan.{ext}", tmp_path / "out")
+    out = read_image(tmp_path / f"out/scan_x2.{ext}").resolution
+    assert out.unit == "inch" and np.allclose((out.x, out.y), (600, 300), atol=0.1)
+
+
+def test_exif_resolution_agrees_with_the_new_dpi(tmp_path):
+    exif = Image.Exif()
+    exif[0x011A], exif[0x011B], exif[0x0128] = 300, 300, 2
+    Image.fromarray(smooth_image(8, 10, 3)).save(tmp_path / "photo.jpg", dpi=(300, 300), exif=exif)
+    upscale(tmp_path / "photo.jpg", tmp_path / "out")
+    out = Image.open(tmp_path / "out/photo_x2.jpg").getexif()
+    assert (float(out[0x011A]), float(out[0x011B])) == (600.0, 600.0)
+
+
+@pytest.mark.parametrize("ext", ["jpg", "tif"])
+def test_keep_dpi_keeps_the_dpi_and_a_larger_print(tmp_path, ext):
+    """For printing larger: the DPI (and EXIF's resolution tags) stay as they were."""
+    exif = Image.Exif()
+    exif[0x011A], exif[0x011B], exif[0x0128] = 300, 300, 2
+    Image.fromarray(smooth_image(8, 10, 3)).save(tmp_path / f"photo.{ext}", dpi=(300, 300), exif=exif)
+    upscale(tmp_path / f"photo.{ext}", tmp_path / "out", "--keep-dpi")
+    out = read_image(tmp_path / f"out/photo_x2.{ext}")
+    assert out.pixels.shape[:2] == (16, 20) and np.allclose(
+        (out.resolution.x, out.resolution.y), 300, atol=0.1
+    )
+    tags = Image.open(tmp_path / f"out/photo_x2.{ext}").getexif()
+    assert (float(tags[0x011A]), float(tags[0x011B])) == (300.0, 300.0)
+
+
+def test_keep_dpi_leaves_a_microscope_calibration_rescaled(tmp_path):
+    tifffile.imwrite(tmp_path / "cells.tif", np.zeros((3, 6, 8), np.uint16), imagej=True,
+                     resolution=(2.0, 2.0), metadata={"axes": "ZYX", "unit": "um"})  # fmt: skip
+    upscale(tmp_path / "cells.tif", tmp_path / "out", "--keep-dpi")
+    with tifffile.TiffFile(tmp_path / "out/cells_x2.tif") as tif:
+        assert np.allclose(tif.pages[0].resolution, (4.0, 4.0)) and tif.imagej_metadata["unit"] == "um"
+
+
+def test_16_bit_png_keeps_its_resolution(tmp_path):
+    image = ImageData(smooth_image(8, 10, 3).astype(np.uint16) * 257, resolution=Resolution(300.0, 300.0))
+    write_image(tmp_path / "deep.png", image)
+    assert np.allclose(read_image(tmp_path / "deep.png").resolution.x, 300, atol=0.1)
+
+
+def test_imagej_calibration_is_rescaled_in_x_and_y_only(tmp_path):
+    """0.5 um pixels and 2 um slices: upscaled x2, 0.25 um pixels and still 2 um slices."""
+    planes = np.zeros((3, 6, 8), np.uint16)
+    tifffile.imwrite(
+        tmp_path / "cells.tif",
+        planes,
+        imagej=True,
+        resolution=(2.0, 2.0),
+        metadata={"axes": "ZYX", "unit": "um", "spacing": 2.0},
+    )
+    upscale(tmp_path / "cells.tif", tmp_path / "out")
+    with tifffile.TiffFile(tmp_path / "out/cells_x2.tif") as tif:
+        assert np.allclose(tif.pages[0].resolution, (4.0, 4.0))
+        assert tif.imagej_metadata["unit"] == "um" and tif.imagej_metadata["spacing"] == 2.0
+
+
+_XMP = (
+    '<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description'
+    ' xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:tiff="http://ns.adobe.com/tiff/1.0/"'
+    ' xmlns:exif="http://ns.adobe.com/exif/1.0/" tiff:ImageWidth="10" tiff:XResolution="300/1">'
+    "<exif:PixelXDimension>10</exif:PixelXDimension><dc:subject><rdf:Bag><rdf:li>grandmother</rdf:li>"
+    '</rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "target"), [("jpg", "jpg"), ("png", "png"), ("webp", "tif"), ("jpg", "avif")]
+)
+def test_xmp_keywords_are_carried_with_the_size_updated(tmp_path, source, target):
+    """XMP (keywords, captions, ratings, rights from Lightroom or digiKam) is carried, with
+    the image size and resolution it records updated."""
+    from PIL.PngImagePlugin import PngInfo
+
+    pixels = Image.fromarray(smooth_image(8, 10, 3))
+    if source == "png":
+        info = PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", _XMP)
+        pixels.save(tmp_path / "p.png", pnginfo=info, dpi=(300, 300))
+    else:
+        pixels.save(tmp_path / f"p.{source}", xmp=_XMP.encode(), dpi=(300, 300))
+    upscale(tmp_path / f"p.{source}", tmp_path / "out", "--ext", target)
+    xmp = read_image(tmp_path / f"out/p_x2.{target}").xmp.decode()
+    assert "<rdf:li>grandmother</rdf:li>" in xmp and 'tiff:ImageWidth="20"' in xmp
+    assert "<exif:PixelXDimension>20</exif:PixelXDimension>" in xmp
+    assert 'tiff:XResolution="300/1"' not in xmp or source == "webp"  # WebP records no DPI
+
+
+def test_png_text_such_as_generation_parameters_is_carried_into_png(tmp_path):
+    """A PNG's text chunks (Stable Diffusion's "parameters", a title) are carried into PNG, and
+    said to be dropped elsewhere."""
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("parameters", "a lighthouse at dusk, Steps: 30")
+    info.add_itxt("Title", "Phare — soir")
+    Image.fromarray(smooth_image(8, 10, 3)).save(tmp_path / "gen.png", pnginfo=info)
+    image = read_image(tmp_path / "gen.png")
+    deep = replace(image, pixels=image.pixels.astype(np.uint16) * 257)
+    write_image(tmp_path / "deep.png", deep)  # the 16-bit writer
+    for name in ("gen", "deep"):
+        upscale(tmp_path / f"{name}.png", tmp_path / "out")
+        with Image.open(tmp_path / f"out/{name}_x2.png") as im:
+            assert (
+                im.text["parameters"] == "a lighthouse at dusk, Steps: 30"
+                and im.text["Title"] == "Phare — soir"
+            )
+    with pytest.warns(UserWarning, match=r"PNG text \(Title, parameters\) is not carried into JPEG"):
+        upscale(tmp_path / "gen.png", tmp_path / "jpeg", "--ext", "jpg")
+
+
+def test_exif_pixel_dimensions_follow_the_result(tmp_path):
+    """A camera's EXIF says how many pixels it wrote; the upscaled file kept saying it."""
+    exif = Image.Exif()
+    exif[0x010F] = "Camera maker"
+    exif.get_ifd(0x8769)[0xA002], exif.get_ifd(0x8769)[0xA003] = 10, 8
+    Image.fromarray(smooth_image(8, 10, 3)).save(tmp_path / "photo.jpg", exif=exif, xmp=_XMP.encode())
+    upscale(tmp_path / "photo.jpg", tmp_path / "out")
+    camera = Image.open(tmp_path / "out/photo_x2.jpg").getexif().get_ifd(0x8769)
+    assert (camera[0xA002], camera[0xA003]) == (20, 16)
+    upscale(tmp_path / "photo.jpg", tmp_path / "tiff", "--ext", "tif")  # EXIF: the TIFF goes through Pillow
+    image = read_image(tmp_path / "tiff/photo_x2.tif")
+    camera = Image.Exif()
+    camera.load(image.exif)
+    assert camera.get_ifd(0x8769)[0xA002] == 20 and b"<rdf:li>grandmother</rdf:li>" in image.xmp
