@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from superres.archs.spec import ArchSpec
 from superres.archs.srvgg_arch import SRVGGNetCompact
 
 _EDGE_FILTERS = {
@@ -195,3 +196,14 @@ def unfold(plain: dict[str, torch.Tensor], network: ECBSR) -> dict[str, torch.Te
         if n < len(network.acts):
             state[f"acts.{n}.weight"] = plain[f"body.{i + 1}.weight"].clone()
     return state
+
+
+SPECS = (
+    ArchSpec(
+        "ecbsr",
+        "Zhang et al. 2021, re-parameterisable; folds into srvgg",
+        ECBSR,
+        folds_to=FOLDS_TO,
+        unfold=unfold,
+    ),
+)
