@@ -1,4 +1,4 @@
-"""Loaded models and the model zoo: shipped weights, default choice, name resolution."""
+"""Loaded models: name resolution over the declared zoo (superres.zoo), loading, blending."""
 
 from __future__ import annotations
 

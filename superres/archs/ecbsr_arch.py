@@ -170,9 +170,6 @@ class ECBSR(nn.Module):
                 "num_conv": self.num_block, "act_type": "prelu"}  # fmt: skip
 
 
-FOLDS_TO = "srvgg"
-
-
 @torch.no_grad()
 def unfold(plain: dict[str, torch.Tensor], network: ECBSR) -> dict[str, torch.Tensor]:
     """A state dict for ``network`` that computes exactly what the plain PReLU SRVGGNetCompact
@@ -203,7 +200,8 @@ SPECS = (
         "ecbsr",
         "Zhang et al. 2021, re-parameterisable; folds into srvgg",
         ECBSR,
-        folds_to=FOLDS_TO,
+        folds_to="srvgg",
         unfold=unfold,
     ),
 )
+FOLDS_TO = SPECS[0].folds_to  # what superres.train.trainer reads (getattr); archs.folds_to is the API
