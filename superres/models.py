@@ -1,4 +1,4 @@
-"""Loaded models and the model zoo: shipped weights, default choice, name resolution."""
+"""Loaded models: name resolution over the declared zoo (superres.zoo), loading, blending."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from superres.archs import ARCHS, build_network
+from superres import zoo
+from superres.archs import build_network, spec, specs
 from superres.errors import SuperresError
 
-PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 WEIGHT_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin", ".safetensors")
+PRETRAINED_DIR = zoo.PRETRAINED_DIR
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
@@ -94,33 +95,25 @@ def _probe_activation_bytes(model: SRModel) -> float:
 
 
 def shipped_weights() -> dict[str, Path]:
-    """Weight files that ship inside the package, by model name (file stem)."""
-    return {p.stem: p for p in sorted(PRETRAINED_DIR.glob("*.safetensors"))}
+    """Weight files that ship inside the package, by model name (``superres.zoo.SHIPPED``)."""
+    return {m.name: m.file for m in sorted(zoo.SHIPPED, key=lambda m: m.name)}
 
 
 def default_model_name(scale: int = 4) -> str:
-    """The best shipped PSNR model for ``scale``: the highest mean PSNR over the test sets of
-    the eval table in its card (Set5, Set14, BSD100), or over its validation sets when it
-    has no eval table. Set5 alone (five images) once decided a 0.0001 dB tie at x3.
-
-    With no shipped weights for that scale, bicubic (which needs none)."""
-    best, best_psnr = "bicubic", float("-inf")
-    for name, meta in shipped_of_kind("psnr", scale).items():
-        card = meta.get("card", {})
-        sets = card.get("eval", {}).get("sets") or card.get("metrics", {})
-        scores = [float(s["psnr"]) for s in sets.values() if "psnr" in s]
-        psnr = sum(scores) / len(scores) if scores else 0.0
-        if psnr > best_psnr:
-            best, best_psnr = name, psnr
-    return best
+    """The declared default model for ``scale`` (``superres.zoo.DEFAULTS``); bicubic, which
+    needs no weights, for a scale with none."""
+    return zoo.DEFAULTS.get(scale, "bicubic")
 
 
 def shipped_of_kind(kind: str, scale: int) -> dict[str, dict]:
     """The shipped models of one kind (psnr, gan or real) and scale, with their metadata."""
     from superres.weights import read_metadata
 
-    found = {name: read_metadata(path) for name, path in shipped_weights().items()}
-    return {n: m for n, m in found.items() if m.get("scale") == scale and m.get("kind", "psnr") == kind}
+    return {
+        name: read_metadata(path)
+        for name, path in shipped_weights().items()
+        if zoo.SHIPPED_BY_NAME[name].kind == kind and zoo.SHIPPED_BY_NAME[name].scale == scale
+    }
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -138,20 +131,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return device
 
 
-# Shipped models whose bf16-autocast results score within 0.01 dB of fp32 on Set5 and Set14
-# (`superres eval -m NAME --precision bf16` against `--precision fp32`: at most 0.0025 dB
-# apart; README, fast paths), so `auto` may run them in bf16 where that is fast.
-# tests/test_inference.py pins the defaults' Set5 delta.
-BF16_VERIFIED = frozenset(
-    {
-        "compact64-x2-kd",
-        "compact64-x3-kd",
-        "compact64-x4-kd",
-        "compact-x2-kd",
-        "compact-x3-kd",
-        "compact-x4-kd",
-    }
-)
+BF16_VERIFIED = zoo.BF16_VERIFIED  # the shipped models verified in bf16
 
 
 def cpu_has_native_bf16() -> bool:
@@ -162,20 +142,65 @@ def cpu_has_native_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
-def _default_precision(device: torch.device, shipped_name: str | None) -> str:
-    """What ``auto`` means: bf16 for a shipped model verified in bf16 (BF16_VERIFIED) on a CPU
-    with native bf16, where bf16 autocast ran IMDN 1.4-2x faster than fp32 channels_last
+def _default_precision(device: torch.device, shipped_name: str | None, arch: str) -> str:
+    """What ``auto`` means: bf16 on a CPU with native bf16 for a shipped model declared
+    ``bf16_verified`` (:mod:`superres.zoo`), or other weights of a network whose spec declares
+    it (none does), where bf16 autocast ran IMDN 1.4-2x faster than fp32 channels_last
     (README, fast paths; the compact networks have not been timed on such a CPU); fp32
     otherwise. bf16 is not a default for every network: it moved IMDN x2's
     Set5 PSNR by -0.028 dB (benchmarks/fast_paths.py), over the 0.01 dB a default may cost."""
-    if device.type == "cpu" and shipped_name in BF16_VERIFIED and cpu_has_native_bf16():
+    declared = zoo.shipped_model(shipped_name) if shipped_name else None
+    verified = declared.bf16_verified if declared else spec(arch).bf16_verified
+    if device.type == "cpu" and verified and cpu_has_native_bf16():
         return "bf16"
     return "fp32"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """What a model name means: its name, its weights file (None for bicubic, which needs
+    none) and whether it is a shipped model named as such (not by its path)."""
+
+    name: str
+    path: Path | None
+    shipped: bool = False
+
+
+def resolve_model(name_or_path: str | Path | None, scale: int | None = None) -> ModelSource:
+    """The model ``name_or_path`` names at ``scale`` (see :func:`load_model`); SuperresError
+    saying what is known when it names none."""
+    name = str(name_or_path) if name_or_path is not None else "default"
+    if name == "default":
+        name = default_model_name(scale or 4)
+    shipped = shipped_weights()
+    if name not in shipped and f"{name}-x{scale or 4}" in shipped:
+        name = f"{name}-x{scale or 4}"  # a shipped name without its scale: photo-gan -> photo-gan-x4
+    if name in shipped:
+        return ModelSource(name, shipped[name], shipped=True)
+    networks = specs()
+    if name == "bicubic":
+        return ModelSource("bicubic", None)
+    if name in networks:
+        matching = [n for n in shipped if n.split("-")[0] == name]
+        raise SuperresError(
+            f"network {name!r} has no shipped weights"
+            + (f" (shipped: {', '.join(matching)})" if matching else "")
+            + "; pass a weights file with -m path/to/weights.pth"
+        )
+    path = Path(name)
+    if path.suffix.lower() in WEIGHT_SUFFIXES and path.exists():
+        return ModelSource(path.stem, path)
+    other_scales = [n for n in shipped if re.fullmatch(rf"{re.escape(name)}-x\d+", n)]
+    if other_scales:  # photo-gan with -s 3: the name is right, the scale is not
+        raise SuperresError(f"{name!r} is shipped only as {', '.join(other_scales)}, not at x{scale or 4}")
+    known = ", ".join([*shipped, *networks])
+    raise SuperresError(f"no model or weights file named {name!r} (models: {known})")
 
 
 def load_model(
     name_or_path: str | Path | None = None,
     scale: int | None = None,
+    *,
     device: str | torch.device | None = "cpu",
     precision: str = "auto",
     channels_last: bool | None = None,
@@ -183,7 +208,7 @@ def load_model(
 ) -> SRModel:
     """Load a model by shipped name, network name, or weights-file path.
 
-    ``None``/``"default"`` picks the best shipped model for ``scale`` (default 4). A shipped
+    ``None``/``"default"`` picks the default model for ``scale`` (default 4). A shipped
     name may leave out its ``-xN`` ending (``photo-gan`` is ``photo-gan-x4``, or ``-x2`` with
     scale 2). A bare network name uses its shipped weights (``bicubic`` needs none). A path loads any
     supported file, recognising the network from its keys.
@@ -200,50 +225,26 @@ def load_model(
     torch_device = resolve_device(device)
     if precision == "fp16" and torch_device.type == "cpu":
         raise SuperresError("fp16 is for GPUs; on CPU use --precision bf16 or fp32")
-    name = str(name_or_path) if name_or_path is not None else "default"
-    if name == "default":
-        name = default_model_name(scale or 4)
-    shipped = shipped_weights()
-    if name not in shipped and f"{name}-x{scale or 4}" in shipped:
-        name = f"{name}-x{scale or 4}"  # a shipped name without its scale: photo-gan -> photo-gan-x4
-    path = Path(name)
-    if name in shipped:
-        path = shipped[name]
-    elif name in ARCHS:
-        if name == "bicubic":
-            network, params, card = build_network("bicubic", scale=scale or 4), {"scale": scale or 4}, {}
-            return SRModel(network.eval(), "bicubic", params, "bicubic", torch_device, "fp32", card)
-        matching = [n for n, p in shipped.items() if n.split("-")[0] == name]
-        raise SuperresError(
-            f"network {name!r} has no shipped weights"
-            + (f" (shipped: {', '.join(matching)})" if matching else "")
-            + "; pass a weights file with -m path/to/weights.pth"
-        )
-    elif path.suffix.lower() not in WEIGHT_SUFFIXES or not path.exists():
-        other_scales = [n for n in shipped if re.fullmatch(rf"{re.escape(name)}-x\d+", n)]
-        if other_scales:  # photo-gan with -s 3: the name is right, the scale is not
-            raise SuperresError(
-                f"{name!r} is shipped only as {', '.join(other_scales)}, not at x{scale or 4}"
-            )
-        known = ", ".join([*shipped, *ARCHS])
-        raise SuperresError(f"no model or weights file named {name!r} (models: {known})")
-    network, arch, params, card = load_network(path)
+    source = resolve_model(name_or_path, scale)
+    if source.path is None:
+        network, params = build_network("bicubic", scale=scale or 4), {"scale": scale or 4}
+        return SRModel(network.eval(), "bicubic", params, "bicubic", torch_device, "fp32", {})
+    network, arch, params, card = load_network(source.path)
     if scale is not None and network.scale != scale:
-        raise SuperresError(f"model is x{network.scale}, but --scale {scale} was asked for", path)
+        raise SuperresError(f"model is x{network.scale}, but --scale {scale} was asked for", source.path)
     network = network.to(torch_device)
     if channels_last is None:
         channels_last = torch_device.type == "cpu"
     if channels_last:
         network = network.to(memory_format=torch.channels_last)
-    model_name = path.stem if name not in shipped else name
     if precision == "auto":
-        precision = _default_precision(torch_device, name if name in shipped else None)
-    model = SRModel(network, arch, params, model_name, torch_device, precision, card, channels_last)
+        precision = _default_precision(torch_device, source.name if source.shipped else None, arch)
+    model = SRModel(network, arch, params, source.name, torch_device, precision, card, channels_last)
     own_strength = card.get("strength", 1.0)
     strength = own_strength if strength is None else strength
     if strength == 1:
         return model
-    return blended(model, strength, model_name if strength == own_strength else None)
+    return blended(model, strength, source.name if strength == own_strength else None)
 
 
 def blended(model: SRModel, strength: float, name: str | None = None) -> SRModel:

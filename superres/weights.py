@@ -17,15 +17,13 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
-from superres.archs import ARCHS, arch_module, build_network
+from superres.archs import build_network, detection_order, spec, specs
 from superres.atomic import atomic_output
 from superres.errors import SuperresError
 
 FORMAT_TAG = "superres-1"
 # Checkpoint wrappers used by BasicSR, Real-ESRGAN, EDSR-PyTorch and friends, in order of preference.
 _WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model", "net", "generator")
-# Networks whose third-party layouts we recognise, most specific first.
-_DETECTABLE = ("rrdbnet", "imdn", "edsr", "srvgg")
 
 
 def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -74,11 +72,12 @@ def _unwrap(obj: Any, path: Path) -> dict[str, torch.Tensor]:
 
 
 def detect_arch(state_dict: dict[str, torch.Tensor]) -> tuple[str, dict[str, Any]] | None:
-    """``(network name, constructor params)`` for a third-party state dict, or None."""
-    for name in _DETECTABLE:
-        params = arch_module(name).detect(state_dict)
+    """``(network name, constructor params)`` for a third-party state dict, or None: the
+    first network that recognises it, in :func:`superres.archs.detection_order`."""
+    for candidate in detection_order():
+        params = candidate.detect(state_dict)
         if params is not None:
-            return name, params
+            return candidate.name, params
     return None
 
 
@@ -99,7 +98,7 @@ def load_network(path: str | Path) -> tuple[torch.nn.Module, str, dict[str, Any]
     card: dict[str, Any] = {}
     if metadata.get("format") == FORMAT_TAG:
         arch = metadata.get("arch", "")
-        if arch not in ARCHS:
+        if arch not in specs():
             raise SuperresError(f"superres file names unknown network {arch!r}", path)
         params = json.loads(metadata.get("arch_params", "{}"))
         card = json.loads(metadata.get("card", "{}"))
@@ -108,7 +107,7 @@ def load_network(path: str | Path) -> tuple[torch.nn.Module, str, dict[str, Any]
         if found is None:
             raise SuperresError(f"matches no known network ({_describe(state_dict)})", path)
         arch, params = found
-        convert = getattr(arch_module(arch), "convert", None)
+        convert = spec(arch).convert
         if convert is not None:
             state_dict = convert(state_dict)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from superres.archs.spec import ArchSpec
 from superres.resize import imresize
 
 
@@ -20,3 +21,8 @@ class Bicubic(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return imresize(x, scale=self.scale)
+
+
+SPECS = (
+    ArchSpec("bicubic", "MATLAB-compatible bicubic resize (no weights)", Bicubic),
+)

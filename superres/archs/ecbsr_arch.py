@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from superres.archs.spec import ArchSpec
 from superres.archs.srvgg_arch import SRVGGNetCompact
 
 _EDGE_FILTERS = {
@@ -169,9 +170,6 @@ class ECBSR(nn.Module):
                 "num_conv": self.num_block, "act_type": "prelu"}  # fmt: skip
 
 
-FOLDS_TO = "srvgg"
-
-
 @torch.no_grad()
 def unfold(plain: dict[str, torch.Tensor], network: ECBSR) -> dict[str, torch.Tensor]:
     """A state dict for ``network`` that computes exactly what the plain PReLU SRVGGNetCompact
@@ -195,3 +193,15 @@ def unfold(plain: dict[str, torch.Tensor], network: ECBSR) -> dict[str, torch.Te
         if n < len(network.acts):
             state[f"acts.{n}.weight"] = plain[f"body.{i + 1}.weight"].clone()
     return state
+
+
+SPECS = (
+    ArchSpec(
+        "ecbsr",
+        "Zhang et al. 2021, re-parameterisable; folds into srvgg",
+        ECBSR,
+        folds_to="srvgg",
+        unfold=unfold,
+    ),
+)
+FOLDS_TO = SPECS[0].folds_to  # what superres.train.trainer reads (getattr); archs.folds_to is the API

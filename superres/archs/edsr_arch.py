@@ -13,6 +13,8 @@ import re
 import torch
 from torch import nn
 
+from superres.archs.spec import ArchSpec
+
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
 
 
@@ -104,3 +106,10 @@ def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
         "num_block": num_block,
         "res_scale": 0.1 if num_feat > 64 else 1.0,
     }
+
+
+SPECS = (
+    ArchSpec(
+        "edsr", "Lim et al. 2017 (baseline: 16x64, full: 32x256)", EDSR, detect=detect, detect_order=3
+    ),
+)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from superres.archs.spec import ArchSpec
+
 
 class ESPCN(nn.Module):
     """conv5x5(64)-tanh, conv3x3(32)-tanh, conv3x3(C*r^2), pixel shuffle."""
@@ -26,3 +28,8 @@ class ESPCN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
+
+
+SPECS = (
+    ArchSpec("espcn", "Shi et al. 2016, sub-pixel convolution", ESPCN),
+)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from superres.archs.spec import ArchSpec
+
 
 class FSRCNN(nn.Module):
     """FSRCNN(d, s, m): d=56, s=12, m=4 is the paper's model; d=32, s=5, m=1 is FSRCNN-s."""
@@ -25,3 +27,8 @@ class FSRCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.deconv(self.body(x))
+
+
+SPECS = (
+    ArchSpec("fsrcnn", "Dong et al. 2016, hourglass + deconvolution", FSRCNN),
+)

@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from superres.archs.spec import ArchSpec
+
 
 class ResidualDenseBlock(nn.Module):
     def __init__(self, num_feat: int, num_grow_ch: int) -> None:
@@ -171,3 +173,10 @@ def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
         "num_grow_ch": int(num_grow_ch),
         "unshuffle": unshuffle,
     }
+
+
+SPECS = (
+    ArchSpec(
+        "rrdbnet", "ESRGAN / Real-ESRGAN generator", RRDBNet, detect=detect, detect_order=1, convert=convert
+    ),
+)

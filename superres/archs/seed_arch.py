@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from superres.archs.spec import ArchSpec
 from superres.resize import imresize
 
 
@@ -80,3 +81,8 @@ class SeedNet(nn.Module):
 
 
 FULL_WIDTHS = {"base_width": 64, "deconv_widths": (128, 256, 512), "tail_width": 512}
+
+
+SPECS = (
+    ArchSpec("seed", "the project's founding pre-upsampling network", SeedNet),
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from superres.archs.spec import ArchSpec
 from superres.resize import imresize
 
 
@@ -29,3 +30,8 @@ class SRCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = imresize(x, scale=self.scale)
         return self.conv3(self.relu(self.conv2(self.relu(self.conv1(x)))))
+
+
+SPECS = (
+    ArchSpec("srcnn", "Dong et al. 2014, 9-1-5 on a bicubic-upscaled input", SRCNN),
+)

@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from superres.archs.spec import ArchSpec
+
 
 def _shuffle_stages(num_feat: int, scale: int, act: type[nn.Module]) -> nn.Sequential:
     """Sub-pixel upsampling: two x2 stages for x4, one x2 or x3 stage otherwise."""
@@ -92,3 +94,9 @@ class MSRResNet(nn.Module):
         out = self.conv_last(F.leaky_relu(self.conv_hr(feat), 0.1))
         base = F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
         return out + base
+
+
+SPECS = (
+    ArchSpec("srresnet", "Ledig et al. 2017, with batch norm and PReLU", SRResNet),
+    ArchSpec("msrresnet", "BasicSR's modified SRResNet (no BN)", MSRResNet),
+)

@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from superres.archs.spec import ArchSpec
+
 
 class SRVGGNetCompact(nn.Module):
     supported_scales = (1, 2, 3, 4)
@@ -109,3 +111,15 @@ def deepen(state_dict: dict[str, torch.Tensor], network: SRVGGNetCompact) -> dic
             f"the pretrained network does not fit the recipe's ({', '.join(mismatched) or 'layout'})"
         )
     return grown
+
+
+SPECS = (
+    ArchSpec(
+        "srvgg",
+        "Real-ESRGAN compact VGG-style network",
+        SRVGGNetCompact,
+        detect=detect,
+        detect_order=4,
+        deepen=deepen,
+    ),
+)

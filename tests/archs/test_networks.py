@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from superres.archs import ARCHS, arch_module, build_network, count_parameters
+from superres.archs import build_network, count_parameters, spec, specs
 from superres.weights import load_network, save_network
 
 # Standard configurations and their parameter counts (x4, RGB). Published counts agree where
@@ -38,10 +38,10 @@ SMALL = {
 
 
 def test_registry_lists_every_network_of_the_issue():
-    assert set(ARCHS) == set(EXPECTED_PARAMS)
+    assert set(specs()) == set(EXPECTED_PARAMS)
 
 
-@pytest.mark.parametrize("name", sorted(ARCHS))
+@pytest.mark.parametrize("name", sorted(specs()))
 def test_parameter_count_of_standard_configuration(name):
     assert count_parameters(build_network(name, scale=4)) == EXPECTED_PARAMS[name]
 
@@ -63,9 +63,9 @@ def test_seed_full_widths_follow_the_design():
     assert concat_inputs == [128 + 64, 256 + 64, 512 + 64]
 
 
-@pytest.mark.parametrize("name", sorted(ARCHS))
+@pytest.mark.parametrize("name", sorted(specs()))
 def test_output_shape_for_every_supported_scale(name):
-    cls = getattr(arch_module(name), ARCHS[name].class_name)
+    cls = spec(name).builder
     for scale in cls.supported_scales:
         net = build_network(name, scale=scale, **SMALL.get(name, {})).eval()
         assert (net.scale, net.in_channels, net.out_channels) == (scale, 3, 3)
@@ -82,7 +82,7 @@ def test_single_channel_variants(name):
         assert net(torch.rand(1, 1, 8, 8)).shape == (1, 1, 16, 16)
 
 
-@pytest.mark.parametrize("name", sorted(set(ARCHS) - {"bicubic"}))
+@pytest.mark.parametrize("name", sorted(set(specs()) - {"bicubic"}))
 def test_state_dict_round_trip_through_superres_file(name, tmp_path):
     params = {"scale": 2, **SMALL.get(name, {})}
     net = build_network(name, **params).eval()
@@ -150,7 +150,7 @@ def test_ecbsr_trains_folded_with_the_multi_branch_gradients():
 
 
 def test_ecbsr_unfolds_from_the_plain_network_it_folds_into():
-    unfold = arch_module("ecbsr").unfold
+    unfold = spec("ecbsr").unfold
     plain = build_network("srvgg", scale=3, num_feat=8, num_conv=2).eval()
     with torch.no_grad():
         for p in plain.parameters():
@@ -172,7 +172,7 @@ def test_ecbsr_unfolds_from_the_plain_network_it_folds_into():
 
 @pytest.mark.parametrize("act_type", ["prelu", "relu"])
 def test_srvgg_deepen_starts_from_the_shallower_output(act_type):
-    deepen = arch_module("srvgg").deepen
+    deepen = spec("srvgg").deepen
     shallow = build_network("srvgg", scale=3, num_feat=8, num_conv=2, act_type=act_type).eval()
     with torch.no_grad():  # slopes and biases away from their defaults, so identities are tested
         for p in shallow.parameters():

@@ -1,6 +1,7 @@
 """Weights that ship inside the package: they load offline, carry a complete model card with
 the eval table, are the default for their scale, and are real SR models (clearly better than
-bicubic; the GAN model more natural by NIQE than the PSNR model it was tuned from)."""
+bicubic; the GAN model more natural by NIQE than the PSNR model it was tuned from). The
+chain-step files in weights/ (not installed) carry the same cards and meet the same checks."""
 
 from __future__ import annotations
 
@@ -15,17 +16,25 @@ from superres.cli import main
 from superres.evaluate import evaluate_folder
 from superres.models import default_model_name, load_model, shipped_weights
 from superres.weights import load_network, read_metadata, save_network
+from superres.zoo import best_psnr_model
 
 SHIPPED = shipped_weights()
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
+CHAIN_STEPS = {p.stem: p for p in sorted((ROOT / "weights").glob("*.safetensors"))}
+ALL_FILES = {**SHIPPED, **CHAIN_STEPS}
 
 
 def _card(name: str) -> dict:
-    return read_metadata(SHIPPED[name])["card"]
+    return read_metadata(ALL_FILES[name])["card"]
 
 
 def _of_kind(kind: str) -> list[str]:
     return sorted(n for n in SHIPPED if _card(n)["kind"] == kind)
+
+
+def _model(name: str, **options):
+    """A shipped model by name, a chain step by its path."""
+    return load_model(name if name in SHIPPED else CHAIN_STEPS[name], **options)
 
 
 def test_a_psnr_model_per_scale_and_a_x4_gan_model_ship():
@@ -34,19 +43,19 @@ def test_a_psnr_model_per_scale_and_a_x4_gan_model_ship():
 
 
 def test_a_shipped_name_may_leave_out_its_scale():
-    """The issue's `-m photo-gan` used to be an unknown model."""
+    """`-m photo-gan` is photo-gan-x4; at a scale it does not ship at, the error names the
+    scales it has rather than calling the name unknown."""
     from superres.errors import SuperresError
 
     assert load_model("photo-gan").name == "photo-gan-x4"
-    assert load_model("compact64", scale=2).name == "compact64-x2"
-    # At a scale it does not ship at, the error says which scales it has (it said "no model
-    # named 'photo-gan'", as if the name were wrong).
+    assert load_model("real-photo", scale=2).name == "real-photo-x2"
     with pytest.raises(SuperresError, match="'photo-gan' is shipped only as photo-gan-x4, not at x2"):
         load_model("photo-gan", scale=2)
 
 
 def test_shipped_weights_are_small_and_carry_a_model_card():
-    for name, path in SHIPPED.items():
+    assert len(CHAIN_STEPS) == 11
+    for name, path in ALL_FILES.items():
         assert path.stat().st_size < 8 * 1024 * 1024, name
         card = read_metadata(path)["card"]
         assert card["kind"] in ("psnr", "gan", "real") and card["scale"] in (2, 3, 4), name
@@ -59,11 +68,11 @@ def test_shipped_weights_are_small_and_carry_a_model_card():
         assert card["parameters"] == sum(p.numel() for p in load_network(path)[0].parameters()), name
 
 
-@pytest.mark.parametrize("name", _of_kind("psnr"))
+@pytest.mark.parametrize("name", _of_kind("psnr") + list(CHAIN_STEPS))
 def test_shipped_model_beats_bicubic_on_set5(shared, name):
     # Cards are scored in fp32, as `superres eval` scores by default; `auto` would pick bf16 on
     # a CPU with native bf16 (its Set5 delta is pinned in test_inference).
-    model = load_model(name, precision="fp32")  # from inside the package: no path, no network access
+    model = _model(name, precision="fp32")  # shipped: from inside the package, no network access
     set5 = shared / "data/test/Set5"
     bicubic = evaluate_folder(load_model("bicubic", scale=model.scale), set5).mean("psnr")
     ours = evaluate_folder(model, set5).mean("psnr")
@@ -116,6 +125,9 @@ def test_models_command_shows_each_shipped_model_with_its_scores(capsys):
 
 
 def test_default_model_is_the_best_shipped_psnr_model_per_scale():
+    """The release check: the declared default of each scale is what ranking the shipped
+    cards (superres.zoo.best_psnr_model) picks."""
+    cards = {n: _card(n) for n in SHIPPED}
     for scale in (2, 3, 4):
         candidates = {
             n: statistics.mean(s["psnr"] for s in read_metadata(p)["card"]["eval"]["sets"].values())
@@ -124,12 +136,13 @@ def test_default_model_is_the_best_shipped_psnr_model_per_scale():
         }
         expected = max(candidates, key=candidates.get) if candidates else "bicubic"
         assert default_model_name(scale) == expected
+        assert best_psnr_model(cards, scale) == expected
 
 
-def test_default_model_is_chosen_on_all_test_sets_not_set5_alone(tmp_path, monkeypatch):
-    """`a` has the best Set5 by 0.0001 dB, `b` the best Set14 and BSD100: `b` is the default
-    (Set5 alone used to pick `a`); a GAN model, a model for real photos (scored on clean LR
-    too, but made for degraded LR) and another scale never are."""
+def test_default_model_is_chosen_on_all_test_sets_not_set5_alone(tmp_path):
+    """`a` has the best Set5 by 0.0001 dB, `b` the best Set14 and BSD100: the release check
+    ranks `b` first (Set5 alone would pick `a`); a GAN model, a model for real photos (scored
+    on clean LR too, but made for degraded LR) and another scale never are."""
     network = build_network("srvgg", scale=3, num_feat=4, num_conv=1)
 
     def ship(name, scores, kind="psnr", scale=3):
@@ -141,11 +154,11 @@ def test_default_model_is_chosen_on_all_test_sets_not_set5_alone(tmp_path, monke
     ship("b", (33.9490, 29.8786, 28.9320))
     ship("gan", (35.0, 31.0, 30.0), kind="gan")
     ship("real", (35.0, 31.0, 30.0), kind="real")
-    monkeypatch.setattr("superres.models.PRETRAINED_DIR", tmp_path)
-    assert default_model_name(3) == "b" and default_model_name(2) == "bicubic"
+    cards = {p.stem: read_metadata(p)["card"] for p in sorted(tmp_path.glob("*.safetensors"))}
+    assert best_psnr_model(cards, 3) == "b" and best_psnr_model(cards, 2) == "bicubic"
 
 
-def test_strength_blends_a_fine_tune_with_the_model_it_started_from():
+def test_strength_blends_a_fine_tune_with_the_model_it_started_from(tmp_path):
     """Network interpolation: strength 0 is the start, 1 the fine-tune, between them the
     weights mix linearly; a model's card may name its default strength (real-photo-x4: 0.7,
     chosen on Set14 by benchmarks/strength.py)."""
@@ -163,9 +176,14 @@ def test_strength_blends_a_fine_tune_with_the_model_it_started_from():
     assert _card("real-photo-x4")["strength"] == 0.7 and shipped.name == "real-photo-x4"
     assert torch.equal(shipped(lr), blended(trained, 0.7)(lr))
     assert load_model("photo-gan", strength=0.5).name == "photo-gan-x4@0.5"  # a GAN's texture, halved
+    # a 48x8 x4 network whose card says it started from the 64x12 compact64-x4-kd
+    params = {"scale": 4, "num_feat": 48, "num_conv": 8}
+    card = {"kind": "psnr", "scale": 4, "training": {"pretrained": "compact64-x4-kd"}}
+    other_network = tmp_path / "compact-x4-from-64.safetensors"
+    save_network(other_network, build_network("srvgg", **params), "srvgg", params, card)
     for name, message in (
-        ("compact64-x4", "not fine-tuned from a shipped model"),
-        ("compact-x2", "started from compact-x4, another network or scale"),
+        (CHAIN_STEPS["compact64-x4"], "not fine-tuned from a shipped model"),
+        (other_network, "started from compact64-x4-kd, another network or scale"),
     ):
         with pytest.raises(SuperresError, match=message):
             load_model(name, strength=0.5)
