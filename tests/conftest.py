@@ -10,6 +10,9 @@ import pytest
 import torch
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# The chain-step weight files: in the repository, not installed; loaded by path they stay fp32
+# under ``auto`` precision on every CPU.
+CHAIN_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 
 
 @pytest.fixture(scope="session")

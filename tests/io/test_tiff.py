@@ -11,7 +11,7 @@ from PIL import Image
 
 from superres.errors import SuperresError
 from superres.io import ImageData, read_image, write_image
-from tests.conftest import smooth_image
+from tests.conftest import CHAIN_WEIGHTS, smooth_image
 from tests.io.conftest import srgb_icc, upscale
 
 
@@ -77,7 +77,7 @@ def test_rgb_pages_each_go_through_the_network_as_rgb(tmp_path):
     tifffile.imwrite(tmp_path / "rgb.tif", pages, photometric="rgb")
     image = read_image(tmp_path / "rgb.tif")
     assert image.stack.pages == 2 and image.color_channels == 3
-    model = load_model("compact-x2")
+    model = load_model(CHAIN_WEIGHTS / "compact-x2.safetensors")
     out = upscale_image(model, image)
     for p in range(2):
         alone = upscale_image(model, read_image(tmp_path / "rgb.tif").page(p)).pixels
