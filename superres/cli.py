@@ -130,8 +130,8 @@ def _load_model_or_report(args: argparse.Namespace):
 def cmd_upscale(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from superres.api import upscale_file
-    from superres.inference import TileOptions
+    from superres.api import UpscaleOptions, upscale_file
+    from superres.engine.options import TileOptions
     from superres.io import FORMATS
 
     jobs, missing, other = collect_inputs(args.inputs, args.recursive)
@@ -157,7 +157,14 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     model = _load_model_or_report(args)
     if model is None:
         return 2
-    options = TileOptions(tile=args.tile, tile_overlap=args.tile_overlap, tta=args.tta)
+    options = UpscaleOptions(
+        tiling=TileOptions(tile=args.tile, tile_overlap=args.tile_overlap, tta=args.tta),
+        outscale=args.outscale,
+        alpha_upsampler=args.alpha_upsampler,
+        keep_dpi=args.keep_dpi,
+        quality=args.quality,
+        max_pixels=args.max_pixels,
+    )
     shown_scale = args.outscale if args.outscale is not None else model.scale
     suffix = args.suffix if args.suffix is not None else f"_x{shown_scale:g}"
     jobs, earlier = _leave_out_earlier_results(jobs, args, suffix, single_file=len(jobs) == 1 and not missing)
@@ -203,18 +210,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                     f"output {target} would overwrite an input image; use --suffix or -o", job.source
                 )
             target.parent.mkdir(parents=True, exist_ok=True)
-            upscale_file(
-                model,
-                job.source,
-                target,
-                options,
-                args.outscale,
-                args.max_pixels,
-                on_tile,
-                args.quality,
-                keep_dpi=args.keep_dpi,
-                alpha_upsampler=args.alpha_upsampler,
-            )
+            upscale_file(model, job.source, target, options, on_tile=on_tile)
         except SuperresError as exc:
             failures.append(str(exc))
             tqdm.write(f"error: {exc}", file=sys.stderr)
@@ -273,8 +269,8 @@ def _default_niqe_params() -> Path | None:
 def cmd_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from superres.engine.options import TileOptions
     from superres.evaluate import METRICS, LRDegradation, evaluate_folder, format_results
-    from superres.inference import TileOptions
 
     metrics = tuple(m.strip().lower() for m in args.metrics.split(",") if m.strip())
     unknown = [m for m in metrics if m not in METRICS]

@@ -27,9 +27,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from superres.api import upscale_image, value_range
+from superres.api import upscale_image
+from superres.engine.options import TileOptions, UpscaleOptions
+from superres.engine.values import value_range
 from superres.errors import SuperresError
-from superres.inference import TileOptions
 from superres.io import ImageData, image_files, read_image, write_image
 from superres.metrics import GRID_BLUR, NIQE_BLOCK, SSIM_WINDOW, grid_strength, mod_crop, niqe, psnr, ssim
 from superres.models import SRModel
@@ -167,7 +168,7 @@ def iter_pairs(
 
 def super_resolve(model: SRModel, lr: np.ndarray, options: TileOptions) -> np.ndarray:
     """Upscale a uint8 LR image and round to uint8, as evaluation scripts save results."""
-    return upscale_image(model, ImageData(lr), options).pixels
+    return upscale_image(model, ImageData(lr), UpscaleOptions(tiling=options)).pixels
 
 
 def evaluate_folder(

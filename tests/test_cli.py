@@ -469,8 +469,8 @@ def test_cli_choices_are_the_library_s():
     """The parser spells out --precision and --alpha-upsampler choices and export's --opset
     (importing the library's constants would load torch for `superres --help`); they must
     stay the library's."""
-    from superres.api import ALPHA_UPSAMPLERS
     from superres.cli import build_parser
+    from superres.engine.options import ALPHA_UPSAMPLERS
     from superres.models import PRECISIONS
 
     parser = build_parser()

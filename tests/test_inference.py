@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from superres.archs import build_network
+from superres.engine.options import TileOptions, UpscaleOptions
+from superres.engine.tiles import CPU_TILE_CAP, axis_windows, choose_tile_size, upscale_tensor
 from superres.errors import SuperresError
-from superres.inference import CPU_TILE_CAP, TileOptions, axis_windows, choose_tile_size, upscale_tensor
 from superres.io import read_image
 from superres.models import SRModel, load_model
 from tests.conftest import smooth_image
@@ -156,7 +157,8 @@ def test_12_bit_data_in_16_bit_samples_is_upscaled_as_well_as_at_16_bits():
     """12-bit medical or satellite data in 16-bit samples used to go to the network divided
     by 65535, a dim, flat image (2.5 dB worse on Set5 with the x4 default); it is now mapped
     by the largest value of the bit depth in use, so the unused top bits change nothing."""
-    from superres.api import upscale_image, value_range
+    from superres.api import upscale_image
+    from superres.engine.values import value_range
     from superres.io import ImageData
 
     model = load_model("compact-x2")
@@ -202,16 +204,18 @@ def test_a_large_tiled_result_is_made_in_row_bands_equal_to_one_piece(monkeypatc
     ROW_BAND_BYTES they now go in bands of rows with context above and below, straight into
     the result, which stays what one piece gives (up to the blend's float rounding)."""
     from superres import api
+    from superres.engine import rows
     from superres.io import ImageData
 
     model = load_model("compact-x2")
     image = ImageData(smooth_image(100, 60, 3))
-    whole = api.upscale_image(model, image, TileOptions(tile=32, tile_overlap=8)).pixels
-    monkeypatch.setattr(api, "ROW_BAND_BYTES", 4 * 3 * 60 * 4 * 20)  # bands of 20 rows: 5 bands
+    options = UpscaleOptions(tiling=TileOptions(tile=32, tile_overlap=8))
+    whole = api.upscale_image(model, image, options).pixels
+    monkeypatch.setattr(rows, "ROW_BAND_BYTES", 4 * 3 * 60 * 4 * 20)  # bands of 20 rows: 5 bands
     calls = []
-    run_bands = api._run_bands
-    monkeypatch.setattr(api, "_run_bands", lambda *args: calls.append(args[1].shape) or run_bands(*args))
-    banded = api.upscale_image(model, image, TileOptions(tile=32, tile_overlap=8)).pixels
+    run_bands = rows.run_bands
+    monkeypatch.setattr(rows, "run_bands", lambda *args: calls.append(args[1].shape) or run_bands(*args))
+    banded = api.upscale_image(model, image, options).pixels
     assert len(calls) == 5 and max(shape[1] for shape in calls) == 20 + 2 * 8
     assert np.abs(banded.astype(int) - whole.astype(int)).max() <= 1
 
@@ -224,6 +228,7 @@ def test_outscale_goes_in_row_bands_too(monkeypatch, outscale):
     import torch
 
     from superres import api
+    from superres.engine import rows
     from superres.io import ImageData
     from superres.resize import imresize
 
@@ -233,11 +238,11 @@ def test_outscale_goes_in_row_bands_too(monkeypatch, outscale):
     size = (round(100 * outscale), round(60 * outscale))
     whole = imresize(torch.from_numpy(api.upscale_float(model, pixels, options)).permute(2, 0, 1), size=size)
     expected = np.clip(np.round(whole.permute(1, 2, 0).numpy() * 255), 0, 255)
-    monkeypatch.setattr(api, "ROW_BAND_BYTES", 4 * 3 * 60 * 4 * 20)  # bands of 20 input rows
+    monkeypatch.setattr(rows, "ROW_BAND_BYTES", 4 * 3 * 60 * 4 * 20)  # bands of 20 input rows
     calls = []
-    run_bands = api._run_bands
-    monkeypatch.setattr(api, "_run_bands", lambda *args: calls.append(args[1].shape) or run_bands(*args))
-    banded = api.upscale_image(model, ImageData(pixels), options, outscale=outscale).pixels
+    run_bands = rows.run_bands
+    monkeypatch.setattr(rows, "run_bands", lambda *args: calls.append(args[1].shape) or run_bands(*args))
+    banded = api.upscale_image(model, ImageData(pixels), UpscaleOptions(options, outscale=outscale)).pixels
     # 20 rows, 8 of context each side, and the rows the resize kernel reaches beyond them
     assert len(calls) >= 5 and max(shape[1] for shape in calls) <= 40
     assert banded.shape == expected.shape and np.abs(banded - expected).max() <= 1
@@ -253,9 +258,10 @@ def test_progress_counts_every_tile_of_the_job_once_against_one_total(
     """The tile bar counted one network pass and started again with each row band, alpha,
     band of a multi-band image and page; it now counts the whole job against one total."""
     from superres import api
+    from superres.engine import rows
     from superres.io import ImageData, TiffStack
 
-    monkeypatch.setattr(api, "ROW_BAND_BYTES", 4 * 3 * 40 * 4 * 20)  # bands of about 20 input rows
+    monkeypatch.setattr(rows, "ROW_BAND_BYTES", 4 * 3 * 40 * 4 * 20)  # bands of about 20 input rows
     pixels = np.concatenate([smooth_image(70, 40, bands, seed=p) for p in range(pages)], axis=2)
     stack = TiffStack("Z", (pages,), False) if pages > 1 else None
     image = ImageData(pixels, has_alpha=has_alpha, stack=stack)
@@ -263,7 +269,8 @@ def test_progress_counts_every_tile_of_the_job_once_against_one_total(
     real_forward = SRModel.__call__
     monkeypatch.setattr(SRModel, "__call__", lambda self, x: tiles.append(1) or real_forward(self, x))
     options = TileOptions(tile=24, tile_overlap=4)
-    api.upscale_image(model, image, options, outscale, lambda done, total: reports.append((done, total)))
+    report = lambda done, total: reports.append((done, total))  # noqa: E731
+    api.upscale_image(model, image, UpscaleOptions(options, outscale=outscale), on_tile=report)
     total = reports[0][1]
     assert total == len(tiles) > 1 and reports == [(done, total) for done in range(1, total + 1)]
 
@@ -305,26 +312,28 @@ def test_bicubic_alpha_upsampler_resizes_alpha_and_leaves_colour_to_the_network(
     MATLAB-style bicubic of the alpha plane, in row bands as in one piece, and the progress
     total counts the colour tiles only."""
     from superres import api
+    from superres.engine import rows
     from superres.io import ImageData
     from superres.resize import imresize
 
     model = load_model("compact-x2")
     rgba = np.concatenate([smooth_image(60, 40, 3), smooth_image(60, 40, 1, seed=5)], axis=2)
-    image, options = ImageData(rgba, has_alpha=True), TileOptions(tile=24, tile_overlap=8)
-    network = api.upscale_image(model, image, options).pixels
+    image, tiling = ImageData(rgba, has_alpha=True), TileOptions(tile=24, tile_overlap=8)
+    network = api.upscale_image(model, image, UpscaleOptions(tiling)).pixels
     alpha = imresize(torch.from_numpy(rgba[:, :, 3:].transpose(2, 0, 1) / 255.0).float(), scale=2)
     expected_alpha = np.clip(np.round(alpha[0].numpy() * 255), 0, 255)
     runs, reports = [], []
-    run_bands = api._run_bands
-    monkeypatch.setattr(api, "_run_bands", lambda *args: runs.append(args[1].shape[0]) or run_bands(*args))
-    for band_bytes, bands in ((api.ROW_BAND_BYTES, 1), (4 * 3 * 40 * 4 * 20, 4)):  # one piece, then 15 rows
-        monkeypatch.setattr(api, "ROW_BAND_BYTES", band_bytes)
+    run_bands = rows.run_bands
+    monkeypatch.setattr(rows, "run_bands", lambda *args: runs.append(args[1].shape[0]) or run_bands(*args))
+    bicubic_alpha = UpscaleOptions(tiling, alpha_upsampler="bicubic")
+    for band_bytes, bands in ((rows.ROW_BAND_BYTES, 1), (4 * 3 * 40 * 4 * 20, 4)):  # one piece, then 15 rows
+        monkeypatch.setattr(rows, "ROW_BAND_BYTES", band_bytes)
         runs.clear(), reports.clear()
         report = lambda done, total: reports.append((done, total))  # noqa: E731
-        out = api.upscale_image(model, image, options, None, report, alpha_upsampler="bicubic").pixels
+        out = api.upscale_image(model, image, bicubic_alpha, on_tile=report).pixels
         assert runs == [3] * bands  # the colour bands alone went through the network, once per row band
         assert np.abs(out[:, :, 3].astype(int) - expected_alpha).max() <= 1
         assert np.abs(out[:, :, :3].astype(int) - network[:, :, :3]).max() <= 1
         assert reports[-1][0] == reports[-1][1] == len(reports)
     with pytest.raises(SuperresError, match="alpha_upsampler must be one of network, bicubic"):
-        api.upscale_image(model, image, options, alpha_upsampler="nearest")
+        api.upscale_image(model, image, UpscaleOptions(tiling, alpha_upsampler="nearest"))

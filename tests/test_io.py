@@ -577,10 +577,11 @@ def test_a_tiff_result_larger_than_a_row_band_is_written_band_by_band(
     about 8 GB at 8 bits). Past one row band it is now written as tiles while the bands are
     made, with the pixels and tags the one-piece write gives, resized bands included."""
     from superres import api, io
+    from superres.engine import rows
 
     names = _large_tiff_inputs(tmp_path)
     _upscale(tmp_path / "*.tif", tmp_path / "piece", "--tile", "32", *outscale)
-    monkeypatch.setattr(api, "ROW_BAND_BYTES", 1)  # bands of 16 input rows: 32 output rows
+    monkeypatch.setattr(rows, "ROW_BAND_BYTES", 1)  # bands of 16 input rows: 32 output rows
     monkeypatch.setattr(io, "TIFF_TILE", 48)  # regrouped into 48-row tiles: carries between bands
     monkeypatch.setattr(api, "upscale_image", None)  # never the whole result
     _upscale(tmp_path / "*.tif", tmp_path / "bands", "--tile", "32", *outscale)
@@ -624,10 +625,11 @@ def test_a_png_result_larger_than_a_row_band_is_written_band_by_band(tmp_path, m
     filtered and deflated as the bands are made: the pixels and metadata of the one-piece
     write (Pillow, or imagecodecs for 16-bit colour), in a file of about the same size."""
     from superres import api
+    from superres.engine import rows
 
     names = _png_inputs(tmp_path)
     _upscale(tmp_path / "*.png", tmp_path / "piece", "--tile", "32", *outscale)
-    monkeypatch.setattr(api, "ROW_BAND_BYTES", 1)  # bands of 16 input rows
+    monkeypatch.setattr(rows, "ROW_BAND_BYTES", 1)  # bands of 16 input rows
     monkeypatch.setattr(api, "upscale_image", None)  # never the whole result
     _upscale(tmp_path / "*.png", tmp_path / "bands", "--tile", "32", *outscale)
     for name in names:
@@ -651,10 +653,11 @@ def test_a_png_result_larger_than_a_row_band_is_written_band_by_band(tmp_path, m
 @pytest.mark.parametrize("ext", ["tif", "png"])
 def test_a_failure_mid_way_through_row_bands_leaves_no_file(tmp_path, monkeypatch, ext):
     from superres import api
+    from superres.engine import rows
     from superres.models import load_model
 
     _large_tiff_inputs(tmp_path)
-    monkeypatch.setattr(api, "ROW_BAND_BYTES", 1)
+    monkeypatch.setattr(rows, "ROW_BAND_BYTES", 1)
     calls = []
 
     def failing(*args):
@@ -663,8 +666,8 @@ def test_a_failure_mid_way_through_row_bands_leaves_no_file(tmp_path, monkeypatc
             raise RuntimeError("out of memory")
         return run_bands(*args)
 
-    run_bands = api._run_bands
-    monkeypatch.setattr(api, "_run_bands", failing)
+    run_bands = rows.run_bands
+    monkeypatch.setattr(rows, "run_bands", failing)
     with pytest.raises(RuntimeError, match="out of memory"):
         api.upscale_file(load_model("bicubic", scale=2), tmp_path / "scan.tif", tmp_path / f"out.{ext}")
     assert len(calls) == 2 and sorted(p.name for p in tmp_path.iterdir()) == [
@@ -787,10 +790,11 @@ def test_ome_tiff_keeps_its_metadata_with_the_pixel_size_rescaled(tmp_path):
 
 def test_an_ome_tiff_written_in_row_bands_keeps_its_metadata(tmp_path, monkeypatch):
     from superres import api
+    from superres.engine import rows
 
     image = smooth_image(40, 24, 1)[:, :, 0].astype(np.uint16) * 16
     tifffile.imwrite(tmp_path / "g.ome.tif", image, ome=True, metadata={"axes": "YX", "PhysicalSizeX": 2.0})
-    monkeypatch.setattr(api, "ROW_BAND_BYTES", 1)
+    monkeypatch.setattr(rows, "ROW_BAND_BYTES", 1)
     monkeypatch.setattr(api, "upscale_image", None)  # never the whole result
     _upscale(tmp_path / "g.ome.tif", tmp_path / "out", "--tile", "16")
     with tifffile.TiffFile(tmp_path / "out/g_x2.ome.tif") as tif:

@@ -37,9 +37,9 @@ from torch.utils.data import DataLoader
 from superres.archs import arch_module, build_network
 from superres.atomic import atomic_output
 from superres.data import IterationBatches, PairedPatches, PatchSpec, Teacher
+from superres.engine.options import TileOptions
 from superres.errors import SuperresError
 from superres.evaluate import evaluate_folder
-from superres.inference import TileOptions
 from superres.models import SRModel, cpu_has_native_bf16, shipped_weights
 from superres.train.discriminators import check_discriminator
 from superres.train.gan import Adversary, build_adversary
