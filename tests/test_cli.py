@@ -414,10 +414,10 @@ def test_models_command_lists_every_network(capsys):
 
 def test_shipped_table_columns_line_up_with_long_names():
     """Names longer than 14 characters used to push their row's columns to the right."""
-    from superres.cli import _shipped_table
+    from superres.cli.models import shipped_table
 
     card = {"kind": "psnr", "scale": 4, "arch": "srvgg", "parameters": 1, "metrics": {"Set5": {"psnr": 31.0}}}
-    lines = _shipped_table({"short": {"card": card}, "a-much-longer-model-name": {"card": card}}).splitlines()
+    lines = shipped_table({"short": {"card": card}, "a-much-longer-model-name": {"card": card}}).splitlines()
     assert len({line.index(" psnr ") for line in lines[1:]}) == 1
     assert lines[0].index("kind") == lines[1].index("psnr")
 

@@ -292,7 +292,7 @@ def test_auto_precision_is_bf16_only_for_verified_models_on_cpus_with_native_bf1
 
 def test_the_defaults_score_within_0_01_db_in_bf16(shared):
     """What lets ``auto`` choose bf16 for them (models.BF16_VERIFIED)."""
-    from superres.evaluate import evaluate_folder
+    from superres.evaluate import EvalOptions, evaluate_folder
     from superres.models import BF16_VERIFIED, default_model_name
 
     for scale in (2, 3, 4):
@@ -301,7 +301,7 @@ def test_the_defaults_score_within_0_01_db_in_bf16(shared):
         scores = []
         for precision in ("fp32", "bf16"):
             result = evaluate_folder(
-                load_model(name, precision=precision), shared / "data/test/Set5", ("psnr",)
+                load_model(name, precision=precision), shared / "data/test/Set5", EvalOptions(("psnr",))
             )
             scores.append(np.mean([image.scores["psnr"] for image in result.images]))
         assert abs(scores[1] - scores[0]) <= 0.01, (name, scores)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from superres.evaluate import evaluate_folder, make_lr
+from superres.evaluate import EvalOptions, evaluate_folder, make_lr
 from superres.io import read_image
 from superres.metrics import mod_crop, niqe, psnr, rgb_to_y, ssim
 from superres.models import load_model
@@ -107,7 +107,7 @@ def test_bicubic_x4_set14_within_a_tenth(shared):
 )
 def test_official_imdn_x4_reproduces_the_paper(shared, set_name, expected_psnr, expected_ssim, gray_as_rgb):
     model = load_model(shared / "weights/imdn/IMDN_x4.pth")
-    result = evaluate_folder(model, shared / "data/test" / set_name, gray_as_rgb=gray_as_rgb)
+    result = evaluate_folder(model, shared / "data/test" / set_name, EvalOptions(gray_as_rgb=gray_as_rgb))
     assert result.mean("psnr") == pytest.approx(expected_psnr, abs=0.03)
     assert result.mean("ssim") == pytest.approx(expected_ssim, abs=0.002)
 
