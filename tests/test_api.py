@@ -94,3 +94,37 @@ def test_upscale_takes_options_or_keywords_alike(tmp_path):
     assert written == tmp_path / "photo_x2.png" and written.is_file()
     big = superres.upscale(Image.fromarray(pixels), model=model)
     assert isinstance(big, Image.Image) and big.size == (24, 20)
+
+
+def test_api_refuses_empty_and_complex_arrays():
+    """An empty array failed deep inside the tiler ("range() arg 3 must not be zero") and a
+    complex one came back with its imaginary part dropped (failed before)."""
+    with pytest.raises(ValueError, match=r"the image is empty \(shape \(0, 5, 3\)\)"):
+        superres.upscale(np.zeros((0, 5, 3), np.uint8), model="bicubic", scale=2)
+    with pytest.raises(ValueError, match="complex64 samples cannot be upscaled"):
+        superres.upscale(np.zeros((4, 4, 3), np.complex64), model="bicubic", scale=2)
+
+
+def test_api_returns_the_kind_it_was_given(tmp_path):
+    gray = smooth_image(8, 10, 1)[:, :, 0]
+    out = superres.upscale(gray, model="bicubic", scale=2)
+    assert isinstance(out, np.ndarray) and out.shape == (16, 20) and out.dtype == np.uint8
+    deep = smooth_image(8, 10).astype(np.uint16) * 257
+    assert superres.upscale(deep, model="bicubic", scale=2).dtype == np.uint16
+    pil = Image.fromarray(smooth_image(8, 10))
+    result = superres.upscale(pil, model="bicubic", scale=3)
+    assert isinstance(result, Image.Image) and result.size == (30, 24) and result.mode == "RGB"
+    src = tmp_path / "p.png"
+    pil.save(src)
+    written = superres.upscale(src, model="bicubic", scale=2)
+    assert written == tmp_path / "p_x2.png" and Image.open(written).size == (20, 16)
+    model = superres.load_model("bicubic", scale=2)
+    assert (model.scale, model.arch) == (2, "bicubic")
+
+
+def test_outscale_gives_the_requested_size():
+    from superres.api import upscale
+
+    image = (np.random.rand(30, 40, 3) * 255).astype(np.uint8)
+    out = upscale(image, model="bicubic", scale=4, outscale=2.5)
+    assert out.shape == (75, 100, 3) and out.dtype == np.uint8

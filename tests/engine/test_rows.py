@@ -1,9 +1,6 @@
-"""Tiled inference, TTA, outscale and concurrent use of one model."""
+"""Around the network: value mapping, stacks, alpha, row bands, outscale and progress."""
 
 from __future__ import annotations
-
-import itertools
-import threading
 
 import numpy as np
 import pytest
@@ -11,127 +8,10 @@ import torch
 
 from superres.archs import build_network
 from superres.engine.options import TileOptions, UpscaleOptions
-from superres.engine.tiles import CPU_TILE_CAP, axis_windows, choose_tile_size, upscale_tensor
 from superres.errors import SuperresError
-from superres.io import read_image
 from superres.models import SRModel, load_model
 from tests.conftest import smooth_image
-
-
-def _model(network, name="test"):
-    return SRModel(network.eval(), name, {}, name, torch.device("cpu"))
-
-
-def _photo_crop(shared, height=96, width=120):
-    pixels = read_image(shared / "data/test/Set14/baboon.png").pixels[:height, :width]
-    return torch.from_numpy(pixels.transpose(2, 0, 1).copy()).float()[None] / 255
-
-
-@pytest.mark.parametrize(
-    ("length", "tile", "overlap"),
-    [(100, 40, 8), (64, 64, 8), (65, 32, 16), (7, 32, 4), (320, 128, 16), (999, 97, 31)],
-)
-def test_windows_cover_the_whole_axis_with_at_least_the_overlap(length, tile, overlap):
-    size, starts = axis_windows(length, tile, overlap)
-    assert size <= tile and starts[0] == 0 and starts[-1] + size == length
-    for a, b in itertools.pairwise(starts):
-        assert b - a > 0 and a + size - b >= overlap
-    # the fewest windows that can do it: one window less could not reach the end
-    assert len(starts) == 1 or (len(starts) - 2) * (tile - overlap) + tile < length
-
-
-def test_tiled_equals_untiled_with_enough_overlap_real_network(shared):
-    model = load_model(shared / "weights/realesrgan/realesr-animevideov3.pth")
-    x = _photo_crop(shared)
-    whole = upscale_tensor(model, x, TileOptions(tile=0))
-    tiled = upscale_tensor(model, x, TileOptions(tile=64, tile_overlap=32))
-    assert tiled.shape == whole.shape
-    assert (tiled - whole).abs().max().item() <= 1 / 255
-
-
-def test_tiled_equals_untiled_for_a_shallow_network_and_odd_sizes():
-    model = _model(build_network("srvgg", scale=3, num_feat=8, num_conv=2))  # receptive radius 4
-    x = torch.rand(1, 3, 53, 47)
-    whole = upscale_tensor(model, x, TileOptions(tile=0))
-    tiled = upscale_tensor(model, x, TileOptions(tile=20, tile_overlap=16))
-    assert (tiled - whole).abs().max().item() <= 1 / 255
-
-
-def test_too_little_overlap_shows_seams_so_the_overlap_test_can_fail(shared):
-    model = load_model(shared / "weights/realesrgan/realesr-animevideov3.pth")
-    x = _photo_crop(shared)
-    whole = upscale_tensor(model, x, TileOptions(tile=0))
-    tiled = upscale_tensor(model, x, TileOptions(tile=32, tile_overlap=0))
-    assert (tiled - whole).abs().max().item() > 4 / 255
-
-
-def test_network_never_sees_more_than_one_tile():
-    network = build_network("srvgg", scale=2, num_feat=8, num_conv=1)
-    seen = []
-    network.register_forward_hook(lambda _m, inputs, _o: seen.append(tuple(inputs[0].shape[-2:])))
-    upscale_tensor(_model(network), torch.rand(1, 3, 150, 90), TileOptions(tile=32, tile_overlap=8))
-    assert len(seen) > 10 and max(max(s) for s in seen) <= 32
-
-
-def test_auto_tile_size_respects_the_memory_budget():
-    model = _model(build_network("srvgg", scale=4, num_feat=64, num_conv=4))
-    big, small = choose_tile_size(model, 1 << 30), choose_tile_size(model, 8 << 20)
-    assert small < big <= CPU_TILE_CAP and small % 16 == 0
-
-
-def test_tta_of_a_dihedral_equivariant_model_changes_nothing():
-    model = load_model("bicubic", scale=2)
-    x = torch.rand(1, 3, 20, 24)
-    plain = upscale_tensor(model, x, TileOptions(tile=0))
-    ensembled = upscale_tensor(model, x, TileOptions(tile=0, tta=True))
-    assert (plain - ensembled).abs().max().item() < 1e-5
-
-
-def test_tta_averages_eight_transforms():
-    calls = []
-    model = _model(build_network("srvgg", scale=2, num_feat=4, num_conv=1))
-    model.network.register_forward_hook(lambda *_: calls.append(1))  # after the model's own probe run
-    upscale_tensor(model, torch.rand(1, 3, 10, 12), TileOptions(tile=0, tta=True))
-    assert len(calls) == 8
-
-
-def test_one_model_used_from_several_threads_gives_the_serial_results(shared):
-    model = load_model(shared / "weights/imdn/IMDN_x2.pth")
-    inputs = [torch.rand(1, 3, 24 + 4 * i, 30) for i in range(4)]
-    expected = [upscale_tensor(model, x, TileOptions(tile=16, tile_overlap=4)) for x in inputs]
-    results: dict[int, torch.Tensor] = {}
-
-    def work(i: int) -> None:
-        for _ in range(3):
-            results[i] = upscale_tensor(model, inputs[i], TileOptions(tile=16, tile_overlap=4))
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for i, want in enumerate(expected):
-        assert torch.allclose(results[i], want, atol=1e-6)
-
-
-def test_outscale_gives_the_requested_size():
-    from superres.api import upscale
-
-    image = (np.random.rand(30, 40, 3) * 255).astype(np.uint8)
-    out = upscale(image, model="bicubic", scale=4, outscale=2.5)
-    assert out.shape == (75, 100, 3) and out.dtype == np.uint8
-
-
-def test_automatic_tile_size_does_not_touch_the_shared_network(monkeypatch):
-    """Choosing a tile size must not register hooks on a model other threads may be running."""
-    model = _model(build_network("srvgg", scale=2, num_feat=8, num_conv=1))
-
-    def refuse(*_args, **_kwargs):
-        raise AssertionError("hook registered on a shared network")
-
-    monkeypatch.setattr(torch.nn.Module, "register_forward_hook", refuse)
-    out = upscale_tensor(model, torch.rand(1, 3, 40, 30), TileOptions(tile=None))
-    assert out.shape == (1, 3, 80, 60)
+from tests.engine import tiny_model
 
 
 def test_upscale_float_is_upscale_image_before_rounding():
@@ -140,7 +20,7 @@ def test_upscale_float_is_upscale_image_before_rounding():
     from superres.api import upscale_float, upscale_image
     from superres.io import ImageData
 
-    model = _model(build_network("srvgg", scale=2, num_feat=8, num_conv=1))
+    model = tiny_model(build_network("srvgg", scale=2, num_feat=8, num_conv=1))
     sixteen_bit = smooth_image(12, 10, 3).astype(np.uint16) * 257
     twelve_bit = smooth_image(12, 10, 3).astype(np.uint16) * 16
     for pixels in (smooth_image(12, 10, 3), smooth_image(12, 10, 1), sixteen_bit, twelve_bit):
@@ -273,38 +153,6 @@ def test_progress_counts_every_tile_of_the_job_once_against_one_total(
     api.upscale_image(model, image, UpscaleOptions(options, outscale=outscale), on_tile=report)
     total = reports[0][1]
     assert total == len(tiles) > 1 and reports == [(done, total) for done in range(1, total + 1)]
-
-
-def test_auto_precision_is_bf16_only_for_verified_models_on_cpus_with_native_bf16(monkeypatch, shared):
-    """bf16 autocast runs 1.4-2x faster than fp32 on CPUs with AVX-512 BF16 or AMX, and the
-    shipped compact models lose under 0.01 dB in it; other networks (IMDN x2: -0.028 dB) and
-    CPUs without native bf16 (about 10x slower there) stay fp32."""
-    from superres import models
-
-    for native in (False, True):
-        monkeypatch.setattr(models, "cpu_has_native_bf16", lambda native=native: native)
-        assert load_model(scale=2).precision == ("bf16" if native else "fp32")  # the x2 default
-        assert load_model("compact-x4-kd").precision == ("bf16" if native else "fp32")
-        assert load_model("compact64-x4-kd", precision="fp32").precision == "fp32"
-        assert load_model("photo-gan").precision == "fp32"  # not verified
-        assert load_model(shared / "weights/imdn/IMDN_x2.pth").precision == "fp32"
-
-
-def test_the_defaults_score_within_0_01_db_in_bf16(shared):
-    """What lets ``auto`` choose bf16 for them (models.BF16_VERIFIED)."""
-    from superres.evaluate import EvalOptions, evaluate_folder
-    from superres.models import BF16_VERIFIED, default_model_name
-
-    for scale in (2, 3, 4):
-        name = default_model_name(scale)
-        assert name in BF16_VERIFIED
-        scores = []
-        for precision in ("fp32", "bf16"):
-            result = evaluate_folder(
-                load_model(name, precision=precision), shared / "data/test/Set5", EvalOptions(("psnr",))
-            )
-            scores.append(np.mean([image.scores["psnr"] for image in result.images]))
-        assert abs(scores[1] - scores[0]) <= 0.01, (name, scores)
 
 
 def test_bicubic_alpha_upsampler_resizes_alpha_and_leaves_colour_to_the_network(monkeypatch):
