@@ -97,8 +97,8 @@ def test_upscale_takes_options_or_keywords_alike(tmp_path):
 
 
 def test_api_refuses_empty_and_complex_arrays():
-    """An empty array failed deep inside the tiler ("range() arg 3 must not be zero") and a
-    complex one came back with its imaginary part dropped (failed before)."""
+    """An empty array is refused up front (not deep inside the tiler: "range() arg 3 must not
+    be zero"), and a complex one rather than coming back with its imaginary part dropped."""
     with pytest.raises(ValueError, match=r"the image is empty \(shape \(0, 5, 3\)\)"):
         superres.upscale(np.zeros((0, 5, 3), np.uint8), model="bicubic", scale=2)
     with pytest.raises(ValueError, match="complex64 samples cannot be upscaled"):

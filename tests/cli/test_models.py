@@ -16,7 +16,7 @@ def test_models_command_lists_every_network(capsys):
 
 
 def test_shipped_table_columns_line_up_with_long_names():
-    """Names longer than 14 characters used to push their row's columns to the right."""
+    """Names longer than 14 characters do not push their row's columns to the right."""
     from superres.cli.models import shipped_table
 
     card = {"kind": "psnr", "scale": 4, "arch": "srvgg", "parameters": 1, "metrics": {"Set5": {"psnr": 31.0}}}

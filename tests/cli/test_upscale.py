@@ -84,9 +84,9 @@ def test_bomb_limit_can_be_raised_explicitly(tmp_path):
 
 
 def test_the_limit_can_be_raised_past_pillows_own(tmp_path, capsys):
-    """Pillow refuses images over its own limit (178,956,970 pixels) when it opens them, so
-    --max-pixels could not admit a 13400x13400 scan: it failed as a decompression bomb.
-    Past our limit, decoding is now attempted (and fails here: the file holds no pixels)."""
+    """Pillow refuses images over its own limit (178,956,970 pixels) when it opens them; a
+    --max-pixels past it admits a 13400x13400 scan, which is not refused as a decompression
+    bomb: decoding is attempted (and fails here: the file holds no pixels)."""
     from PIL import Image
 
     _bomb_png(tmp_path / "scan.png", side=13_400)
@@ -111,9 +111,9 @@ def test_never_overwrites_an_input(tmp_path, capsys):
 
 
 def test_two_inputs_with_one_output_name_never_overwrite_each_other(tmp_path, capsys):
-    """photo.bmp and photo.png both give photo_x2.png with --ext png: the second result used to
-    overwrite the first without a word. The first keeps the name; the second fails, named.
-    A file named twice is one input, not a clash."""
+    """photo.bmp and photo.png both give photo_x2.png with --ext png: the first keeps the name;
+    the second fails, named, and overwrites nothing. A file named twice is one input, not a
+    clash."""
     Image.fromarray(smooth_image(6, 6)).save(tmp_path / "photo.bmp")
     Image.fromarray(smooth_image(5, 5)).save(tmp_path / "photo.png")
     out = tmp_path / "out"
@@ -130,9 +130,8 @@ def test_two_inputs_with_one_output_name_never_overwrite_each_other(tmp_path, ca
 
 
 def test_an_output_that_cannot_hold_the_results_is_a_usage_error(tmp_path, capsys):
-    """-o naming a file that is not an image failed every input with a FileExistsError, and
-    -o out.png with two inputs made a folder called out.png (failed before); both are now
-    usage errors, and nothing is written."""
+    """-o naming a file that is not an image, and -o out.png with two inputs, are usage errors
+    (not a FileExistsError for every input, nor a folder called out.png); nothing is written."""
     Image.fromarray(smooth_image(6, 6)).save(tmp_path / "a.png")
     Image.fromarray(smooth_image(6, 6)).save(tmp_path / "b.png")
     (tmp_path / "notes.txt").write_text("mine")
@@ -160,8 +159,8 @@ def test_a_folder_that_cannot_be_made_is_a_one_line_error(shared, tmp_path, caps
 
 
 def test_rerunning_a_folder_in_place_redoes_its_results_instead_of_upscaling_them(tmp_path, capsys):
-    """A second run over a folder used to take the first run's a_x2.png as an input (writing
-    a_x2_x2.png) and then refuse a.png, whose output would overwrite that 'input'."""
+    """A second run over a folder leaves out the first run's a_x2.png as an input (no
+    a_x2_x2.png) and writes a.png's output afresh, rather than refusing to overwrite that 'input'."""
     Image.fromarray(smooth_image(6, 6)).save(tmp_path / "a.png")
     args = ["upscale", str(tmp_path), "-m", "bicubic", "-s", "2"]
     assert main([*args, "-q"]) == 0
@@ -195,8 +194,8 @@ def test_skip_existing_resumes_a_batch(tmp_path, capsys):
 
 
 def test_files_a_folder_holds_that_are_not_images_are_named_in_a_note(tmp_path, capsys):
-    """A folder's files of other types (GIFs, then) were left out without a word, and a
-    hidden ._NAME.png (macOS) failed the batch as a corrupt image; hidden files are now
+    """A folder's files of other types are named in a note, not left out without a word, and a
+    hidden ._NAME.png (macOS) does not fail the batch as a corrupt image: hidden files are
     left out, as shell globs do."""
     src = tmp_path / "in"
     src.mkdir()
@@ -211,8 +210,8 @@ def test_files_a_folder_holds_that_are_not_images_are_named_in_a_note(tmp_path, 
 
 
 def test_a_result_too_large_for_webp_fails_before_the_upscale(tmp_path, capsys, monkeypatch):
-    """A WebP result over 16383 pixels a side ended the batch with a traceback (Pillow's
-    ValueError) after the whole upscale; it is now refused first and the batch goes on."""
+    """A WebP result over 16383 pixels a side is refused before the upscale, and the batch goes
+    on (no traceback from Pillow's ValueError after the whole upscale)."""
     import superres.api
 
     src = tmp_path / "in"

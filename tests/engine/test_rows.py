@@ -34,9 +34,9 @@ def test_upscale_float_is_upscale_image_before_rounding():
 
 
 def test_12_bit_data_in_16_bit_samples_is_upscaled_as_well_as_at_16_bits():
-    """12-bit medical or satellite data in 16-bit samples used to go to the network divided
-    by 65535, a dim, flat image (2.5 dB worse on Set5 with the x4 default); it is now mapped
-    by the largest value of the bit depth in use, so the unused top bits change nothing."""
+    """12-bit medical or satellite data in 16-bit samples is mapped by the largest value of
+    the bit depth in use, so the unused top bits change nothing (divided by 65535, it would
+    reach the network as a dim, flat image: 2.5 dB worse on Set5 with the x4 default)."""
     from superres.api import upscale_image
     from superres.engine.values import value_range
     from superres.io import ImageData
@@ -52,8 +52,8 @@ def test_12_bit_data_in_16_bit_samples_is_upscaled_as_well_as_at_16_bits():
 
 
 def test_a_stack_shares_one_value_mapping():
-    """Each page of a float stack went through its own min..max, so a dim slice was stretched
-    for the network and a bright one not: neighbouring slices were not treated alike."""
+    """The pages of a float stack share one min..max, so neighbouring slices are treated alike
+    (a page's own range would stretch a dim slice for the network and a bright one not)."""
     from superres.api import upscale_image
     from superres.io import ImageData, TiffStack
 
@@ -66,8 +66,8 @@ def test_a_stack_shares_one_value_mapping():
 
 
 def test_alpha_has_its_own_value_mapping():
-    """12-bit colour with a full 16-bit alpha was mapped by 65535 as a whole (the colour dim
-    and flat for the network), since the alpha's bit depth decided for every band."""
+    """12-bit colour with a full 16-bit alpha is mapped by its own bit depth, not by the
+    alpha's 65535 (which would make the colour dim and flat for the network)."""
     from superres.api import upscale_image
     from superres.io import ImageData
 
@@ -80,9 +80,9 @@ def test_alpha_has_its_own_value_mapping():
 
 
 def test_a_large_tiled_result_is_made_in_row_bands_equal_to_one_piece(monkeypatch):
-    """Tiled runs held the whole float32 output (4 bytes a sample) before rounding; past
-    ROW_BAND_BYTES they now go in bands of rows with context above and below, straight into
-    the result, which stays what one piece gives (up to the blend's float rounding)."""
+    """Past ROW_BAND_BYTES of float32 output (4 bytes a sample), a tiled run goes in bands of
+    rows with context above and below, straight into the result, which stays what one piece
+    gives (up to the blend's float rounding)."""
     from superres import api
     from superres.engine import rows
     from superres.io import ImageData
@@ -102,9 +102,8 @@ def test_a_large_tiled_result_is_made_in_row_bands_equal_to_one_piece(monkeypatc
 
 @pytest.mark.parametrize("outscale", [3.3, 1.0])
 def test_outscale_goes_in_row_bands_too(monkeypatch, outscale):
-    """--outscale resized the whole float32 result at once, so a large image held 4 bytes a
-    sample of the model-scale output whatever the band limit. Each row band is now resized
-    from the network rows it reads, equal to resizing the whole output (up to rounding)."""
+    """--outscale resizes each row band from the network rows it reads, equal to resizing the
+    whole output (up to rounding), so the model-scale float32 output is never held whole."""
     import torch
 
     from superres import api
@@ -135,8 +134,8 @@ def test_outscale_goes_in_row_bands_too(monkeypatch, outscale):
 def test_progress_counts_every_tile_of_the_job_once_against_one_total(
     monkeypatch, bands, has_alpha, pages, outscale
 ):
-    """The tile bar counted one network pass and started again with each row band, alpha,
-    band of a multi-band image and page; it now counts the whole job against one total."""
+    """The tile bar counts the whole job against one total: every row band, alpha, band of a
+    multi-band image and page, each tile once."""
     from superres import api
     from superres.engine import rows
     from superres.io import ImageData, TiffStack
