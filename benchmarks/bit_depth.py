@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from superres.api import _upscale_page, upscale_image
+from superres.api import UpscaleOptions, upscale_image
+from superres.engine.rows import upscale_page
+from superres.engine.values import Page, ValueMapping
 from superres.evaluate import iter_pairs
-from superres.inference import TileOptions
 from superres.io import ImageData
 from superres.metrics import psnr
 from superres.models import load_model
@@ -39,7 +40,8 @@ def main() -> None:
         lr12 = np.round(lr.astype(np.float64) * 4095 / 255).astype(np.uint16)
         hr12 = np.round(hr.astype(np.float64) * 4095 / 255)
         now = upscale_image(model, ImageData(lr12)).pixels
-        before = _upscale_page(model, ImageData(lr12), None, TileOptions(), None, None, 0.0, 65535.0)
+        page = Page(ImageData(lr12), None, ValueMapping(0.0, 65535.0))
+        before = upscale_page(model, page, UpscaleOptions())
         rows["8-bit"].append(psnr(upscale_image(model, ImageData(lr)).pixels, hr, crop_border=model.scale))
         rows["12-bit, / 4095 (now)"].append(_psnr_12bit(now, hr12, model.scale))
         rows["12-bit, / 65535 (before)"].append(_psnr_12bit(before, hr12, model.scale))

@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 from superres.archs import build_network, count_parameters
-from superres.inference import TileOptions, upscale_tensor
+from superres.engine.options import TileOptions
+from superres.engine.tiles import upscale_tensor
 from superres.models import SRModel
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from superres.api import upscale_float
+from superres.engine.options import TileOptions
 from superres.evaluate import iter_pairs
-from superres.inference import TileOptions
 from superres.models import load_model
 
 ROOT = Path(__file__).resolve().parents[1]

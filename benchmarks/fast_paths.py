@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from superres.inference import TileOptions, upscale_tensor
+from superres.engine.options import TileOptions
+from superres.engine.tiles import upscale_tensor
 from superres.io import read_image
 from superres.metrics import mod_crop, psnr
 from superres.models import load_model

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from report import crops_picture, markdown_table, write_report, written_by
 
-from superres.evaluate import evaluate_folder, iter_pairs
+from superres.evaluate import EvalOptions, evaluate_folder, iter_pairs
 from superres.metrics import grid_strength, niqe
 from superres.models import load_model
 
@@ -68,7 +68,9 @@ def main() -> int:
     for name, model in models.items():
         results = [
             evaluate_folder(
-                model, args.shared / "data/test" / s, ("psnr", "niqe", "grid"), niqe_params=params
+                model,
+                args.shared / "data/test" / s,
+                EvalOptions(("psnr", "niqe", "grid"), niqe_params=params),
             )
             for s in SETS
         ]

@@ -1,5 +1,5 @@
 """Peak memory of upscaling one large image, each way in a fresh process: the result made in
-row bands (the default, ``superres.api.ROW_BAND_BYTES``) or in one piece, and kept in memory
+row bands (the default, ``superres.engine.rows.ROW_BAND_BYTES``) or in one piece, and kept in memory
 (``upscale_image``) or written to a TIFF or PNG file (``upscale_file``, which writes a result
 past one band as it is made, so the result is never held whole).
 
@@ -29,12 +29,14 @@ WORKER = """
 import resource, sys
 import numpy as np
 import superres.api as api
+import superres.engine.rows as rows
+from superres.api import UpscaleOptions
 from superres.io import ImageData, write_image
 from superres.models import load_model
 mode, folder, width, height = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 outscale = float(sys.argv[5]) if sys.argv[5] != "none" else None
 if mode.endswith("one piece"):
-    api.ROW_BAND_BYTES = 1 << 62
+    rows.ROW_BAND_BYTES = 1 << 62
 model = load_model("bicubic", scale=4)
 image = ImageData(np.random.default_rng(0).integers(0, 256, (height, width, 3), np.uint8))
 to_file = mode.split()[0] in ("TIFF", "PNG")
@@ -44,9 +46,9 @@ if to_file:
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 if to_file:
     out = folder + ("/out.tif" if mode.startswith("TIFF") else "/out.png")
-    api.upscale_file(model, folder + "/in.png", out, outscale=outscale)
+    api.upscale_file(model, folder + "/in.png", out, UpscaleOptions(outscale=outscale))
 else:
-    api.upscale_image(model, image, outscale=outscale)
+    api.upscale_image(model, image, UpscaleOptions(outscale=outscale))
 print(before // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
 

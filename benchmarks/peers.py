@@ -110,8 +110,8 @@ def _make_upscaler(spec: dict, threads: int):
         return run
     import torch
 
+    from superres.engine.options import TileOptions
     from superres.evaluate import super_resolve
-    from superres.inference import TileOptions
     from superres.models import load_model
 
     torch.set_num_threads(threads)

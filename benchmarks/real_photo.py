@@ -20,7 +20,7 @@ from pathlib import Path
 
 from report import REAL_PHOTO_DEGRADATIONS, crops_picture, markdown_table, write_report, written_by
 
-from superres.evaluate import LRDegradation, evaluate_folder
+from superres.evaluate import EvalOptions, LRDegradation, evaluate_folder
 from superres.models import default_model_name, load_model, shipped_of_kind
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +52,8 @@ def scale_section(scale: int, shared: Path, out: Path) -> list[str]:
         for degradation in REAL_PHOTO_DEGRADATIONS:
             row = [set_name, degradation.describe(), f"`{degradation.eval_options() or '(none)'}`"]
             for model in models.values():
-                result = evaluate_folder(model, shared / "data/test" / set_name, degradation=degradation)
+                options = EvalOptions(degradation=degradation)
+                result = evaluate_folder(model, shared / "data/test" / set_name, options)
                 row.append(f"{result.mean('psnr'):.2f} / {result.mean('ssim'):.4f}")
             rows.append(row)
             print(rows[-1], file=sys.stderr)

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from superres.engine.options import TileOptions
 from superres.evaluate import LRDegradation, iter_pairs, super_resolve
-from superres.inference import TileOptions
 
 CROP_SIDE, ZOOM = 96, 2
 # The degraded LR that the models for real photos are scored and tuned on (real_photo.py,

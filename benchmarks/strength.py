@@ -19,7 +19,7 @@ from pathlib import Path
 
 from report import REAL_PHOTO_DEGRADATIONS, markdown_table, write_report, written_by
 
-from superres.evaluate import LRDegradation, evaluate_folder
+from superres.evaluate import EvalOptions, LRDegradation, evaluate_folder
 from superres.models import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +41,7 @@ def main() -> int:
     for strength in args.strengths:
         model = load_model(args.model, precision="fp32", strength=strength)
         scores = [
-            evaluate_folder(model, folder, ("psnr",), degradation=d).mean("psnr")
+            evaluate_folder(model, folder, EvalOptions(("psnr",), degradation=d)).mean("psnr")
             for d in REAL_PHOTO_DEGRADATIONS
         ]
         degraded = [s for s, d in zip(scores, REAL_PHOTO_DEGRADATIONS, strict=True) if d != LRDegradation()]

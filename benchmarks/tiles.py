@@ -15,7 +15,8 @@ import time
 import torch
 
 from superres.archs import build_network
-from superres.inference import TileOptions, upscale_tensor
+from superres.engine.options import TileOptions
+from superres.engine.tiles import upscale_tensor
 from superres.models import SRModel
 
 NETWORKS = {

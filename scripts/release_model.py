@@ -22,7 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from superres.errors import SuperresError
-from superres.evaluate import LRDegradation, evaluate_folder
+from superres.evaluate import EvalOptions, LRDegradation, evaluate_folder
 from superres.models import PRETRAINED_DIR, SRModel, blended, load_model
 from superres.train.recipe import load_recipe
 from superres.train.trainer import model_kind
@@ -70,8 +70,7 @@ def release(weights: Path, shared: Path, strength: float | None = None) -> None:
         result = evaluate_folder(
             model,
             shared / "data/test" / set_name,
-            metrics,
-            niqe_params=shared / "data/niqe/niqe_pris_params.npz",
+            EvalOptions(metrics, niqe_params=shared / "data/niqe/niqe_pris_params.npz"),
         )
         table[set_name] = {m: round(result.mean(m), 4) for m in metrics}
         print(set_name, table[set_name], file=sys.stderr)
@@ -95,7 +94,7 @@ def degraded_scores(model: SRModel, name: str, shared: Path, degradation: LRDegr
     """PSNR / SSIM on Set14 and BSD100 from degraded LR, with the command that reproduces them."""
     sets = {}
     for set_name in SETS[1:]:
-        result = evaluate_folder(model, shared / "data/test" / set_name, degradation=degradation)
+        result = evaluate_folder(model, shared / "data/test" / set_name, EvalOptions(degradation=degradation))
         sets[set_name] = {m: round(result.mean(m), 4) for m in ("psnr", "ssim")}
         print(set_name, degradation.describe(), sets[set_name], file=sys.stderr)
     data = " ".join(f"../shared/data/test/{s}" for s in SETS[1:])

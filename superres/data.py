@@ -3,7 +3,7 @@ sample. The LR side is one of: the MATLAB-style bicubic of the HR image (made on
 images from paired folders, or a fresh real-world degradation of each HR patch. A teacher
 model's output for each LR image (made once) may come with every patch as a second target.
 Images may be 8- or 16-bit; each is scaled to 0..1 as inference scales it
-(``superres.api.value_range``: 16-bit data by the bit depth it uses), its copies and LR alike.
+(``superres.engine.values.value_range``: 16-bit data by the bit depth it uses), its copies and LR alike.
 
 Sampling is stateless: training sample number ``k`` (counted over the whole run) takes its
 image, crop and flips from a generator seeded with ``(seed, k)``. So a resumed run, a run
@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from superres.api import value_range
 from superres.degradations import DegradationConfig, degrade
+from superres.engine.values import value_range
 from superres.errors import SuperresError
 from superres.evaluate import lr_partner, make_lr, resize_integer
 from superres.io import image_files, read_image

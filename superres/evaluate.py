@@ -27,9 +27,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from superres.api import upscale_image, value_range
+from superres.api import upscale_image
+from superres.engine.options import TileOptions, UpscaleOptions
+from superres.engine.values import value_range
 from superres.errors import SuperresError
-from superres.inference import TileOptions
 from superres.io import ImageData, image_files, read_image, write_image
 from superres.metrics import GRID_BLUR, NIQE_BLOCK, SSIM_WINDOW, grid_strength, mod_crop, niqe, psnr, ssim
 from superres.models import SRModel
@@ -167,37 +168,49 @@ def iter_pairs(
 
 def super_resolve(model: SRModel, lr: np.ndarray, options: TileOptions) -> np.ndarray:
     """Upscale a uint8 LR image and round to uint8, as evaluation scripts save results."""
-    return upscale_image(model, ImageData(lr), options).pixels
+    return upscale_image(model, ImageData(lr), UpscaleOptions(tiling=options)).pixels
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """How :func:`evaluate_folder` scores: ``metrics`` (of METRICS); ``tiling`` (default whole
+    images, as the papers do); on the Y channel or (``y_channel=False``) RGB; ``niqe_params``:
+    the pristine NIQE model, needed for "niqe"; ``save_dir``: also write the upscaled images
+    to ``save_dir/<folder name>/``; ``gray_as_rgb``, ``degradation``: see the module docstring."""
+
+    metrics: tuple[str, ...] = ("psnr", "ssim")
+    tiling: TileOptions = TileOptions(tile=0)
+    y_channel: bool = True
+    niqe_params: Path | None = None
+    save_dir: Path | None = None
+    gray_as_rgb: bool = False
+    degradation: LRDegradation | None = None
 
 
 def evaluate_folder(
     model: SRModel,
-    folder: Path,
-    metrics: tuple[str, ...] = ("psnr", "ssim"),
-    options: TileOptions = TileOptions(tile=0),
-    y_channel: bool = True,
-    niqe_params: Path | None = None,
-    save_dir: Path | None = None,
+    folder: str | Path,
+    options: EvalOptions = EvalOptions(),
+    *,
     on_image: Callable[[str], None] | None = None,
-    gray_as_rgb: bool = False,
-    degradation: LRDegradation | None = None,
 ) -> SetResult:
-    """Score ``model`` on one folder (a test set) with the protocol in the module docstring."""
+    """Score ``model`` on one folder (a test set) with the protocol in the module docstring;
+    ``on_image(name)`` after each image."""
     folder = Path(folder)
     if not folder.is_dir():
         raise SuperresError("no such folder", folder)
-    scale = model.scale
+    scale, metrics = model.scale, options.metrics
     result = SetResult(folder.name, scale)
-    for name, hr, lr in iter_pairs(folder, scale, gray_as_rgb, degradation):
+    for name, hr, lr in iter_pairs(folder, scale, options.gray_as_rgb, options.degradation):
         problem = _too_small(metrics, scale, *hr.shape[:2])
         if problem:
             raise SuperresError(f"{name} {problem}", folder)
         start = time.perf_counter()
-        sr = super_resolve(model, lr, options)
+        sr = super_resolve(model, lr, options.tiling)
         seconds = time.perf_counter() - start
-        scores = _scores(*_in_8bit_units(sr, hr), metrics, scale, y_channel, niqe_params)
-        if save_dir is not None:
-            out = Path(save_dir) / folder.name / f"{name}.png"
+        scores = _scores(*_in_8bit_units(sr, hr), metrics, scale, options.y_channel, options.niqe_params)
+        if options.save_dir is not None:
+            out = Path(options.save_dir) / folder.name / f"{name}.png"
             out.parent.mkdir(parents=True, exist_ok=True)
             write_image(out, ImageData(sr))
         result.images.append(ImageResult(name, scores, seconds))
@@ -260,14 +273,16 @@ def _scores(
 def format_results(
     model: SRModel,
     results: list[SetResult],
+    *,
     metrics: tuple[str, ...],
-    style: str,
-    per_image: bool,
+    style: str = "table",
+    per_image: bool = False,
     tta: bool = False,
     degradation: LRDegradation | None = None,
 ) -> str:
-    """Render results as a Markdown table, CSV or JSON; ``tta`` marks self-ensemble scores,
-    ``degradation`` scores on degraded LR."""
+    """Render results as a Markdown table (``style`` "table"), CSV or JSON, with a row per
+    image too if ``per_image``; ``tta`` marks self-ensemble scores, ``degradation`` scores on
+    degraded LR."""
     columns = [m for m in METRICS if m in metrics]
     if style == "json":
         payload = {

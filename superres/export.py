@@ -34,7 +34,7 @@ class ExportResult:
     max_difference: float | None  # from PyTorch's output on a test input; None: not checked
 
 
-def export_onnx(model: SRModel, path: str | Path, opset: int = OPSET, check: bool = True) -> ExportResult:
+def export_onnx(model: SRModel, path: str | Path, *, opset: int = OPSET, check: bool = True) -> ExportResult:
     """Write ``model``'s network to ``path`` as ONNX (atomically). With ``check``, and
     onnxruntime installed, run the file on a test input and refuse it (SuperresError) if its
     output differs from PyTorch's by more than CHECK_TOLERANCE. The exporter's own notes

@@ -103,6 +103,7 @@ def imresize_rows(
 def imresize(
     x: torch.Tensor,
     scale: float | None = None,
+    *,
     size: tuple[int, int] | None = None,
     antialias: bool = True,
     uint8_path: bool = False,

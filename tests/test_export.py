@@ -69,8 +69,8 @@ def test_a_network_the_exporter_cannot_trace_is_a_one_line_error(tmp_path):
 @pytest.mark.filterwarnings("ignore:.*LeafSpec")  # the exporter's own note, not ours
 def test_export_leaves_other_threads_output_alone(tmp_path, capsys):
     """The library call holds nothing back: another thread printing during an export is
-    heard (the exporter's notes are hidden by `superres export` only). Before, the export
-    swapped sys.stdout process-wide and the other thread's lines were lost."""
+    heard (the exporter's notes are hidden by `superres export` only, which may swap
+    sys.stdout process-wide)."""
     import threading
     import time
 
@@ -98,8 +98,8 @@ def test_the_export_command_prints_one_line(tmp_path, capsys):
 
 
 def test_export_makes_its_folder_or_says_why_it_cannot(tmp_path, capsys):
-    """A missing folder gave a FileNotFoundError traceback (failed before); it is made, as
-    superres upscale makes its output folders, and one that cannot be is a one-line error."""
+    """A missing folder is made, as superres upscale makes its output folders, and one that
+    cannot be is a one-line error (not a FileNotFoundError traceback)."""
     assert main(["export", "-m", "compact-x2-kd", "-o", str(tmp_path / "new/dir/m.onnx"), "--no-check"]) == 0
     assert (tmp_path / "new/dir/m.onnx").is_file()
     (tmp_path / "file").write_text("")

@@ -1,5 +1,4 @@
-"""The benchmark protocol pinned against its references: MATLAB-made LR images, the
-published bicubic and IMDN tables, and MATLAB NIQE."""
+"""Quality metrics pinned against their references: PSNR, SSIM, MATLAB NIQE and the grid strength."""
 
 from __future__ import annotations
 
@@ -8,37 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from superres.evaluate import evaluate_folder, make_lr
+from superres.evaluate import make_lr
 from superres.io import read_image
-from superres.metrics import mod_crop, niqe, psnr, rgb_to_y, ssim
+from superres.metrics import niqe, psnr, rgb_to_y, ssim
 from superres.models import load_model
-from superres.resize import imresize
-
-SET5 = ("baby", "bird", "butterfly", "head", "woman")
-
-
-@pytest.mark.parametrize("scale", [2, 3, 4])
-def test_bicubic_downscale_matches_matlab_made_lr(shared, scale):
-    diffs = []
-    for name in SET5:
-        hr = mod_crop(read_image(shared / f"data/test/Set5/{name}.png").pixels, scale)
-        matlab = read_image(shared / f"data/test-lr/Set5/x{scale}/{name}.png").pixels
-        ours = make_lr(hr, scale)
-        assert ours.shape == matlab.shape
-        diffs.append(np.abs(ours.astype(int) - matlab.astype(int)).ravel())
-    diff = np.concatenate(diffs)
-    assert np.mean(diff <= 1) >= 0.99  # identical up to rounding on >= 99% of values
-    assert np.mean(diff == 0) >= 0.985
-    assert diff.mean() <= 0.2
-
-
-def test_resize_keeps_flat_images_flat_and_matches_size_rules():
-    x = torch.full((1, 3, 7, 9), 0.25, dtype=torch.float64)
-    for scale in (0.5, 1 / 3, 2.0, 3.0):
-        y = imresize(x, scale=scale)
-        assert y.shape[-2:] == (int(np.ceil(7 * scale)), int(np.ceil(9 * scale)))
-        assert torch.allclose(y, torch.full_like(y, 0.25))
-    assert imresize(x, size=(10, 4)).shape[-2:] == (10, 4)
 
 
 def test_psnr_and_ssim_basics():
@@ -80,42 +52,6 @@ def test_niqe_of_an_image_of_one_block(shared, tmp_path, capsys):
     Image.fromarray(crop[:80, :80]).save(tmp_path / "small.png")
     assert main(["eval", "-m", "bicubic", "-s", "4", "--data", str(tmp_path), "--metrics", "niqe", "-q"]) == 1
     assert "small is 80x80: too small for NIQE's 96-pixel blocks" in capsys.readouterr().err
-
-
-# Published values (RCAN table 3 for bicubic; the IMDN paper for IMDN), PSNR dB / SSIM.
-@pytest.mark.parametrize(
-    ("set_name", "expected_psnr"),
-    [("Set5", 28.42), ("BSD100", 25.96)],
-)
-def test_bicubic_x4_reproduces_the_published_table(shared, set_name, expected_psnr):
-    result = evaluate_folder(load_model("bicubic", scale=4), shared / "data/test" / set_name)
-    assert result.mean("psnr") == pytest.approx(expected_psnr, abs=0.03)
-
-
-def test_bicubic_x4_set14_within_a_tenth(shared):
-    result = evaluate_folder(load_model("bicubic", scale=4), shared / "data/test/Set14")
-    assert result.mean("psnr") == pytest.approx(26.00, abs=0.1)
-
-
-@pytest.mark.parametrize(
-    ("set_name", "expected_psnr", "expected_ssim", "gray_as_rgb"),
-    [
-        ("Set5", 32.21, 0.8948, False),
-        ("Set14", 28.58, 0.7811, True),  # IMDN's table replicated the gray bridge.png to RGB
-        ("BSD100", 27.56, 0.7353, False),
-    ],
-)
-def test_official_imdn_x4_reproduces_the_paper(shared, set_name, expected_psnr, expected_ssim, gray_as_rgb):
-    model = load_model(shared / "weights/imdn/IMDN_x4.pth")
-    result = evaluate_folder(model, shared / "data/test" / set_name, gray_as_rgb=gray_as_rgb)
-    assert result.mean("psnr") == pytest.approx(expected_psnr, abs=0.03)
-    assert result.mean("ssim") == pytest.approx(expected_ssim, abs=0.002)
-
-
-def test_gray_as_itself_is_the_default(shared):
-    model = load_model(shared / "weights/imdn/IMDN_x4.pth")
-    default = evaluate_folder(model, shared / "data/test/Set14").mean("psnr")
-    assert default == pytest.approx(28.49, abs=0.03)  # bridge.png compared on its gray values
 
 
 def test_grid_strength_sees_a_periodic_pattern_and_not_natural_texture(shared):

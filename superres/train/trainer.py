@@ -37,9 +37,9 @@ from torch.utils.data import DataLoader
 from superres.archs import arch_module, build_network
 from superres.atomic import atomic_output
 from superres.data import IterationBatches, PairedPatches, PatchSpec, Teacher
+from superres.engine.options import TileOptions
 from superres.errors import SuperresError
-from superres.evaluate import evaluate_folder
-from superres.inference import TileOptions
+from superres.evaluate import EvalOptions, evaluate_folder
 from superres.models import SRModel, cpu_has_native_bf16, shipped_weights
 from superres.train.discriminators import check_discriminator
 from superres.train.gan import Adversary, build_adversary
@@ -265,7 +265,7 @@ def validate(
     model = SRModel(network.eval(), arch, params, recipe.name, device)
     metrics = {}
     for folder in recipe.val.sets:
-        result = evaluate_folder(model, Path(folder), ("psnr", "ssim"), TileOptions(tile=0))
+        result = evaluate_folder(model, Path(folder), EvalOptions(("psnr", "ssim"), TileOptions(tile=0)))
         metrics[result.name] = {"psnr": round(result.mean("psnr"), 4), "ssim": round(result.mean("ssim"), 4)}
     return metrics
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from superres.engine import rows as engine_rows
 from superres.io import read_image, write_image
 from tests.conftest import smooth_image
 from tests.io.conftest import upscale
@@ -56,7 +57,7 @@ def test_an_ome_tiff_written_in_row_bands_keeps_its_metadata(tmp_path, monkeypat
 
     image = smooth_image(40, 24, 1)[:, :, 0].astype(np.uint16) * 16
     tifffile.imwrite(tmp_path / "g.ome.tif", image, ome=True, metadata={"axes": "YX", "PhysicalSizeX": 2.0})
-    monkeypatch.setattr(api, "ROW_BAND_BYTES", 1)
+    monkeypatch.setattr(engine_rows, "ROW_BAND_BYTES", 1)
     monkeypatch.setattr(api, "upscale_image", None)  # never the whole result
     upscale(tmp_path / "g.ome.tif", tmp_path / "out", "--tile", "16")
     with tifffile.TiffFile(tmp_path / "out/g_x2.ome.tif") as tif:

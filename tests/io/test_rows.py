@@ -8,6 +8,7 @@ import pytest
 import tifffile
 from PIL import Image
 
+from superres.engine import rows as engine_rows
 from superres.io import ImageData, read_image, write_image
 from tests.conftest import smooth_image
 from tests.io.conftest import srgb_icc, upscale, write_geotiff
@@ -57,7 +58,7 @@ def test_a_tiff_result_larger_than_a_row_band_is_written_band_by_band(
 
     names = _large_tiff_inputs(tmp_path)
     upscale(tmp_path / "*.tif", tmp_path / "piece", "--tile", "32", *outscale)
-    monkeypatch.setattr(api, "ROW_BAND_BYTES", 1)  # bands of 16 input rows: 32 output rows
+    monkeypatch.setattr(engine_rows, "ROW_BAND_BYTES", 1)  # bands of 16 input rows: 32 output rows
     monkeypatch.setattr(rows, "TIFF_TILE", 48)  # regrouped into 48-row tiles: carries between bands
     monkeypatch.setattr(api, "upscale_image", None)  # never the whole result
     upscale(tmp_path / "*.tif", tmp_path / "bands", "--tile", "32", *outscale)
@@ -104,7 +105,7 @@ def test_a_png_result_larger_than_a_row_band_is_written_band_by_band(tmp_path, m
 
     names = _png_inputs(tmp_path)
     upscale(tmp_path / "*.png", tmp_path / "piece", "--tile", "32", *outscale)
-    monkeypatch.setattr(api, "ROW_BAND_BYTES", 1)  # bands of 16 input rows
+    monkeypatch.setattr(engine_rows, "ROW_BAND_BYTES", 1)  # bands of 16 input rows
     monkeypatch.setattr(api, "upscale_image", None)  # never the whole result
     upscale(tmp_path / "*.png", tmp_path / "bands", "--tile", "32", *outscale)
     for name in names:
@@ -131,7 +132,7 @@ def test_a_failure_mid_way_through_row_bands_leaves_no_file(tmp_path, monkeypatc
     from superres.models import load_model
 
     _large_tiff_inputs(tmp_path)
-    monkeypatch.setattr(api, "ROW_BAND_BYTES", 1)
+    monkeypatch.setattr(engine_rows, "ROW_BAND_BYTES", 1)
     calls = []
 
     def failing(*args):
@@ -140,8 +141,8 @@ def test_a_failure_mid_way_through_row_bands_leaves_no_file(tmp_path, monkeypatc
             raise RuntimeError("out of memory")
         return run_bands(*args)
 
-    run_bands = api._run_bands
-    monkeypatch.setattr(api, "_run_bands", failing)
+    run_bands = engine_rows.run_bands
+    monkeypatch.setattr(engine_rows, "run_bands", failing)
     with pytest.raises(RuntimeError, match="out of memory"):
         api.upscale_file(load_model("bicubic", scale=2), tmp_path / "scan.tif", tmp_path / f"out.{ext}")
     assert len(calls) == 2 and sorted(p.name for p in tmp_path.iterdir()) == [

@@ -13,7 +13,7 @@ import torch
 
 from superres.archs import build_network
 from superres.cli import main
-from superres.evaluate import evaluate_folder
+from superres.evaluate import EvalOptions, evaluate_folder
 from superres.models import default_model_name, load_model, shipped_weights
 from superres.weights import load_network, read_metadata, save_network
 from superres.zoo import best_psnr_model
@@ -86,7 +86,7 @@ def test_gan_model_is_more_natural_than_the_psnr_model_it_was_tuned_from(shared,
     psnr_model = load_model(Path(_card(name)["training"]["pretrained"]).stem, precision="fp32")  # shipped
     set5, params = shared / "data/test/Set5", shared / "data/niqe/niqe_pris_params.npz"
     metrics = ("psnr", "niqe", "grid")
-    scores = [evaluate_folder(m, set5, metrics, niqe_params=params) for m in (gan, psnr_model)]
+    scores = [evaluate_folder(m, set5, EvalOptions(metrics, niqe_params=params)) for m in (gan, psnr_model)]
     assert scores[0].mean("niqe") < scores[1].mean("niqe") - 0.3, [
         s.mean("niqe") for s in scores
     ]  # 7.00 vs 7.62
@@ -107,9 +107,9 @@ def test_real_photo_model_beats_the_default_on_jpeg_lr(shared, name):
     model = load_model(name, precision="fp32")  # the card's precision, as in superres eval
     jpeg = LRDegradation(jpeg_quality=75)
     set14 = shared / "data/test/Set14"
-    ours = evaluate_folder(model, set14, degradation=jpeg).mean("psnr")
+    ours = evaluate_folder(model, set14, EvalOptions(degradation=jpeg)).mean("psnr")
     default_model = load_model(default_model_name(model.scale), precision="fp32")
-    default = evaluate_folder(default_model, set14, degradation=jpeg)
+    default = evaluate_folder(default_model, set14, EvalOptions(degradation=jpeg))
     assert ours > default.mean("psnr") + 0.3, (ours, default.mean("psnr"))
     (card_row,) = [row for row in _card(name)["eval"]["degraded"] if row["lr"] == jpeg.describe()]
     assert ours == pytest.approx(card_row["sets"]["Set14"]["psnr"], abs=1e-3)

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from superres.cli import main
-from tests.conftest import requantised_folder
+from tests.conftest import CHAIN_WEIGHTS, requantised_folder
 
 
 def test_eval_json_per_image_and_saved_images(shared, tmp_path, capsys):
@@ -48,7 +48,7 @@ def test_eval_errors(tmp_path, capsys):
     folder.mkdir()
     small.mkdir()
     tifffile.imwrite(folder / "float.tif", np.zeros((32, 32), np.float32))
-    Image.fromarray(np.zeros((14, 16), np.uint8)).save(small / "tiny.png")  # used to crash SSIM
+    Image.fromarray(np.zeros((14, 16), np.uint8)).save(small / "tiny.png")  # too small for SSIM's window
     assert main(["eval", "-m", "bicubic", "-s", "2", "--data", str(tmp_path / "missing"), "-q"]) == 1
     assert main(["eval", "-m", "bicubic", "-s", "2", "--data", str(folder), "-q"]) == 1
     assert main(["eval", "-m", "bicubic", "--data", str(folder), "--metrics", "psnr,lpips", "-q"]) == 2
@@ -60,7 +60,7 @@ def test_eval_errors(tmp_path, capsys):
     assert main(["eval", "-m", "bicubic", "-s", "2", "--data", str(small), "-q"]) == 1
     assert "tiny is 16x14: too small for SSIM's 11-pixel window" in capsys.readouterr().err
     assert main(["eval", "-m", "bicubic", "-s", "2", "--data", str(small), "--metrics", "psnr", "-q"]) == 0
-    # Two sets of one name would save their images into one folder (failed before: overwritten)
+    # Two sets of one name would save their images into one folder, one overwriting the other
     (tmp_path / "b" / "small").mkdir(parents=True)
     both = ["--data", str(small), str(tmp_path / "b" / "small"), "--save-images", str(tmp_path / "out")]
     assert main(["eval", "-m", "bicubic", "-s", "2", *both, "--metrics", "psnr", "-q"]) == 2
@@ -69,8 +69,8 @@ def test_eval_errors(tmp_path, capsys):
 
 
 def test_images_too_small_to_score_are_a_one_line_error(tmp_path, capsys):
-    """An image smaller than the scale, or too small for a metric's crop, window or blur, gave a
-    traceback (ZeroDivisionError, RuntimeError) or a NaN (failed before)."""
+    """An image smaller than the scale, or too small for a metric's crop, window or blur, is a
+    one-line error naming the metric and the size it needs, not a traceback or a NaN."""
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "eight.png")
     command = ["eval", "-m", "bicubic", "-s", "4", "--data", str(tmp_path), "-q", "--metrics"]
     assert main([*command, "psnr"]) == 1
@@ -97,7 +97,8 @@ def test_eval_reports_grid_strength(shared, capsys):
 
 def test_eval_tta_scores_the_self_ensemble(shared, capsys):
     """--tta reaches the network: the x8 self-ensemble scores above the plain pass and says so."""
-    args = ["eval", "-m", "compact-x4", "--data", str(shared / "data/test/Set5"), "-q", "--format", "json",
+    model = str(CHAIN_WEIGHTS / "compact-x4.safetensors")
+    args = ["eval", "-m", model, "--data", str(shared / "data/test/Set5"), "-q", "--format", "json",
             "--metrics", "psnr"]  # fmt: skip
     assert main(args) == 0
     plain = json.loads(capsys.readouterr().out)
@@ -117,7 +118,7 @@ def test_16_bit_sets_are_scored_by_their_bit_depth(shared, tmp_path, capsys):
     args = [
         "eval",
         "-m",
-        "compact-x2",
+        str(CHAIN_WEIGHTS / "compact-x2.safetensors"),
         "--data",
         str(tmp_path / "s8"),
         str(tmp_path / "s12"),
@@ -161,7 +162,7 @@ def test_lr_degradation_is_seeded_by_image_name():
 
 
 def test_jpeg_degradation_of_a_16_bit_image_names_its_path(tmp_path, capsys):
-    """The error named the image's stem ("a: ..."), not the file; now it names the path."""
+    """The error names the image file's path, not its stem ("a: ...")."""
     import tifffile
 
     folder = tmp_path / "set16"

@@ -12,23 +12,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 
+from superres.engine.options import TileOptions
 from superres.models import SRModel
 
 CPU_TILE_CAP = 192  # on CPU, mid-size tiles run fastest (cache-resident); see benchmarks/tiles.py
-DEFAULT_OVERLAP = 16
 DEFAULT_CPU_BUDGET = 1 << 30  # bytes of activations per tile
 
-
-@dataclass(frozen=True)
-class TileOptions:
-    tile: int | None = None  # LR pixels; None = choose from the memory budget; 0 = no tiling
-    tile_overlap: int = DEFAULT_OVERLAP
-    tta: bool = False  # x8 self-ensemble (flips and 90-degree rotations)
-    memory_budget: int | None = None  # bytes; None = 1 GiB on CPU, half the free memory on GPU
+TileCallback = Callable[[int, int], None]
 
 
 def choose_tile_size(model: SRModel, memory_budget: int | None = None) -> int:
@@ -109,7 +102,7 @@ def upscale_tensor(
     model: SRModel,
     x: torch.Tensor,
     options: TileOptions = TileOptions(),
-    on_tile: Callable[[int, int], None] | None = None,
+    on_tile: TileCallback | None = None,
 ) -> torch.Tensor:
     """Run ``model`` over a 1 x C x H x W float tensor in [0, 1]; returns 1 x C' x sH x sW
     float32 on the CPU (not clamped). ``on_tile(done, total)`` reports progress."""

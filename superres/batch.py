@@ -1,0 +1,153 @@
+"""The plan of a ``superres upscale`` batch: which inputs become which output files.
+
+Inputs (files, folders, globs) expand to jobs; each job's output path is worked out once.
+What is left out is returned as data for the command to report: inputs that matched
+nothing, files of types superres does not read, earlier results of this run's own inputs,
+inputs whose output another input already claims, and (``skip_existing``) inputs whose
+output exists. Importing this module does not import torch.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from superres.errors import SuperresError
+from superres.io import FORMATS, IMAGE_SUFFIXES
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    relative: Path  # where the output goes, relative to the output folder
+    found: bool = False  # by a folder or glob, not named on the command line
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the command line's inputs expand to."""
+
+    jobs: list[Job]
+    missing: list[str]  # inputs that matched nothing
+    other: list[Path]  # files folders held that are not of a type superres reads (hidden files aside)
+
+
+@dataclass(frozen=True)
+class OutputNaming:
+    """How output paths are made: ``output`` is ``-o`` (a folder, or one image file for a
+    single input; None: beside each input), ``suffix`` is added to names, ``ext`` picks the
+    format (None: as the input)."""
+
+    output: str | None
+    suffix: str
+    ext: str | None = None
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    source: Path
+    target: Path
+    overwrites_input: bool = False  # the target is an input of this batch: the job must fail
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    jobs: list[PlannedJob]  # to run, in order
+    earlier: list[Path] = field(default_factory=list)  # earlier results of these inputs, left out
+    clashes: list[str] = field(default_factory=list)  # failure lines: outputs another input claims
+    skipped: list[Path] = field(default_factory=list)  # outputs exist (skip_existing)
+    problem: SuperresError | None = None  # why the batch cannot run at all (then no jobs)
+
+
+def collect_inputs(inputs: list[str], *, recursive: bool = False) -> Inputs:
+    """Expand files, folders and globs into jobs (a file named twice: one job)."""
+    jobs: list[Job] = []
+    missing: list[str] = []
+    other: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            pattern = "**/*" if recursive else "*"
+            found = (p for p in path.glob(pattern) if p.is_file())
+            # hidden files and folders left out, as the shell's globs do (e.g. macOS ._NAME.jpg)
+            files = sorted(p for p in found if not any(n.startswith(".") for n in p.relative_to(path).parts))
+            readable = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+            jobs += [Job(p, p.relative_to(path), found=True) for p in readable]
+            other += [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+        elif path.exists():
+            jobs.append(Job(path, Path(path.name)))
+        elif any(ch in item for ch in "*?["):
+            matches = sorted(Path(p) for p in glob.glob(item, recursive=recursive) if Path(p).is_file())
+            if not matches:
+                missing.append(item)
+            jobs += [Job(p, Path(p.name), found=True) for p in matches]
+        else:
+            missing.append(item)
+    unique = {job.source.resolve(): job for job in reversed(jobs)}
+    return Inputs([job for job in jobs if unique[job.source.resolve()] is job], missing, other)
+
+
+def names_one_image(output: str | None) -> bool:
+    """Whether ``-o`` names an image file (not a folder)."""
+    return bool(output) and Path(output).suffix.lower() in FORMATS and not Path(output).is_dir()
+
+
+def output_path(job: Job, naming: OutputNaming, *, single_file: bool) -> Path:
+    """Where a job's result goes: ``-o FILE`` for one input, else ``OUT/<rel stem><suffix>.<ext>``
+    (beside the input when no ``-o`` is given)."""
+    output = naming.output
+    if single_file and names_one_image(output):
+        return Path(output)
+    folder = Path(output) if output else job.source.parent
+    extension = f".{naming.ext.lstrip('.')}" if naming.ext else job.source.suffix
+    if extension.lower() not in FORMATS:
+        extension = ".png"
+    relative = job.relative if output else Path(job.source.name)
+    stem, ome = relative.stem, relative.stem.lower().endswith(".ome")  # NAME.ome.tif: OME-TIFF
+    if ome:  # NAME_x4.ome.tif, which OME readers recognise; NAME_x4.png for another format
+        stem = stem[:-4]
+    ome_part = ".ome" if ome and extension.lower() in (".tif", ".tiff") else ""
+    return folder / relative.parent / f"{stem}{naming.suffix}{ome_part}{extension}"
+
+
+def plan_batch(inputs: Inputs, naming: OutputNaming, *, skip_existing: bool = False) -> BatchPlan:
+    """The jobs to run, each with its output path, and what was left out (see the module
+    docstring). The first input keeps a name two inputs would write (``photo.jpg`` and
+    ``photo.png`` both give ``photo_x4.png`` with ``--ext png``), so no result overwrites
+    another. ``-o`` naming one image for several inputs is the plan's ``problem``."""
+    jobs, earlier = _leave_out_earlier_results(inputs, naming)
+    left_out = [job.source for job in earlier]
+    single_file = len(jobs) == 1 and not inputs.missing
+    if not single_file and names_one_image(naming.output):
+        count = len(jobs) + len(inputs.missing)
+        message = f"-o names one image, but there are {count} inputs: give a folder"
+        return BatchPlan([], left_out, problem=SuperresError(message, Path(naming.output)))
+    owners: dict[Path, Path] = {}
+    planned, clashes = [], []
+    for job in jobs:
+        target = output_path(job, naming, single_file=single_file)
+        owner = owners.setdefault(target.resolve(), job.source)
+        if owner is job.source:
+            planned.append(PlannedJob(job.source, target))
+        else:
+            clashes.append(
+                f"{job.source}: its output {target} is {owner}'s output too; nothing was written for it"
+                " (use --suffix, --ext or another -o folder)"
+            )
+    skipped = [job.source for job in planned if skip_existing and job.target.exists()]
+    planned = [job for job in planned if job.source not in skipped]
+    sources = {job.source.resolve() for job in planned}
+    planned = [PlannedJob(job.source, job.target, job.target.resolve() in sources) for job in planned]
+    return BatchPlan(planned, left_out, clashes, skipped)
+
+
+def _leave_out_earlier_results(inputs: Inputs, naming: OutputNaming) -> tuple[list[Job], list[Job]]:
+    """Jobs minus the files a folder or glob found that are this run's own outputs for other
+    inputs (results of an earlier run in place: rerunning must not upscale them again), and
+    those left out. A file named on the command line always stays an input."""
+    jobs = inputs.jobs
+    single_file = len(jobs) == 1 and not inputs.missing
+    targets = {output_path(job, naming, single_file=single_file).resolve() for job in jobs}
+    earlier = [job for job in jobs if job.found and job.source.resolve() in targets]
+    return [job for job in jobs if job not in earlier], earlier

@@ -1,0 +1,237 @@
+"""``superres upscale``: image files, folders or globs, planned by :mod:`superres.batch`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from superres.cli.common import (
+    compute_options,
+    load_model_or_report,
+    model_options,
+    positive,
+    quality,
+    quiet_option,
+    tiling_options,
+)
+from superres.errors import SuperresError
+
+if TYPE_CHECKING:  # not at run time: `superres --help` must not import torch
+    from superres.api import UpscaleOptions
+    from superres.batch import BatchPlan, Inputs
+    from superres.models import SRModel
+
+JPEG_NOTE_QUALITY = 90  # at or below it the models for real photos score higher (benchmarks/REAL_PHOTO.md)
+READABLE = "PNG, JPEG, WebP, AVIF, BMP, GIF, TIFF, JPEG 2000, HEIC, TGA and PPM/PGM"
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    from superres.io import DEFAULT_MAX_PIXELS
+
+    shared = [
+        model_options(
+            model_help="shipped model (see `superres models`; photo-gan: the GAN), network name,"
+            " or weights file",
+            scale_help="upscaling factor of the model (default: the model's own)",
+        ),
+        tiling_options(
+            tile_default=None,
+            tile_help="tile size in input pixels (0 = whole image; default: from memory)",
+            overlap_help="overlap between tiles in input pixels",
+            tta_help="x8 self-ensemble: slower, slightly better",
+        ),
+        compute_options(
+            device_help="cpu, cuda, cuda:N, mps or auto (default: cpu)",
+            precision_default="auto",
+            precision_help="compute precision (auto: bf16 for shipped compact models on CPUs with"
+            " native bf16, else fp32)",
+        ),
+        quiet_option(),
+    ]
+    up = commands.add_parser(
+        "upscale", parents=shared, help="upscale images", description="Upscale image files, folders or globs."
+    )
+    up.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    up.add_argument(
+        "-o", "--output", help="output folder, or output file for a single input (default: beside each input)"
+    )
+    up.add_argument(
+        "--outscale", type=positive(float), help="final factor: model scale, then a bicubic resize to this"
+    )
+    up.add_argument("--suffix", help="added to output names (default: _x<scale>)")
+    up.add_argument("--ext", help="output format by extension, e.g. png (default: as the input)")
+    up.add_argument(
+        "--quality", type=quality, default=95, help="JPEG / WebP / AVIF / HEIC quality, 1-100 (default 95)"
+    )
+    up.add_argument(
+        "--alpha-upsampler",
+        choices=["network", "bicubic"],
+        default="network",
+        help="how alpha is upscaled: by the network (default) or bicubic (smooth edges, faster)",
+    )
+    up.add_argument(
+        "--keep-dpi",
+        action="store_true",
+        help="keep the input's DPI, so the print is larger (default: the DPI grows with the pixels,"
+        " the same print size); a microscope's calibration is always rescaled",
+    )
+    up.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
+    up.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave out inputs whose output exists (resume a batch; outputs are written whole or not at all)",
+    )
+    up.add_argument(
+        "--max-pixels", type=positive(int), default=DEFAULT_MAX_PIXELS, help="refuse larger inputs"
+    )
+    up.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from superres.batch import OutputNaming, collect_inputs, plan_batch
+
+    inputs = collect_inputs(args.inputs, recursive=args.recursive)
+    _report_inputs(inputs, args.quiet)
+    if not inputs.jobs:
+        print("error: no input images", file=sys.stderr)
+        return 2
+    if _names_a_file_that_is_not_an_image(args.output):
+        print(
+            f"error: {args.output}: -o names a file that is not an image; give a folder, or an"
+            " image file name (.png, .jpg, .tif, ...) for one input",
+            file=sys.stderr,
+        )
+        return 2
+    model = load_model_or_report(args)
+    if model is None:
+        return 2
+    shown_scale = args.outscale if args.outscale is not None else model.scale
+    suffix = args.suffix if args.suffix is not None else f"_x{shown_scale:g}"
+    plan = plan_batch(inputs, OutputNaming(args.output, suffix, args.ext), skip_existing=args.skip_existing)
+    if not _report_plan(plan, args.quiet):
+        return 2
+    note = None if args.quiet else jpeg_note(model, [job.source for job in plan.jobs])
+    if note:
+        print(note, file=sys.stderr)
+    failures = [f"{item}: no such file, folder or matching glob" for item in inputs.missing] + plan.clashes
+    count = len(plan.jobs) + len(failures)
+    failures += _run_jobs(model, plan, _options(args), args.quiet)
+    if failures:
+        print(f"{len(failures)} of {count} inputs failed:", file=sys.stderr)
+        for line in failures:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(f"wrote {len(plan.jobs)} image(s)", file=sys.stderr)
+    return 0
+
+
+def _names_a_file_that_is_not_an_image(output: str | None) -> bool:
+    from superres.io import FORMATS
+
+    return bool(output) and Path(output).is_file() and Path(output).suffix.lower() not in FORMATS
+
+
+def _options(args: argparse.Namespace) -> UpscaleOptions:
+    from superres.api import TileOptions, UpscaleOptions
+
+    return UpscaleOptions(
+        tiling=TileOptions(tile=args.tile, tile_overlap=args.tile_overlap, tta=args.tta),
+        outscale=args.outscale,
+        alpha_upsampler=args.alpha_upsampler,
+        keep_dpi=args.keep_dpi,
+        quality=args.quality,
+        max_pixels=args.max_pixels,
+    )
+
+
+def _report_inputs(inputs: Inputs, quiet: bool) -> None:
+    for item in inputs.missing:
+        print(f"error: {item}: no such file, folder or matching glob", file=sys.stderr)
+    if inputs.other and not quiet:
+        kinds = ", ".join(sorted({p.suffix.lower() or "no extension" for p in inputs.other}))
+        print(
+            f"note: left out {len(inputs.other)} file(s) of a type superres does not read ({kinds});"
+            f" it reads {READABLE}",
+            file=sys.stderr,
+        )
+
+
+def _report_plan(plan: BatchPlan, quiet: bool) -> bool:
+    """Print what the plan left out; False if the batch cannot run (after printing why)."""
+    if plan.earlier and not quiet:
+        earlier = plan.earlier
+        names = ", ".join(str(path) for path in earlier[:3]) + (", ..." if len(earlier) > 3 else "")
+        print(f"note: left out {len(earlier)} earlier result(s) of these inputs ({names})", file=sys.stderr)
+    if plan.problem is not None:
+        print(f"error: {plan.problem}", file=sys.stderr)
+        return False
+    for line in plan.clashes:
+        print(f"error: {line}", file=sys.stderr)
+    if plan.skipped and not quiet:
+        print(
+            f"note: skipped {len(plan.skipped)} input(s) whose output exists (--skip-existing)",
+            file=sys.stderr,
+        )
+    return True
+
+
+def _run_jobs(model: SRModel, plan: BatchPlan, options: UpscaleOptions, quiet: bool) -> list[str]:
+    """Run the planned jobs; a failure line for each that failed (the batch goes on)."""
+    from tqdm import tqdm
+
+    from superres import api
+
+    failures: list[str] = []
+    for job in tqdm(plan.jobs, desc=f"{model.name} x{model.scale}", unit="img", disable=quiet):
+        tiles = tqdm(total=0, desc=job.source.name, unit="tile", leave=False, disable=quiet)
+
+        def on_tile(done: int, total: int, bar=tiles) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        try:
+            if job.overwrites_input:
+                raise SuperresError(
+                    f"output {job.target} would overwrite an input image; use --suffix or -o", job.source
+                )
+            job.target.parent.mkdir(parents=True, exist_ok=True)
+            api.upscale_file(model, job.source, job.target, options, on_tile=on_tile)
+        except SuperresError as exc:
+            failures.append(str(exc))
+            tqdm.write(f"error: {exc}", file=sys.stderr)
+        except (OSError, RuntimeError, MemoryError, ValueError) as exc:  # e.g. an encoder's refusal
+            failures.append(f"{job.source}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+            tqdm.write(f"error: {failures[-1]}", file=sys.stderr)
+        finally:
+            tiles.close()
+    return failures
+
+
+def jpeg_note(model: SRModel, sources: list[Path]) -> str | None:
+    """A note for JPEG inputs compressed hard enough that the shipped model for real photos
+    restores them better than the clean-LR model in use (README, Shipped models)."""
+    if model.card.get("kind") != "psnr":
+        return None
+    from superres.io import jpeg_quality
+    from superres.models import shipped_of_kind
+
+    real = sorted(shipped_of_kind("real", model.scale))
+    if not real:
+        return None
+    low = {}
+    for path in sources:
+        found = jpeg_quality(path) if path.suffix.lower() in (".jpg", ".jpeg") else None
+        if found is not None and found <= JPEG_NOTE_QUALITY:
+            low[path] = found
+    if not low:
+        return None
+    first, found = next(iter(low.items()))
+    return (
+        f"note: {len(low)} input(s) are JPEGs saved at quality {JPEG_NOTE_QUALITY} or below ({first.name}:"
+        f" about {found}); {model.name} sharpens their compression artefacts with the detail,"
+        f" -m {real[0]} removes them"
+    )

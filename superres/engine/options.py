@@ -1,0 +1,48 @@
+"""The options of an upscale: how the network runs (``TileOptions``) and what is done around
+it (``UpscaleOptions``). Importing this module does not import torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from superres.errors import SuperresError
+from superres.io import DEFAULT_MAX_PIXELS
+
+DEFAULT_OVERLAP = 16
+ALPHA_UPSAMPLERS = ("network", "bicubic")
+
+
+@dataclass(frozen=True)
+class TileOptions:
+    tile: int | None = None  # LR pixels; None = choose from the memory budget; 0 = no tiling
+    tile_overlap: int = DEFAULT_OVERLAP
+    tta: bool = False  # x8 self-ensemble (flips and 90-degree rotations)
+    memory_budget: int | None = None  # bytes; None = 1 GiB on CPU, half the free memory on GPU
+
+
+def check_alpha_upsampler(name: str) -> None:
+    if name not in ALPHA_UPSAMPLERS:
+        raise SuperresError(f"alpha_upsampler must be one of {', '.join(ALPHA_UPSAMPLERS)}, got {name!r}")
+
+
+@dataclass(frozen=True)
+class UpscaleOptions:
+    """What :func:`superres.api.upscale_image` and :func:`superres.api.upscale_file` do
+    around the network.
+
+    ``outscale``: resize the network's output to round(size * outscale) (MATLAB-style
+    bicubic); ``alpha_upsampler``: alpha through the ``"network"`` or ``"bicubic"``
+    (Real-ESRGAN's option: smoother edges, no halo, faster); ``keep_dpi``: keep the input's
+    DPI (a larger print) instead of growing it with the pixels (the same print size);
+    ``quality``: JPEG / WebP / AVIF / HEIC quality of a written file; ``max_pixels``: larger
+    input files are refused. An unknown ``alpha_upsampler`` is a SuperresError."""
+
+    tiling: TileOptions = TileOptions()
+    outscale: float | None = None
+    alpha_upsampler: str = "network"
+    keep_dpi: bool = False
+    quality: int = 95
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def __post_init__(self) -> None:
+        check_alpha_upsampler(self.alpha_upsampler)

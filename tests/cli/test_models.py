@@ -1,0 +1,25 @@
+"""`superres models`: the networks and the shipped weights."""
+
+from __future__ import annotations
+
+from superres.cli import main
+
+
+def test_models_command_lists_every_network(capsys):
+    from superres.archs import ARCHS
+
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name in ARCHS:
+        assert f"\n{name} " in out
+    assert "default model: x2:" in out
+
+
+def test_shipped_table_columns_line_up_with_long_names():
+    """Names longer than 14 characters do not push their row's columns to the right."""
+    from superres.cli.models import shipped_table
+
+    card = {"kind": "psnr", "scale": 4, "arch": "srvgg", "parameters": 1, "metrics": {"Set5": {"psnr": 31.0}}}
+    lines = shipped_table({"short": {"card": card}, "a-much-longer-model-name": {"card": card}}).splitlines()
+    assert len({line.index(" psnr ") for line in lines[1:]}) == 1
+    assert lines[0].index("kind") == lines[1].index("psnr")
