@@ -22,11 +22,11 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from superres.api import value_range
-from superres.degradations import DegradationConfig, degrade
 from superres.errors import SuperresError
 from superres.evaluate import lr_partner, make_lr, resize_integer
 from superres.io import image_files, read_image
 from superres.metrics import mod_crop, rgb_to_y
+from superres.train.degradations import DegradationConfig, degrade
 
 # A teacher: an HxWxC uint8/uint16 LR image in, its upscaled HxWxC float image out, in 0..1
 # of the sample type's range (superres.api.upscale_float).
@@ -89,6 +89,7 @@ class PairedPatches(Dataset):
         self,
         folders: list[str | Path],
         spec: PatchSpec,
+        *,
         seed: int = 0,
         lr_folders: list[str | Path] | None = None,
         degradation: DegradationConfig | None = None,
