@@ -84,8 +84,8 @@ def release(weights: Path, shared: Path, strength: float | None = None) -> None:
     if card["kind"] == "real":
         card["eval"]["degraded"] = [degraded_scores(model, name, shared, d) for d in DEGRADED]
     card["recipe"] = f"recipes/{name}.yaml"
-    card["description"] = recipe.description  # the recipe's, as now
-    card["parameters"] = sum(p.numel() for p in model.network.parameters())  # older files said 0
+    card["description"] = recipe.description  # the recipe's current text
+    card["parameters"] = sum(p.numel() for p in model.network.parameters())  # counted afresh, never 0
     out = PRETRAINED_DIR / f"{name}.safetensors"
     save_network(out, trained.network, trained.arch, trained.arch_params, card)
     print(f"wrote {out.relative_to(ROOT)} (x{model.scale}, {card['kind']})")

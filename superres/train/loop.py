@@ -25,7 +25,8 @@ class TrainingStoppedError(SuperresError):
 
 class StepHook(Protocol):
     def after_step(self, done: int, terms: dict[str, torch.Tensor], times: StepTimes) -> None:
-        """Called after every step with the iterations done and the step's loss terms."""
+        """Called after every step with the iterations done, the step's loss terms and the
+        time spent since the last log record (which the log resets)."""
 
 
 class LastCheckpoint(Protocol):

@@ -39,7 +39,7 @@ class Parts:
 
     network: nn.Module
     trained: nn.Module  # ``network``, DDP-wrapped when distributed
-    ema: nn.Module | None  # a slowly averaged copy of ``network``; exported when present
+    ema: nn.Module | None  # a slowly averaged copy of ``network``; the one written when present
     optimizer: torch.optim.Optimizer
     # (log name, loss function, weight, target: "hr" or "teacher")
     losses: list[tuple[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor], float, str]]
@@ -54,7 +54,7 @@ class Parts:
 
     @property
     def generator(self) -> nn.Module:
-        """The network to validate and export: the EMA copy when there is one."""
+        """The network to validate and write to the model file: the EMA copy when there is one."""
         return self.ema if self.ema is not None else self.network
 
     def update_ema(self, decay: float) -> None:
