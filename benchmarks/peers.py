@@ -164,7 +164,7 @@ def prepare_sets(shared: Path, scale: int, cache: Path) -> dict[str, np.ndarray]
 def machine_description(threads: int) -> list[str]:
     import torch
 
-    from superres.train.trainer import hardware_description
+    from superres.train.model_file import hardware_description
 
     try:
         import cv2

@@ -27,8 +27,9 @@ from pathlib import Path
 import torch
 
 from superres.models import cpu_has_native_bf16
+from superres.train.model_file import hardware_description
 from superres.train.recipe import load_recipe
-from superres.train.trainer import hardware_description, train
+from superres.train.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from superres.errors import SuperresError
 from superres.evaluate import EvalOptions, LRDegradation, evaluate_folder
 from superres.models import PRETRAINED_DIR, SRModel, blended, load_model
+from superres.train.model_file import model_kind
 from superres.train.recipe import load_recipe
-from superres.train.trainer import model_kind
 from superres.weights import save_network
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +55,7 @@ def release(weights: Path, shared: Path, strength: float | None = None) -> None:
         raise SuperresError("no model card (not a file superres train exported)", weights)
     name = card["name"]
     recipe = load_recipe(ROOT / f"recipes/{name}.yaml")
-    card["kind"] = model_kind(recipe)  # files trained before kind "real" existed said psnr
+    card["kind"] = model_kind(recipe)  # the recipe decides: a stored card may say psnr for a real model
     card.pop("strength", None)
     if strength is not None and strength != 1:
         card["strength"] = strength
@@ -83,8 +83,8 @@ def release(weights: Path, shared: Path, strength: float | None = None) -> None:
     if card["kind"] == "real":
         card["eval"]["degraded"] = [degraded_scores(model, name, shared, d) for d in DEGRADED]
     card["recipe"] = f"recipes/{name}.yaml"
-    card["description"] = recipe.description  # the recipe's, as now
-    card["parameters"] = sum(p.numel() for p in model.network.parameters())  # older files said 0
+    card["description"] = recipe.description  # the recipe's current text
+    card["parameters"] = sum(p.numel() for p in model.network.parameters())  # counted afresh, never 0
     out = PRETRAINED_DIR / f"{name}.safetensors"
     save_network(out, trained.network, trained.arch, trained.arch_params, card)
     print(f"wrote {out.relative_to(ROOT)} (x{model.scale}, {card['kind']})")

@@ -204,4 +204,3 @@ SPECS = (
         unfold=unfold,
     ),
 )
-FOLDS_TO = SPECS[0].folds_to  # what superres.train.trainer reads (getattr); archs.folds_to is the API

@@ -83,14 +83,16 @@ def _fp32(output: tuple[torch.Tensor, list[torch.Tensor]]) -> tuple[torch.Tensor
 
 def build_adversary(
     gan_config: GanConfig,
+    *,
     channels: int,
     hr_patch: int,
     device: torch.device,
     wrap: Callable[[nn.Module], nn.Module],
     forward_context: Callable[[], AbstractContextManager] = contextlib.nullcontext,
 ) -> Adversary:
-    """``wrap`` turns a module into its trainable (e.g. DDP) form; ``forward_context`` is
-    entered around the discriminator's own forward passes."""
+    """The discriminator for ``channels``-channel HR patches of side ``hr_patch``, with its
+    optimizer. ``wrap`` turns a module into its trainable (e.g. DDP) form; ``forward_context``
+    is entered around the discriminator's own forward passes."""
     params = dict(gan_config.discriminator_params)
     params.setdefault("in_channels", channels)
     if gan_config.discriminator == "vgg":

@@ -16,8 +16,8 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
-from superres.degradations import DegradationConfig, check_degradation
 from superres.errors import SuperresError
+from superres.train.degradations import DegradationConfig, check_degradation
 
 
 @dataclass(frozen=True)
@@ -232,7 +232,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 def _check_values(recipe: Recipe) -> None:
     """Values that are well typed but out of range, refused here so the error names the recipe
     file (names of networks, losses and optimizers are checked where they are built)."""
-    from superres.data import check_sampling
+    from superres.train.data import check_sampling
 
     check_sampling(recipe.data.patch_candidates, recipe.data.downscales)
     if recipe.data.degradation is not None:

@@ -7,16 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from superres.train.recipe import load_recipe
 from superres.train.trainer import train
 from superres.weights import load_network, read_metadata
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "recipes/tiny-test.yaml"
 
 
+@pytest.mark.slow
 def test_two_cpu_processes_match_one_process(shared, tmp_path):
     data = [f"data.train=[{shared / 'data/train/T91'}]", "val.sets=[]", "data.batch_size=4"]
     overrides = [*data, "train.iterations=6", "train.checkpoint_interval=3"]

@@ -3,7 +3,7 @@ sample. The LR side is one of: the MATLAB-style bicubic of the HR image (made on
 images from paired folders, or a fresh real-world degradation of each HR patch. A teacher
 model's output for each LR image (made once) may come with every patch as a second target.
 Images may be 8- or 16-bit; each is scaled to 0..1 as inference scales it
-(``superres.engine.values.value_range``: 16-bit data by the bit depth it uses), its copies and LR alike.
+(``superres.api.value_range``: 16-bit data by the bit depth it uses), its copies and LR alike.
 
 Sampling is stateless: training sample number ``k`` (counted over the whole run) takes its
 image, crop and flips from a generator seeded with ``(seed, k)``. So a resumed run, a run
@@ -21,12 +21,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from superres.degradations import DegradationConfig, degrade
 from superres.engine.values import value_range
 from superres.errors import SuperresError
 from superres.evaluate import lr_partner, make_lr, resize_integer
 from superres.io import image_files, read_image
 from superres.metrics import mod_crop, rgb_to_y
+from superres.train.degradations import DegradationConfig, degrade
 
 # A teacher: an HxWxC uint8/uint16 LR image in, its upscaled HxWxC float image out, in 0..1
 # of the sample type's range (superres.api.upscale_float).
@@ -89,6 +89,7 @@ class PairedPatches(Dataset):
         self,
         folders: list[str | Path],
         spec: PatchSpec,
+        *,
         seed: int = 0,
         lr_folders: list[str | Path] | None = None,
         degradation: DegradationConfig | None = None,

@@ -9,14 +9,20 @@ import numpy as np
 import torch
 from PIL import Image
 
-from superres.data import PairedPatches, PatchSpec
-from superres.degradations import DegradationConfig, DegradationStage, degrade, gaussian_kernel, sinc_kernel
 from superres.evaluate import make_lr
 from superres.io import read_image
+from superres.train.data import PairedPatches, PatchSpec
+from superres.train.degradations import (
+    DegradationConfig,
+    DegradationStage,
+    degrade,
+    gaussian_kernel,
+    sinc_kernel,
+)
 from superres.train.recipe import load_recipe
 from superres.train.trainer import train
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_kernels():

@@ -83,8 +83,8 @@ _RANGE_BOUNDS = {
 
 
 def check_degradation(config: DegradationConfig) -> None:
-    """Refuse (SuperresError, naming the key) values the degradation cannot run with: they
-    failed mid-training (a zero blur sigma, no stages) or were clamped without a word."""
+    """Refuse (SuperresError, naming the key) values the degradation cannot run with: those
+    that would fail mid-training (a zero blur sigma, no stages) or be clamped silently."""
     key = "data.degradation"
     if not config.stages:
         raise SuperresError(f"{key}.stages must hold at least one stage")

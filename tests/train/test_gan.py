@@ -11,14 +11,15 @@ import pytest
 import torch
 
 from superres.errors import SuperresError
+from superres.train.checkpoint import CHECKPOINT_NAME
 from superres.train.discriminators import build_discriminator
 from superres.train.losses import GAN_LOSSES, discriminator_loss, feature_matching_loss, generator_loss
 from superres.train.recipe import load_recipe
-from superres.train.trainer import CHECKPOINT_NAME, train
+from superres.train.trainer import train
 from superres.train.vgg import VGG19Features
 from superres.weights import load_network, read_metadata
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "recipes/tiny-test.yaml"
 
 
@@ -55,6 +56,7 @@ def test_gan_fine_tune_runs_with_each_discriminator_and_loss(shared, tmp_path, p
     assert state["discriminator"] and state["d_optimizer"]["state"]
 
 
+@pytest.mark.slow
 def test_gan_resume_is_exact(shared, tmp_path):
     gan = "train.gan={discriminator: unet, discriminator_params: {num_feat: 8}, feature_matching: 1.0}"
     train(_recipe(tmp_path / "a", shared, "g", gan), progress=False)
@@ -69,7 +71,7 @@ def test_gan_resume_is_exact(shared, tmp_path):
 
 
 def test_pretrained_must_match_the_network(shared, tmp_path, psnr_model):
-    """The mismatch used to be found after the (then empty) run folder was made."""
+    """The mismatch is found before the run folder is made."""
     recipe = _recipe(
         tmp_path, shared, "bad", f"network.pretrained={psnr_model}", "network.params={num_feat: 4}"
     )
@@ -174,12 +176,16 @@ def test_discriminator_optimizer_follows_the_recipe():
     from superres.train.recipe import GanConfig, OptimizerConfig
 
     config = GanConfig(discriminator_params={"num_feat": 8}, optimizer=OptimizerConfig(type="adamw", lr=3e-4))
-    adversary = build_adversary(config, 3, 32, torch.device("cpu"), lambda m: m)
-    assert isinstance(adversary.optimizer, torch.optim.AdamW)  # was always Adam before
+    adversary = build_adversary(config, channels=3, hr_patch=32, device=torch.device("cpu"), wrap=lambda m: m)
+    assert isinstance(adversary.optimizer, torch.optim.AdamW)  # not Adam, the default
     assert adversary.optimizer.param_groups[0]["lr"] == 3e-4
     with pytest.raises(SuperresError, match="unknown optimizer"):
         build_adversary(
-            GanConfig(optimizer=OptimizerConfig(type="sgd")), 3, 32, torch.device("cpu"), lambda m: m
+            GanConfig(optimizer=OptimizerConfig(type="sgd")),
+            channels=3,
+            hr_patch=32,
+            device=torch.device("cpu"),
+            wrap=lambda m: m,
         )
 
 
@@ -232,7 +238,7 @@ def test_frequency_separation_shows_the_discriminator_only_high_frequencies():
 
     seen = []
     config = GanConfig(discriminator_params={"num_feat": 8}, feature_matching=1.0, frequency_separation=True)
-    adversary = build_adversary(config, 3, 32, torch.device("cpu"), lambda m: m)
+    adversary = build_adversary(config, channels=3, hr_patch=32, device=torch.device("cpu"), wrap=lambda m: m)
     forward = adversary.module.forward
     adversary.module.forward = lambda x: seen.append(x.detach().clone()) or forward(x)
     sr, hr = torch.rand(2, 3, 32, 32, requires_grad=True), torch.rand(2, 3, 32, 32)
@@ -245,5 +251,5 @@ def test_frequency_separation_shows_the_discriminator_only_high_frequencies():
 
 
 def _fs_recipe_uses_frequency_separation() -> bool:
-    recipe = load_recipe(ROOT / "recipes/photo-gan-x4-fs.yaml")
+    recipe = load_recipe(ROOT / "recipes/experiments/photo-gan-x4-fs.yaml")
     return recipe.train.gan.frequency_separation and recipe.train.losses[0].type == "l1_lowpass"

@@ -1,0 +1,124 @@
+"""The run folder's checkpoint: the network, its EMA copy, the optimizer (and the adversary's
+state), the RNG state, the iteration, the wall time so far and the validation history.
+
+A checkpoint is written atomically (temp file + rename), so a kill mid-write leaves the last
+complete one in place; with stateless data and a schedule that is a pure function of the
+iteration, a run resumed from it continues exactly as an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from superres.atomic import atomic_output
+from superres.errors import SuperresError
+from superres.train.distributed import Distributed
+from superres.train.parts import Parts
+from superres.train.recipe import Recipe
+from superres.train.run_log import StepTimes
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+@dataclass
+class Progress:
+    """Where a run stands: restored from the checkpoint on resume."""
+
+    start: int = 0  # iterations already done
+    elapsed: float = 0.0  # wall time of the earlier sessions (s)
+    history: list[dict[str, Any]] = field(default_factory=list)  # validation results
+
+
+def check_run_dir(recipe: Recipe, resume: bool, ranks: Distributed) -> Path:
+    """The run folder's checkpoint path, refusing to clobber or resume nothing. The folder itself
+    is made once the network and its pretrained weights are built, so a bad start leaves none."""
+    if recipe.data.batch_size % ranks.world_size:
+        raise SuperresError(
+            f"data.batch_size {recipe.data.batch_size} is not divisible by {ranks.world_size} processes"
+        )
+    checkpoint_path = recipe.run_dir / CHECKPOINT_NAME
+    if checkpoint_path.exists() and not resume:
+        raise SuperresError(
+            "run folder already holds a checkpoint: pass --resume, or change name/output", recipe.run_dir
+        )
+    if resume and not checkpoint_path.exists():
+        raise SuperresError("nothing to resume: no checkpoint here", recipe.run_dir)
+    return checkpoint_path
+
+
+def restore(parts: Parts, checkpoint_path: Path, arch: str, params: dict[str, Any]) -> Progress:
+    """Load the checkpoint into ``parts`` and the global RNG; returns where the run stood."""
+    state = torch.load(checkpoint_path, map_location=parts.device, weights_only=True)
+    if state["arch"] != arch or json.loads(state["params"]) != json.loads(json.dumps(params)):
+        raise SuperresError("checkpoint was made for another network than the recipe names", checkpoint_path)
+    parts.network.load_state_dict(state["network"])
+    if parts.ema is not None:
+        parts.ema.load_state_dict(state["ema"])
+    parts.optimizer.load_state_dict(state["optimizer"])
+    if parts.adversary is not None:
+        parts.adversary.load(state)
+    torch.set_rng_state(state["rng"])
+    return Progress(int(state["iteration"]), float(state["elapsed"]), json.loads(state["history"]))
+
+
+def checkpoint_state(parts: Parts, arch: str, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """What a checkpoint holds after ``progress.start`` iterations."""
+    return {
+        "arch": arch,
+        "params": json.dumps(params),
+        "iteration": progress.start,
+        "network": parts.network.state_dict(),
+        "ema": parts.ema.state_dict() if parts.ema is not None else {},
+        "optimizer": parts.optimizer.state_dict(),
+        "rng": torch.get_rng_state(),
+        "elapsed": progress.elapsed,
+        "history": json.dumps(progress.history),
+        **(parts.adversary.state() if parts.adversary is not None else {}),
+    }
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    with atomic_output(path) as tmp:
+        torch.save(state, tmp)
+
+
+class Checkpoints:
+    """Writes the checkpoint every ``train.checkpoint_interval`` iterations and at ``stop``, and
+    names the last one written (the message for a run that has to stop). Times the session:
+    made just before its first iteration, on top of ``before.elapsed``."""
+
+    def __init__(
+        self,
+        path: Path,
+        parts: Parts,
+        *,
+        recipe: Recipe,
+        params: dict[str, Any],
+        before: Progress,
+        resumed: bool,
+        stop: int,
+    ) -> None:
+        """``before``: where the run stood at the start of this session (a resumed run's
+        checkpoint, else a fresh Progress); the validation hook appends to its history."""
+        self.path, self.parts, self.params, self.before, self.stop = path, parts, params, before, stop
+        self.arch, self.interval = recipe.network.arch, recipe.train.checkpoint_interval
+        self.started = time.perf_counter()
+        self.last_good = (
+            f"last good checkpoint: {path} (iteration {before.start})" if resumed else "no checkpoint yet"
+        )
+
+    def elapsed(self) -> float:
+        """Wall time of the whole run so far (s), earlier sessions included."""
+        return self.before.elapsed + time.perf_counter() - self.started
+
+    def after_step(self, done: int, terms: dict[str, torch.Tensor], times: StepTimes) -> None:
+        if done % self.interval == 0 or done == self.stop:
+            progress = Progress(done, self.elapsed(), self.before.history)
+            save_checkpoint(self.path, checkpoint_state(self.parts, self.arch, self.params, progress))
+            self.last_good = f"last good checkpoint: {self.path} (iteration {done})"
