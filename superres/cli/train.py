@@ -31,6 +31,10 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         recipe = load_recipe(args.recipe, args.set)
+    except SuperresError as exc:  # a bad recipe is bad usage
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
         path, card = train(recipe, args.resume, args.device, not args.quiet, args.stop_after)
     except SuperresError as exc:
         print(f"error: {exc}", file=sys.stderr)
