@@ -84,8 +84,14 @@ def checkpoint_state(parts: Parts, arch: str, params: dict[str, Any], progress: 
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    with atomic_output(path) as tmp:
-        torch.save(state, tmp)
+    """Write ``state`` atomically; a failed write (a full disk) leaves the last checkpoint and
+    raises OSError naming ``path``. Saved through a Python file so that the failure is the
+    OSError itself, not torch's RuntimeError from its own writer."""
+    try:
+        with atomic_output(path) as tmp, open(tmp, "wb") as out:
+            torch.save(state, out)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
 class Checkpoints:

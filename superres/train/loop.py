@@ -109,6 +109,13 @@ def run_iterations(
         terms = optimisation_step(parts, cfg, iteration, batch, ranks=ranks, last_good=checkpoints.last_good)
         times.add(fetched - waiting_since, time.perf_counter() - fetched)
         bar.update()
-        for hook in hooks:
-            hook.after_step(iteration + 1, terms, times)
+        try:
+            for hook in hooks:
+                hook.after_step(iteration + 1, terms, times)
+        except OSError as exc:  # a full disk, a folder gone
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise TrainingStoppedError(
+                f"{where}cannot write ({exc.strerror or exc}) at iteration {iteration + 1}; stopped;"
+                f" {checkpoints.last_good}"
+            ) from None
         waiting_since = time.perf_counter()

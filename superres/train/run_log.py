@@ -63,6 +63,19 @@ def drop_log_records_after(log_path: Path, iteration: int) -> None:
             log_path.write_text("".join(kept))
 
 
+def append_record(log_path: Path, record: dict[str, Any]) -> None:
+    """Append one record line; a failed write (a full disk) is undone, so no torn line stays,
+    and raised as OSError naming the log."""
+    size = log_path.stat().st_size if log_path.exists() else 0
+    try:
+        with open(log_path, "a") as log_file:
+            log_file.write(json.dumps(record) + "\n")
+    except OSError as exc:
+        with open(log_path, "r+b") as log_file:
+            log_file.truncate(size)
+        raise OSError(exc.errno, exc.strerror, str(log_path)) from None
+
+
 def tensorboard_writer(run_dir: Path):
     """A TensorBoard writer for ``run_dir/tensorboard`` if the optional package is installed."""
     try:
@@ -88,8 +101,7 @@ class RunLog:
         record = log_record(done, self.optimizer.param_groups[0]["lr"], terms, times, self.batch_size)
         times.reset()
         self.bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k not in ("iteration", "it_per_s")})
-        with open(self.path, "a") as log_file:
-            log_file.write(json.dumps(record) + "\n")
+        append_record(self.path, record)
         if self.writer is not None:
             for key, value in record.items():
                 if key != "iteration":

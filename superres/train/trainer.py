@@ -20,6 +20,7 @@ import yaml
 from torch.utils.data import DataLoader
 
 from superres.archs import spec
+from superres.atomic import atomic_output
 from superres.errors import SuperresError
 from superres.train.checkpoint import Checkpoints, Progress, check_run_dir, restore
 from superres.train.data import IterationBatches, PairedPatches, PatchSpec
@@ -132,7 +133,8 @@ def _announce(recipe: Recipe, parts: Parts, dataset: PairedPatches) -> None:
 def _start_run_folder(recipe: Recipe, resume: bool, start: int) -> None:
     """Write the recipe as run into the run folder; on resume, drop the log records past the
     checkpoint."""
-    (recipe.run_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+    with atomic_output(recipe.run_dir / "recipe.yaml") as tmp:
+        tmp.write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
     if resume:
         drop_log_records_after(recipe.run_dir / LOG_NAME, start)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import signal
 import subprocess
@@ -65,3 +67,80 @@ def test_kill_during_training_never_corrupts_the_checkpoint(shared, tmp_path):
     process.wait()
     state = torch.load(checkpoint, weights_only=True)
     assert state["iteration"] >= 1 and np.isfinite(state["elapsed"])
+
+
+class _FullDiskFile:
+    """A file on a disk that fills up once ``room`` bytes are written: the write that overflows
+    writes what fits, then raises ENOSPC."""
+
+    def __init__(self, real, room: int) -> None:
+        self.real, self.room = real, room
+
+    def write(self, data):
+        if len(data) > self.room:
+            self.real.write(data[: self.room])
+            self.real.flush()
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= len(data)
+        return self.real.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.real.close()
+
+
+def _train_tiny(tmp_path, shared, *overrides):
+    from tests.fuzz.conftest import run_superres
+
+    args = ["train", TINY, "-q", "--set", f"output={tmp_path}", f"data.train=[{shared / 'data/train/T91'}]",
+            "val.sets=[]", "train.iterations=4", "train.checkpoint_interval=2", "train.log_interval=1", *overrides]  # fmt: skip
+    return run_superres(*args)
+
+
+def test_a_full_disk_while_logging_stops_in_one_line_and_leaves_no_torn_record(shared, tmp_path, monkeypatch):
+    import superres.train.run_log as run_log
+
+    opened = {"n": 0}
+
+    def open_on_a_filling_disk(path, mode="r", *args, **kwargs):
+        opened["n"] += 1
+        real = open(path, mode, *args, **kwargs)
+        return _FullDiskFile(real, 10) if opened["n"] == 3 else real  # the third record
+
+    monkeypatch.setattr(run_log, "open", open_on_a_filling_disk, raising=False)
+    outcome = _train_tiny(tmp_path, shared)
+    run_dir = tmp_path / "tiny-test"
+    assert outcome.code == 1
+    assert outcome.err.count("\n") == 1 and "No space left on device" in outcome.err, outcome.err
+    assert str(run_dir / "log.jsonl") in outcome.err and f"{run_dir / CHECKPOINT_NAME} (iteration 2)" in outcome.err
+    records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in records] == [1, 2]
+    assert torch.load(run_dir / CHECKPOINT_NAME, weights_only=True)["iteration"] == 2
+
+
+def test_a_full_disk_while_checkpointing_keeps_the_last_checkpoint(shared, tmp_path, monkeypatch):
+    import superres.train.checkpoint as checkpoint
+
+    real_save = torch.save
+    saves = {"n": 0}
+
+    def save_on_a_filling_disk(state, target, *args, **kwargs):
+        saves["n"] += 1
+        if saves["n"] < 2:
+            return real_save(state, target, *args, **kwargs)
+        with open("/dev/full", "wb") as full:  # what a full disk does to torch.save
+            return real_save(state, full, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint.torch, "save", save_on_a_filling_disk)
+    outcome = _train_tiny(tmp_path, shared)
+    run_dir = tmp_path / "tiny-test"
+    assert outcome.code == 1
+    assert outcome.err.count("\n") == 1 and "No space left on device" in outcome.err, outcome.err
+    assert f"{run_dir / CHECKPOINT_NAME}" in outcome.err and "(iteration 2)" in outcome.err, outcome.err
+    assert torch.load(run_dir / CHECKPOINT_NAME, weights_only=True)["iteration"] == 2
+    assert sorted(p.name for p in run_dir.iterdir()) == [CHECKPOINT_NAME, "log.jsonl", "recipe.yaml"]
