@@ -98,7 +98,8 @@ def _train_tiny(tmp_path, shared, *overrides):
     from tests.fuzz.conftest import run_superres
 
     args = ["train", TINY, "-q", "--set", f"output={tmp_path}", f"data.train=[{shared / 'data/train/T91'}]",
-            "val.sets=[]", "train.iterations=4", "train.checkpoint_interval=2", "train.log_interval=1", *overrides]  # fmt: skip
+            "val.sets=[]", "train.iterations=4", "train.checkpoint_interval=2", "train.log_interval=1",
+            *overrides]  # fmt: skip
     return run_superres(*args)
 
 
@@ -109,7 +110,7 @@ def test_a_full_disk_while_logging_stops_in_one_line_and_leaves_no_torn_record(s
 
     def open_on_a_filling_disk(path, mode="r", *args, **kwargs):
         opened["n"] += 1
-        real = open(path, mode, *args, **kwargs)
+        real = open(path, mode, *args, **kwargs)  # noqa: SIM115 (returned open)
         return _FullDiskFile(real, 10) if opened["n"] == 3 else real  # the third record
 
     monkeypatch.setattr(run_log, "open", open_on_a_filling_disk, raising=False)
@@ -117,7 +118,8 @@ def test_a_full_disk_while_logging_stops_in_one_line_and_leaves_no_torn_record(s
     run_dir = tmp_path / "tiny-test"
     assert outcome.code == 1
     assert outcome.err.count("\n") == 1 and "No space left on device" in outcome.err, outcome.err
-    assert str(run_dir / "log.jsonl") in outcome.err and f"{run_dir / CHECKPOINT_NAME} (iteration 2)" in outcome.err
+    assert str(run_dir / "log.jsonl") in outcome.err
+    assert f"{run_dir / CHECKPOINT_NAME} (iteration 2)" in outcome.err
     records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in records] == [1, 2]
     assert torch.load(run_dir / CHECKPOINT_NAME, weights_only=True)["iteration"] == 2
