@@ -54,17 +54,39 @@ def check_run_dir(recipe: Recipe, resume: bool, ranks: Distributed) -> Path:
 
 def restore(parts: Parts, checkpoint_path: Path, arch: str, params: dict[str, Any]) -> Progress:
     """Load the checkpoint into ``parts`` and the global RNG; returns where the run stood."""
-    state = torch.load(checkpoint_path, map_location=parts.device, weights_only=True)
+    state = _read_checkpoint(checkpoint_path, parts.device)
     if state["arch"] != arch or json.loads(state["params"]) != json.loads(json.dumps(params)):
         raise SuperresError("checkpoint was made for another network than the recipe names", checkpoint_path)
-    parts.network.load_state_dict(state["network"])
-    if parts.ema is not None:
-        parts.ema.load_state_dict(state["ema"])
-    parts.optimizer.load_state_dict(state["optimizer"])
-    if parts.adversary is not None:
-        parts.adversary.load(state)
-    torch.set_rng_state(state["rng"])
-    return Progress(int(state["iteration"]), float(state["elapsed"]), json.loads(state["history"]))
+    try:
+        parts.network.load_state_dict(state["network"])
+        if parts.ema is not None:
+            parts.ema.load_state_dict(state["ema"])
+        parts.optimizer.load_state_dict(state["optimizer"])
+        if parts.adversary is not None:
+            parts.adversary.load(state)
+        torch.set_rng_state(state["rng"])
+        return Progress(int(state["iteration"]), float(state["elapsed"]), json.loads(state["history"]))
+    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise SuperresError(f"{_DAMAGED} ({type(exc).__name__}: {exc})", checkpoint_path) from None
+
+
+_DAMAGED = "damaged checkpoint, cannot resume from it; start the run afresh in another folder"
+_CHECKPOINT_KEYS = ("arch", "params", "iteration", "network", "ema", "optimizer", "rng", "elapsed", "history")
+
+
+def _read_checkpoint(checkpoint_path: Path, device: torch.device) -> dict[str, Any]:
+    """The checkpoint's state, read without running code from the file; SuperresError naming it
+    when it is not a whole checkpoint (torch's own message would suggest unsafe loading)."""
+    try:
+        state = torch.load(checkpoint_path, map_location=device, weights_only=True)
+    except OSError as exc:
+        raise SuperresError(f"cannot read the checkpoint ({exc.strerror or exc})", checkpoint_path) from None
+    except Exception:  # torch.load raises anything for a damaged file
+        raise SuperresError(f"{_DAMAGED} (not a checkpoint file)", checkpoint_path) from None
+    missing = [key for key in _CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise SuperresError(f"{_DAMAGED} (no {', '.join(missing)})", checkpoint_path)
+    return state
 
 
 def checkpoint_state(parts: Parts, arch: str, params: dict[str, Any], progress: Progress) -> dict[str, Any]:

@@ -146,3 +146,20 @@ def test_a_full_disk_while_checkpointing_keeps_the_last_checkpoint(shared, tmp_p
     assert f"{run_dir / CHECKPOINT_NAME}" in outcome.err and "(iteration 2)" in outcome.err, outcome.err
     assert torch.load(run_dir / CHECKPOINT_NAME, weights_only=True)["iteration"] == 2
     assert sorted(p.name for p in run_dir.iterdir()) == [CHECKPOINT_NAME, "log.jsonl", "recipe.yaml"]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "empty", "keyless", "not_a_mapping"])
+def test_resume_from_a_damaged_checkpoint_says_so_in_one_line(shared, tmp_path, damage):
+    """torch.load's own error suggested weights_only=False: running code from the file."""
+    checkpoint = tmp_path / "tiny-test" / CHECKPOINT_NAME
+    checkpoint.parent.mkdir()
+    if damage == "garbage":
+        checkpoint.write_bytes(b"\x80\x04garbage that is no checkpoint" * 10)
+    elif damage == "empty":
+        checkpoint.write_bytes(b"")
+    else:
+        torch.save({"iteration": 3} if damage == "keyless" else [1, 2], checkpoint)
+    outcome = _train_tiny(tmp_path, shared, "--resume")
+    assert outcome.code == 1
+    assert outcome.err.startswith(f"error: {checkpoint}: damaged checkpoint, cannot resume from it")
+    assert outcome.err.count("\n") == 1 and "weights_only" not in outcome.err, outcome.err
