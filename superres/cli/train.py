@@ -39,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
     except SuperresError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if path is None and card.get("interrupted"):
+        where = f"stopped at iteration {card['stopped_at']}, checkpoint {card['checkpoint']}"
+        print(f"{card['interrupted']}: {where}; continue with --resume", file=sys.stderr)
+        return 128 + card["signal"]
     if path is None:
         print(f"stopped at iteration {card['stopped_at']}; continue with --resume")
         return 0

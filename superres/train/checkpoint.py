@@ -137,6 +137,7 @@ class Checkpoints:
         self.path, self.parts, self.params, self.before, self.stop = path, parts, params, before, stop
         self.arch, self.interval = recipe.network.arch, recipe.train.checkpoint_interval
         self.started = time.perf_counter()
+        self.saved_at = before.start if resumed else -1  # the iteration of the checkpoint on disk
         self.last_good = (
             f"last good checkpoint: {path} (iteration {before.start})" if resumed else "no checkpoint yet"
         )
@@ -147,6 +148,11 @@ class Checkpoints:
 
     def after_step(self, done: int, terms: dict[str, torch.Tensor], times: StepTimes) -> None:
         if done % self.interval == 0 or done == self.stop:
-            progress = Progress(done, self.elapsed(), self.before.history)
-            save_checkpoint(self.path, checkpoint_state(self.parts, self.arch, self.params, progress))
-            self.last_good = f"last good checkpoint: {self.path} (iteration {done})"
+            self.save(done)
+
+    def save(self, done: int) -> None:
+        """Write the checkpoint after ``done`` iterations."""
+        progress = Progress(done, self.elapsed(), self.before.history)
+        save_checkpoint(self.path, checkpoint_state(self.parts, self.arch, self.params, progress))
+        self.last_good = f"last good checkpoint: {self.path} (iteration {done})"
+        self.saved_at = done

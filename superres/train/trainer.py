@@ -32,6 +32,7 @@ from superres.train.distributed import (
     ranks_hold_identical_weights,
     wait_for_main,
 )
+from superres.train.interrupt import stop_on_signals
 from superres.train.loop import TrainingStoppedError, run_iterations
 from superres.train.losses import check_gan_loss, pixel_loss
 from superres.train.model_file import RunSummary, write_model_file
@@ -184,15 +185,21 @@ def _train(
         if recipe.val.sets:
             hooks.append(Validation(recipe, parts, params, before.history, log))
         hooks.append(checkpoints)
-    run_iterations(
-        parts, cfg, loader, iterations=range(before.start, stop), ranks=ranks, checkpoints=checkpoints,
-        hooks=hooks, bar=bar,
-    )  # fmt: skip
+    with stop_on_signals(enabled=ranks.world_size == 1) as stop_request:
+        done = run_iterations(
+            parts, cfg, loader, iterations=range(before.start, stop), ranks=ranks, checkpoints=checkpoints,
+            hooks=hooks, bar=bar, stop=stop_request,
+        )  # fmt: skip
+        if done < stop and checkpoints.saved_at != done:
+            checkpoints.save(done)
     if log is not None:
         log.close()
     bar.close()
     distributed = _distributed_record(parts, ranks)
     history = before.history
+    if done < stop:  # a stop signal
+        interrupted = {"interrupted": stop_request.signal_name, "signal": stop_request.signal_number}
+        return None, {"stopped_at": done, "checkpoint": str(checkpoint_path), **interrupted}
     if stop < cfg.iterations or not ranks.is_main:
         return None, {"stopped_at": stop, "metrics": history[-1] if history else {}, **distributed}
     images = {"used": len(dataset), "too_small_for_the_patch": len(dataset.skipped)}

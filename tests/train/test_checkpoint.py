@@ -163,3 +163,41 @@ def test_resume_from_a_damaged_checkpoint_says_so_in_one_line(shared, tmp_path, 
     assert outcome.code == 1
     assert outcome.err.startswith(f"error: {checkpoint}: damaged checkpoint, cannot resume from it")
     assert outcome.err.count("\n") == 1 and "weights_only" not in outcome.err, outcome.err
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_checkpoints_and_resumes_exactly(shared, tmp_path, signal_number):
+    """Ctrl-C (or a scheduler's SIGTERM) gave a KeyboardInterrupt traceback and lost everything
+    since the last checkpoint: now the run checkpoints where it is and says so in one line."""
+    data = f"data.train=[{shared / 'data/train/T91'}]"
+    common = [data, "val.sets=[]", "train.iterations=100000", "train.checkpoint_interval=100000",
+              "train.log_interval=1"]  # fmt: skip
+    args = [sys.executable, "-m", "superres", "train", str(TINY), "-q", "--set", f"output={tmp_path / 'a'}",
+            *common]  # fmt: skip
+    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "a/tiny-test/log.jsonl"
+    deadline = time.time() + 120
+    while (not log.exists() or log.read_text().count("\n") < 2) and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal_number)
+    _, err = process.communicate(timeout=60)
+    checkpoint = tmp_path / "a/tiny-test" / CHECKPOINT_NAME
+    assert process.returncode == 128 + signal_number, err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert str(checkpoint) in err and "--resume" in err, err
+    stopped = torch.load(checkpoint, weights_only=True)["iteration"]
+    assert 2 <= stopped < 100000
+    # Resume for three more iterations; the same iterations straight give the same weights.
+    from tests.fuzz.conftest import run_superres
+
+    more = ["train", TINY, "-q", "--resume", "--stop-after", str(stopped + 3),
+            "--set", f"output={tmp_path / 'a'}"]  # fmt: skip
+    assert run_superres(*more, *common).code == 0
+    straight = tiny(tmp_path / "b", shared, *common[1:])
+    train(straight, progress=False, stop_after=stopped + 3)
+    a = torch.load(checkpoint, weights_only=True)
+    b = torch.load(tmp_path / "b/tiny-test" / CHECKPOINT_NAME, weights_only=True)
+    assert a["iteration"] == b["iteration"] == stopped + 3
+    for part in ("network", "ema"):
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), (part, key)
