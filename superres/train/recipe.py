@@ -295,7 +295,8 @@ def _check_network(recipe: Recipe) -> None:
 
 def _check_values(recipe: Recipe) -> None:
     """Values that are well typed but out of range, refused here so the error names the recipe
-    file (names of networks, losses and optimizers are checked where they are built)."""
+    file (the network and its parameters too; names of losses and optimizers are checked where
+    they are built)."""
     from superres.train.data import check_sampling
 
     check_sampling(recipe.data.patch_candidates, recipe.data.downscales)

@@ -110,7 +110,7 @@ def _hostile_files(folder: Path, output: Path) -> dict[str, bytes]:
 def test_hostile_recipes_are_refused_in_one_line_writing_nothing(tmp_path):
     output, recipes = tmp_path / "out", tmp_path / "recipes"
     recipes.mkdir()
-    (tmp_path / "model.safetensors").write_bytes(b"not ours")  # what a ../ name once replaced
+    (tmp_path / "model.safetensors").write_bytes(b"not ours")  # beside the output root, where ../ reaches
     files = _hostile_files(tmp_path, output)
     for case, content in files.items():
         (recipes / f"{case}.yaml").write_bytes(content)
