@@ -31,10 +31,18 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         recipe = load_recipe(args.recipe, args.set)
+    except SuperresError as exc:  # a bad recipe is bad usage
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
         path, card = train(recipe, args.resume, args.device, not args.quiet, args.stop_after)
     except SuperresError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if path is None and card.get("interrupted"):
+        where = f"stopped at iteration {card['stopped_at']}, checkpoint {card['checkpoint']}"
+        print(f"{card['interrupted']}: {where}; continue with --resume", file=sys.stderr)
+        return 128 + card["signal"]
     if path is None:
         print(f"stopped at iteration {card['stopped_at']}; continue with --resume")
         return 0

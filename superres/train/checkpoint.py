@@ -54,17 +54,39 @@ def check_run_dir(recipe: Recipe, resume: bool, ranks: Distributed) -> Path:
 
 def restore(parts: Parts, checkpoint_path: Path, arch: str, params: dict[str, Any]) -> Progress:
     """Load the checkpoint into ``parts`` and the global RNG; returns where the run stood."""
-    state = torch.load(checkpoint_path, map_location=parts.device, weights_only=True)
+    state = _read_checkpoint(checkpoint_path, parts.device)
     if state["arch"] != arch or json.loads(state["params"]) != json.loads(json.dumps(params)):
         raise SuperresError("checkpoint was made for another network than the recipe names", checkpoint_path)
-    parts.network.load_state_dict(state["network"])
-    if parts.ema is not None:
-        parts.ema.load_state_dict(state["ema"])
-    parts.optimizer.load_state_dict(state["optimizer"])
-    if parts.adversary is not None:
-        parts.adversary.load(state)
-    torch.set_rng_state(state["rng"])
-    return Progress(int(state["iteration"]), float(state["elapsed"]), json.loads(state["history"]))
+    try:
+        parts.network.load_state_dict(state["network"])
+        if parts.ema is not None:
+            parts.ema.load_state_dict(state["ema"])
+        parts.optimizer.load_state_dict(state["optimizer"])
+        if parts.adversary is not None:
+            parts.adversary.load(state)
+        torch.set_rng_state(state["rng"])
+        return Progress(int(state["iteration"]), float(state["elapsed"]), json.loads(state["history"]))
+    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise SuperresError(f"{_DAMAGED} ({type(exc).__name__}: {exc})", checkpoint_path) from None
+
+
+_DAMAGED = "damaged checkpoint, cannot resume from it; start the run afresh in another folder"
+_CHECKPOINT_KEYS = ("arch", "params", "iteration", "network", "ema", "optimizer", "rng", "elapsed", "history")
+
+
+def _read_checkpoint(checkpoint_path: Path, device: torch.device) -> dict[str, Any]:
+    """The checkpoint's state, read without running code from the file; SuperresError naming it
+    when it is not a whole checkpoint (torch's own message would suggest unsafe loading)."""
+    try:
+        state = torch.load(checkpoint_path, map_location=device, weights_only=True)
+    except OSError as exc:
+        raise SuperresError(f"cannot read the checkpoint ({exc.strerror or exc})", checkpoint_path) from None
+    except Exception:  # torch.load raises anything for a damaged file
+        raise SuperresError(f"{_DAMAGED} (not a checkpoint file)", checkpoint_path) from None
+    missing = [key for key in _CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise SuperresError(f"{_DAMAGED} (no {', '.join(missing)})", checkpoint_path)
+    return state
 
 
 def checkpoint_state(parts: Parts, arch: str, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
@@ -84,8 +106,14 @@ def checkpoint_state(parts: Parts, arch: str, params: dict[str, Any], progress: 
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    with atomic_output(path) as tmp:
-        torch.save(state, tmp)
+    """Write ``state`` atomically; a failed write (a full disk) leaves the last checkpoint and
+    raises OSError naming ``path``. Saved through a Python file so that the failure is the
+    OSError itself, not torch's RuntimeError from its own writer."""
+    try:
+        with atomic_output(path) as tmp, open(tmp, "wb") as out:
+            torch.save(state, out)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
 class Checkpoints:
@@ -109,6 +137,7 @@ class Checkpoints:
         self.path, self.parts, self.params, self.before, self.stop = path, parts, params, before, stop
         self.arch, self.interval = recipe.network.arch, recipe.train.checkpoint_interval
         self.started = time.perf_counter()
+        self.saved_at = before.start if resumed else -1  # the iteration of the checkpoint on disk
         self.last_good = (
             f"last good checkpoint: {path} (iteration {before.start})" if resumed else "no checkpoint yet"
         )
@@ -119,6 +148,11 @@ class Checkpoints:
 
     def after_step(self, done: int, terms: dict[str, torch.Tensor], times: StepTimes) -> None:
         if done % self.interval == 0 or done == self.stop:
-            progress = Progress(done, self.elapsed(), self.before.history)
-            save_checkpoint(self.path, checkpoint_state(self.parts, self.arch, self.params, progress))
-            self.last_good = f"last good checkpoint: {self.path} (iteration {done})"
+            self.save(done)
+
+    def save(self, done: int) -> None:
+        """Write the checkpoint after ``done`` iterations."""
+        progress = Progress(done, self.elapsed(), self.before.history)
+        save_checkpoint(self.path, checkpoint_state(self.parts, self.arch, self.params, progress))
+        self.last_good = f"last good checkpoint: {self.path} (iteration {done})"
+        self.saved_at = done

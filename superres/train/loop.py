@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from superres.errors import SuperresError
 from superres.train.distributed import Distributed, all_ranks_finite
+from superres.train.interrupt import StopRequest
 from superres.train.optim import learning_rate
 from superres.train.parts import Parts
 from superres.train.recipe import TrainConfig
@@ -99,16 +100,30 @@ def run_iterations(
     checkpoints: LastCheckpoint,
     hooks: Sequence[StepHook],
     bar: tqdm,
-) -> None:
+    stop: StopRequest | None = None,
+) -> int:
     """Train for ``iterations`` (0-based), one batch each; after every step, advance ``bar``
-    and call ``hooks`` in order."""
+    and call ``hooks`` in order. Returns the iterations done: fewer when ``stop`` is
+    requested (after the step under way)."""
     times = StepTimes()
+    done = iterations.start
     waiting_since = time.perf_counter()
     for iteration, batch in zip(iterations, batches, strict=True):
         fetched = time.perf_counter()
         terms = optimisation_step(parts, cfg, iteration, batch, ranks=ranks, last_good=checkpoints.last_good)
         times.add(fetched - waiting_since, time.perf_counter() - fetched)
         bar.update()
-        for hook in hooks:
-            hook.after_step(iteration + 1, terms, times)
+        try:
+            for hook in hooks:
+                hook.after_step(iteration + 1, terms, times)
+        except OSError as exc:  # a full disk, a folder gone
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise TrainingStoppedError(
+                f"{where}cannot write ({exc.strerror or exc}) at iteration {iteration + 1}; stopped;"
+                f" {checkpoints.last_good}"
+            ) from None
+        done = iteration + 1
+        if stop is not None and stop.requested:
+            break
         waiting_since = time.perf_counter()
+    return done

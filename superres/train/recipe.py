@@ -8,6 +8,7 @@ Numbers like ``2e-4`` are numbers here (plain YAML 1.1 reads them as strings).
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -18,6 +19,9 @@ import yaml
 
 from superres.errors import SuperresError
 from superres.train.degradations import DegradationConfig, check_degradation
+from superres.train.recipe_checks import check_constructor_params, check_optimizer_values, check_run_name
+
+MAX_RECIPE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,23 @@ class Recipe:
 
 
 class _RecipeLoader(yaml.SafeLoader):
-    """SafeLoader that also reads ``1e-4`` (exponent, no dot) as a float, as people write it."""
+    """SafeLoader that also reads ``1e-4`` (exponent, no dot) as a float, as people write it,
+    and refuses a key given twice in one mapping (plain YAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, list | dict):
+                continue  # the base class names an unhashable key
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _RecipeLoader.add_implicit_resolver(
@@ -169,9 +189,11 @@ def _scalar(hint: Any, value: Any, key: str) -> Any:
     if hint not in _SCALAR_KINDS:
         return value
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        value = float(value) if abs(value) < 1e308 else math.inf
     if not isinstance(value, hint) or (hint is not bool and isinstance(value, bool)):
         raise SuperresError(f"{key} must be {_SCALAR_KINDS[hint]}, got {value!r}")
+    if hint is float and not math.isfinite(value):
+        raise SuperresError(f"{key} must be a finite number, got {value!r}")
     return value
 
 
@@ -181,7 +203,7 @@ def _build(cls: type, data: Any, where: str) -> Any:
         raise SuperresError(f"{where or 'recipe'} must be a mapping, got {type(data).__name__}")
     hints = get_type_hints(cls)
     known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(set(data) - known, key=str)
     if unknown:
         raise SuperresError(f"unknown key(s) {', '.join(f'{where}{k}' for k in unknown)}")
     values = {}
@@ -225,25 +247,72 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise SuperresError(f"--set {key}: {part} is not a section")
-        node[leaf] = yaml.load(text, Loader=_RecipeLoader)
+        try:
+            node[leaf] = yaml.load(text, Loader=_RecipeLoader)
+        except yaml.YAMLError as exc:
+            raise SuperresError(f"--set {key}: not valid YAML ({str(exc).splitlines()[0]})") from None
     return data
+
+
+def _optimizer_values(config: OptimizerConfig) -> dict[str, Any]:
+    return {"lr": config.lr, "betas": config.betas, "weight_decay": config.weight_decay}
+
+
+# Sizes beyond these would only exhaust memory or time.
+AT_MOST = {"data.scale": 16, "data.patch_size": 2048, "data.batch_size": 4096, "data.workers": 256,
+           "train.iterations": 10**9, "train.seed": 2**63 - 1}  # fmt: skip
+
+
+def _check_upper_bounds(recipe: Recipe) -> None:
+    for key, most in AT_MOST.items():
+        section, name = key.split(".")
+        value = getattr(getattr(recipe, section), name)
+        if value > most:
+            raise SuperresError(f"{key} must be at most {most}, got {value}")
+
+
+def _check_network(recipe: Recipe) -> None:
+    """The network exists and its parameters fit its constructor; the discriminator's too."""
+    from superres.archs import spec
+    from superres.train.discriminators import DISCRIMINATORS
+    from superres.train.parts import network_params
+
+    try:
+        network_spec = spec(recipe.network.arch)
+    except KeyError as exc:
+        raise SuperresError(f"network.arch: {exc.args[0]}") from None
+    what = recipe.network.arch
+    check_constructor_params(network_spec.builder, recipe.network.params, key="network.params", what=what,
+                             build=False)  # fmt: skip
+    check_constructor_params(network_spec.builder, network_params(recipe), key="network.params", what=what)
+    gan = recipe.train.gan
+    if gan is not None and gan.discriminator in DISCRIMINATORS:
+        what = f"the {gan.discriminator} discriminator"
+        key = "train.gan.discriminator_params"
+        builder = DISCRIMINATORS[gan.discriminator]
+        check_constructor_params(builder, gan.discriminator_params, key=key, what=what)
 
 
 def _check_values(recipe: Recipe) -> None:
     """Values that are well typed but out of range, refused here so the error names the recipe
-    file (names of networks, losses and optimizers are checked where they are built)."""
+    file (the network and its parameters too; names of losses and optimizers are checked where
+    they are built)."""
     from superres.train.data import check_sampling
 
     check_sampling(recipe.data.patch_candidates, recipe.data.downscales)
     if recipe.data.degradation is not None:
         check_degradation(recipe.data.degradation)
+    check_run_name(recipe.name)
     data, train = recipe.data, recipe.train
+    _check_upper_bounds(recipe)
+    check_optimizer_values("train.optimizer", **_optimizer_values(train.optimizer))
     at_least = {
         "data.scale": (data.scale, 1),
         "data.patch_size": (data.patch_size, 1),
         "data.batch_size": (data.batch_size, 1),
         "data.workers": (data.workers, 0),
         "train.iterations": (train.iterations, 0),  # 0 writes the starting network, as built
+        "train.seed": (train.seed, 0),
         "train.checkpoint_interval": (train.checkpoint_interval, 1),
         "train.log_interval": (train.log_interval, 1),
         "train.optimizer.lr": (train.optimizer.lr, 0),  # 0: a frozen network, as tests use
@@ -260,6 +329,7 @@ def _check_values(recipe: Recipe) -> None:
         at_least["train.gan.weight"] = (gan.weight, 0)
         at_least["train.gan.feature_matching"] = (gan.feature_matching, 0)
         at_least["train.gan.discriminator_warmup"] = (gan.discriminator_warmup, 0)
+        check_optimizer_values("train.gan.optimizer", **_optimizer_values(gan.optimizer))
     for key, (value, least) in at_least.items():
         if not value >= least:
             raise SuperresError(f"{key} must be at least {least}, got {value}")
@@ -278,21 +348,40 @@ def _check_values(recipe: Recipe) -> None:
             raise SuperresError(f"loss target must be hr or teacher, got {loss.target!r}")
         if loss.target == "teacher" and not recipe.data.teacher:
             raise SuperresError(f"a {loss.type} loss targets the teacher, but the recipe has no data.teacher")
+    _check_network(recipe)
+
+
+def _read_recipe(path: Path) -> dict[str, Any]:
+    """The recipe file's YAML mapping (an empty file is an empty one)."""
+    try:
+        if path.stat().st_size > MAX_RECIPE_BYTES:
+            raise SuperresError(f"too large for a recipe (over {MAX_RECIPE_BYTES} bytes)", path)
+        data = yaml.load(path.read_bytes().decode("utf-8"), Loader=_RecipeLoader)
+    except OSError as exc:
+        raise SuperresError(f"cannot read recipe ({exc.strerror})", path) from None
+    except UnicodeDecodeError as exc:
+        raise SuperresError(f"not UTF-8 text (byte {exc.start})", path) from None
+    except yaml.YAMLError as exc:
+        raise SuperresError(f"not valid YAML ({str(exc).splitlines()[0]})", path) from None
+    except RecursionError:
+        raise SuperresError("not valid YAML (nested too deep)", path) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SuperresError(f"recipe must be a mapping, got {type(data).__name__}", path)
+    return data
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """The recipe in ``path`` with ``overrides`` applied, checked; SuperresError naming the file
+    and the key otherwise."""
     path = Path(path)
-    try:
-        data = yaml.load(path.read_text(), Loader=_RecipeLoader) or {}
-    except OSError as exc:
-        raise SuperresError(f"cannot read recipe ({exc.strerror})", path) from None
-    except yaml.YAMLError as exc:
-        raise SuperresError(f"not valid YAML ({str(exc).splitlines()[0]})", path) from None
+    data = _read_recipe(path)
     try:
         recipe = _build(Recipe, apply_overrides(data, overrides or []), "")
         _check_values(recipe)
         return recipe
     except SuperresError as exc:
         raise SuperresError(exc.problem, path) from None
-    except TypeError as exc:
+    except (TypeError, RecursionError) as exc:
         raise SuperresError(f"bad recipe value ({exc})", path) from None

@@ -5,6 +5,7 @@ and the progress bar. Only the main process logs."""
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,10 +58,39 @@ def drop_log_records_after(log_path: Path, iteration: int) -> None:
     """Drop the records past ``iteration``: a run killed after its last checkpoint logged
     iterations that the resumed run repeats."""
     if log_path.exists():
-        lines = log_path.read_text().splitlines(keepends=True)
-        kept = [line for line in lines if json.loads(line)["iteration"] <= iteration]
-        if len(kept) < len(lines):
+        lines = log_path.read_text(errors="replace").splitlines(keepends=True)
+        kept = []
+        for number, line in enumerate(lines, 1):
+            done = _record_iteration(line)
+            if done is None:
+                warnings.warn(f"{log_path}: line {number} is not a log record; dropped", stacklevel=2)
+            elif done <= iteration:
+                kept.append(line if line.endswith("\n") else line + "\n")
+        if kept != lines:
             log_path.write_text("".join(kept))
+
+
+def _record_iteration(line: str) -> int | None:
+    """The iteration of one log line, or None for a line that is not a record (a torn write)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    done = record.get("iteration") if isinstance(record, dict) else None
+    return done if isinstance(done, int) and not isinstance(done, bool) else None
+
+
+def append_record(log_path: Path, record: dict[str, Any]) -> None:
+    """Append one record line; a failed write (a full disk) is undone, so no torn line stays,
+    and raised as OSError naming the log."""
+    size = log_path.stat().st_size if log_path.exists() else 0
+    try:
+        with open(log_path, "a") as log_file:
+            log_file.write(json.dumps(record) + "\n")
+    except OSError as exc:
+        with open(log_path, "r+b") as log_file:
+            log_file.truncate(size)
+        raise OSError(exc.errno, exc.strerror, str(log_path)) from None
 
 
 def tensorboard_writer(run_dir: Path):
@@ -88,8 +118,7 @@ class RunLog:
         record = log_record(done, self.optimizer.param_groups[0]["lr"], terms, times, self.batch_size)
         times.reset()
         self.bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k not in ("iteration", "it_per_s")})
-        with open(self.path, "a") as log_file:
-            log_file.write(json.dumps(record) + "\n")
+        append_record(self.path, record)
         if self.writer is not None:
             for key, value in record.items():
                 if key != "iteration":

@@ -20,6 +20,7 @@ import yaml
 from torch.utils.data import DataLoader
 
 from superres.archs import spec
+from superres.atomic import atomic_output
 from superres.errors import SuperresError
 from superres.train.checkpoint import Checkpoints, Progress, check_run_dir, restore
 from superres.train.data import IterationBatches, PairedPatches, PatchSpec
@@ -31,6 +32,7 @@ from superres.train.distributed import (
     ranks_hold_identical_weights,
     wait_for_main,
 )
+from superres.train.interrupt import stop_on_signals
 from superres.train.loop import TrainingStoppedError, run_iterations
 from superres.train.losses import check_gan_loss, pixel_loss
 from superres.train.model_file import RunSummary, write_model_file
@@ -132,7 +134,8 @@ def _announce(recipe: Recipe, parts: Parts, dataset: PairedPatches) -> None:
 def _start_run_folder(recipe: Recipe, resume: bool, start: int) -> None:
     """Write the recipe as run into the run folder; on resume, drop the log records past the
     checkpoint."""
-    (recipe.run_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+    with atomic_output(recipe.run_dir / "recipe.yaml") as tmp:
+        tmp.write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
     if resume:
         drop_log_records_after(recipe.run_dir / LOG_NAME, start)
 
@@ -182,15 +185,21 @@ def _train(
         if recipe.val.sets:
             hooks.append(Validation(recipe, parts, params, before.history, log))
         hooks.append(checkpoints)
-    run_iterations(
-        parts, cfg, loader, iterations=range(before.start, stop), ranks=ranks, checkpoints=checkpoints,
-        hooks=hooks, bar=bar,
-    )  # fmt: skip
+    with stop_on_signals(enabled=ranks.world_size == 1) as stop_request:
+        done = run_iterations(
+            parts, cfg, loader, iterations=range(before.start, stop), ranks=ranks, checkpoints=checkpoints,
+            hooks=hooks, bar=bar, stop=stop_request,
+        )  # fmt: skip
+        if done < stop and checkpoints.saved_at != done:
+            checkpoints.save(done)
     if log is not None:
         log.close()
     bar.close()
     distributed = _distributed_record(parts, ranks)
     history = before.history
+    if done < stop:  # a stop signal
+        interrupted = {"interrupted": stop_request.signal_name, "signal": stop_request.signal_number}
+        return None, {"stopped_at": done, "checkpoint": str(checkpoint_path), **interrupted}
     if stop < cfg.iterations or not ranks.is_main:
         return None, {"stopped_at": stop, "metrics": history[-1] if history else {}, **distributed}
     images = {"used": len(dataset), "too_small_for_the_patch": len(dataset.skipped)}

@@ -96,7 +96,7 @@ def test_out_of_range_recipe_values_name_the_recipe_file(capsys, override, messa
     with pytest.raises(SuperresError) as caught:
         load_recipe(TINY, [override])
     assert str(caught.value).startswith(f"{TINY}: {message}")
-    assert main(["train", str(TINY), "-q", "--set", override]) == 1
+    assert main(["train", str(TINY), "-q", "--set", override]) == 2  # bad usage
     assert capsys.readouterr().err.startswith(f"error: {TINY}: {message}")
 
 
@@ -109,3 +109,64 @@ def test_repeated_set_options_all_apply(shared, tmp_path):
     assert main(args) == 0
     state = torch.load(tmp_path / "tiny-test" / CHECKPOINT_NAME, weights_only=True)
     assert state["iteration"] == 2
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        # A name with a path in it wrote the run folder and the model file anywhere; an empty
+        # one wrote into the output root.
+        ("name=../../x", "name must be a plain file name, got '../../x'"),
+        ("name=/tmp/elsewhere", "name must be a plain file name, got '/tmp/elsewhere'"),
+        ("name=''", "name must be a plain file name, got ''"),
+        ("name=..", "name must be a plain file name, got '..'"),
+        ("network.params=5", "network.params must be a mapping of srvgg's parameters, got 5"),
+        ("network.params=[1, 2]", "network.params must be a mapping of srvgg's parameters, got [1, 2]"),
+        ("network.params={num_feat: -8}", "network.params.num_feat must be an integer from 1 to 1024, got -8"),  # noqa: E501
+        ("network.params={num_feat: 0}", "network.params.num_feat must be an integer from 1 to 1024, got 0"),
+        ("network.params={num_feat: eight}", "network.params.num_feat must be an integer from 1 to 1024"),
+        ("network.params={num_feat: true}", "network.params.num_feat must be an integer from 1 to 1024"),
+        ("network.params={num_conv: 100000000}", "network.params.num_conv must be an integer from 1 to 1024"),
+        ("network.params={depth: 3}", "network.params.depth: srvgg has no such parameter; it takes"),
+        ("network.params={act_type: 5}", "network.params.act_type must be a string, got 5"),
+        ("network.params={act_type: swish}", "network.params: srvgg cannot be built with these"),
+        ("network.arch=nonet", "network.arch: unknown network 'nonet'"),
+        ("train.optimizer.betas=[0.9]", "train.optimizer.betas must be two numbers from 0 to below 1, got [0.9]"),  # noqa: E501
+        ("train.optimizer.betas=[2, 5]", "train.optimizer.betas must be two numbers from 0 to below 1"),
+        ("train.optimizer.weight_decay=-1", "train.optimizer.weight_decay must be at least 0, got -1.0"),
+        ("train.optimizer.lr=1e300", "train.optimizer.lr must be at most 1, got 1e+300"),
+        ("train.optimizer.lr=.inf", "train.optimizer.lr must be a finite number, got inf"),
+        ("train.gan={optimizer: {betas: [0.5]}}", "train.gan.optimizer.betas must be two numbers"),
+        ("data.batch_size=1e8", "data.batch_size must be an integer, got 100000000.0"),
+        ("data.batch_size=100000000", "data.batch_size must be at most 4096, got 100000000"),
+        ("data.patch_size=100000", "data.patch_size must be at most 2048, got 100000"),
+        ("train.seed=-1", "train.seed must be at least 0, got -1"),
+        ("train.gan={discriminator_params: {num_feat: -1}}",
+         "train.gan.discriminator_params.num_feat must be an integer from 1 to 1024, got -1"),
+        ("train.gan={discriminator_params: 3}", "train.gan.discriminator_params must be a mapping"),
+    ],
+)
+def test_hostile_recipe_values_are_refused_at_load_naming_file_and_key(capsys, override, message):
+    with pytest.raises(SuperresError) as caught:
+        load_recipe(TINY, [override])
+    assert str(caught.value).startswith(f"{TINY}: {message}"), str(caught.value)
+    assert main(["train", str(TINY), "-q", "--set", override]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {TINY}: {message}") and err.count("\n") == 1, err
+
+
+def test_non_utf8_and_duplicate_keys_are_refused_naming_the_recipe(tmp_path):
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"name: \xff\xfe\x00garbage\n")
+    with pytest.raises(SuperresError, match=r"binary\.yaml: not UTF-8 text"):
+        load_recipe(binary)
+    twice = tmp_path / "twice.yaml"
+    twice.write_text(TINY.read_text().replace("train:\n", "train:\n  iterations: 5\n", 1))
+    with pytest.raises(SuperresError, match=r"twice\.yaml: not valid YAML \(key 'iterations' appears twice"):
+        load_recipe(twice)
+    # A merge key (<<) may set a key the mapping sets again: that is not a duplicate
+    merged = tmp_path / "merged.yaml"
+    merged.write_text("base: &b {lr: 0.1}\n" + TINY.read_text().replace(
+        "optimizer: {type: adam, lr: 1.0e-3}", "optimizer: {<<: *b, lr: 1.0e-3}"))
+    with pytest.raises(SuperresError, match=r"unknown key\(s\) base"):
+        load_recipe(merged)

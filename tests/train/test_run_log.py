@@ -63,3 +63,15 @@ def test_drop_log_records_after_keeps_the_file_when_nothing_is_past(tmp_path):
     assert len(log.read_text().splitlines()) == 3
     drop_log_records_after(log, 4)
     assert [json.loads(line)["iteration"] for line in log.read_text().splitlines()] == [2, 4]
+
+
+def test_drop_log_records_after_skips_a_torn_or_non_json_line_with_a_warning(tmp_path):
+    """A run killed mid-write leaves a torn last line; --resume went down on it (JSONDecodeError)."""
+    from superres.train.run_log import drop_log_records_after
+
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"iteration": 5}\nnot json\n{"loss": 1}\n{"iteration": 10}\n{"iteration": 15}\n{"itera')
+    with pytest.warns(UserWarning, match=r"log\.jsonl: line 2 is not a log record; dropped") as caught:
+        drop_log_records_after(log, 10)
+    assert len(caught) == 3  # lines 2, 3 and 6
+    assert log.read_text() == '{"iteration": 5}\n{"iteration": 10}\n'
