@@ -22,7 +22,7 @@ _EXIF_X_RESOLUTION, _EXIF_Y_RESOLUTION, _EXIF_RESOLUTION_UNIT = 0x011A, 0x011B, 
 _EXIF_IFD, _GPS_IFD, _INTEROP_IFD = 0x8769, 0x8825, 0xA005  # camera settings, GPS, interoperability
 _EXIF_SUB_IFDS = (_EXIF_IFD, _GPS_IFD, _INTEROP_IFD)
 _EXIF_PIXEL_X, _EXIF_PIXEL_Y = 0xA002, 0xA003  # in the Exif IFD
-_EXIF_ERRORS = (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError)  # Pillow's parser
+EXIF_ERRORS = (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError)  # Pillow's parser
 # A TIFF's own tags that are the image's EXIF too: make, model, date, artist, copyright. Not
 # its structure (size, strips, samples...), nor ImageDescription (tifffile, ImageJ and OME keep
 # their own metadata there) or Software (the program that wrote that file).
@@ -47,7 +47,7 @@ def _parsed_exif(exif: bytes) -> Image.Exif | None:
     parsed = Image.Exif()
     try:
         parsed.load(exif)
-    except _EXIF_ERRORS:
+    except EXIF_ERRORS:
         return None
     return parsed
 
@@ -58,7 +58,7 @@ def exif_with_size(exif: bytes, width: int, height: int) -> bytes:
     parsed = _parsed_exif(exif)
     try:
         camera = parsed.get_ifd(_EXIF_IFD) if parsed is not None and _EXIF_IFD in parsed else {}
-    except _EXIF_ERRORS:
+    except EXIF_ERRORS:
         camera = {}
     if _EXIF_PIXEL_X not in camera and _EXIF_PIXEL_Y not in camera:
         return exif  # none recorded, or an Exif IFD Pillow cannot parse: carried as it is
@@ -98,7 +98,7 @@ def tiff_exif(path: Path) -> bytes | None:
                 if source.get_ifd(tag):
                     exif.get_ifd(tag).update(source.get_ifd(tag))
                     found = True
-    except _EXIF_ERRORS:
+    except EXIF_ERRORS:
         return None
     return exif.tobytes() if len(exif) or found else None
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from superres.io.geotiff import read_geo_tags
-from superres.io.image import ImageData, TiffStack, orient, oriented
+from superres.io.image import ImageData, TiffStack, checked_orientation, orient, oriented
 from superres.io.limits import check_size
 from superres.io.metadata import ICC_TAG, XMP_TAG, tiff_exif, tiff_resolution
 from superres.io.ome import image_count
@@ -37,11 +37,11 @@ def read_tiff(path: Path, max_pixels: int) -> ImageData:
         pixels = series.asarray()
         icc = page.tags[ICC_TAG].value if ICC_TAG in page.tags else None
         xmp = bytes(page.tags[XMP_TAG].value) if XMP_TAG in page.tags else None
-        orientation = int(page.tags[274].value) if 274 in page.tags else 1
+        orientation = checked_orientation(page.tags[274].value, path) if 274 in page.tags else 1
         extra = page.tags[338].value if 338 in page.tags else ()
         imagej = tif.is_imagej
         cmyk = page.photometric == tifffile.PHOTOMETRIC.SEPARATED
-        geo = read_geo_tags(page)
+        geo = read_geo_tags(page, path)
         resolution = tiff_resolution(tif, page)
         ome_xml = _carried_ome(tif, path)
     exif = tiff_exif(path)

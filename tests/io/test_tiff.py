@@ -178,3 +178,14 @@ def test_exif_that_a_tiff_cannot_carry_is_said_to_be_dropped(tmp_path):
     read_back = Image.Exif()
     read_back.load(read_image(tmp_path / "y.tif").exif)
     assert (read_back[0x010F], read_back[0x8298]) == ("TestCam", "(c) Someone")
+
+
+@pytest.mark.parametrize("value", [(3, 3), (0,), (99,)])
+def test_a_malformed_tiff_orientation_is_ignored_with_a_warning(tmp_path, value):
+    """An Orientation tag of two values (a TypeError once) or out of 1-8 is ignored, and said so."""
+    pixels = np.arange(48, dtype=np.uint8).reshape(6, 8)
+    tifffile.imwrite(tmp_path / "odd.tif", pixels, extratags=[(274, "H", len(value), value, True)])
+    said = r"odd\.tif: its orientation tag \(.*\) is not one of 1-8; it is ignored"
+    with pytest.warns(UserWarning, match=said):
+        image = read_image(tmp_path / "odd.tif")
+    assert (image.pixels[:, :, 0] == pixels).all()
