@@ -39,6 +39,19 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageD
         raise SuperresError("empty file (0 bytes)", path)
     with open(path, "rb") as f:
         magic = f.read(64)
+    image = _decoded(path, magic, max_pixels)
+    pixels = image.pixels
+    if pixels.dtype.kind == "f" and np.isinf(pixels).any():
+        warnings.warn(
+            f"{path}: holds infinite samples (+-Inf); they are upscaled as its largest and smallest"
+            " finite values",
+            stacklevel=2,
+        )
+    return image
+
+
+def _decoded(path: Path, magic: bytes, max_pixels: int) -> ImageData:
+    """The image of ``path`` (first bytes ``magic``) from the reader its format needs."""
     try:
         if magic[:4] in _TIFF_MAGICS:
             return read_tiff(path, max_pixels)

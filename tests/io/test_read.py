@@ -163,3 +163,13 @@ def test_truncated_jpeg2000_heic_and_avif_say_so(tmp_path):
             read_image(tmp_path / name)
     with pytest.raises(SuperresError, match=r"cut\.avif: truncated or corrupt HEIF/AVIF"):
         read_image(tmp_path / "cut.avif")
+
+
+def test_infinite_float_samples_are_said_to_become_the_range_ends(tmp_path):
+    """+-Inf in a float TIFF is upscaled as the largest / smallest finite values: said, naming the file."""
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "inf.tif", np.array([[0, np.inf], [-np.inf, 5]], np.float32))
+    said = r"inf\.tif: holds infinite samples \(\+-Inf\); they are upscaled as"
+    with pytest.warns(UserWarning, match=said):
+        read_image(tmp_path / "inf.tif")
