@@ -81,6 +81,15 @@ def xmp_with_size(xmp: bytes, width: int, height: int, dpi: tuple[float, float] 
     return text.encode("utf-8", errors="surrogateescape")
 
 
+def xmp_with_orientation_reset(xmp: bytes) -> bytes:
+    """An XMP packet whose tiff:Orientation, where present, says 1: superres applies the
+    orientation to the pixels, and a viewer that honours XMP must not apply it again."""
+    text = xmp.decode("utf-8", errors="surrogateescape")
+    text = re.sub(r'(tiff:Orientation\s*=\s*")[^"]*(")', r"\g<1>1\g<2>", text)
+    text = re.sub(r"(<tiff:Orientation>)[^<]*(</tiff:Orientation>)", r"\g<1>1\g<2>", text)
+    return text.encode("utf-8", errors="surrogateescape")
+
+
 def tiff_exif(path: Path) -> bytes | None:
     """A TIFF's EXIF as EXIF bytes: its descriptive tags (make, model, date, ...) and its Exif
     and GPS sub-IFDs; None if it has none or they cannot be parsed. Read from the first IFD

@@ -23,7 +23,7 @@ from superres.io.image import (
     oriented,
 )
 from superres.io.limits import check_size, open_with_pillow
-from superres.io.metadata import EXIF_ERRORS, ORIENTATION_TAG, PNG_XMP_KEY
+from superres.io.metadata import EXIF_ERRORS, ORIENTATION_TAG, PNG_XMP_KEY, xmp_with_orientation_reset
 from superres.io.read_deep import deep_heif_or_avif_pixels, png16_pixels, png_is_16bit_color, ppm16_pixels
 
 
@@ -121,6 +121,7 @@ def _with_pillow_metadata(im: Image.Image, pixels: np.ndarray, has_alpha: bool, 
     resolution = oriented(resolution, orientation)
     xmp = im.info.get("xmp") or None
     xmp = xmp.encode("utf-8") if isinstance(xmp, str) else xmp
+    xmp = xmp_with_orientation_reset(xmp) if xmp else None
     text = (
         {k: v for k, v in getattr(im, "text", {}).items() if k != PNG_XMP_KEY} if im.format == "PNG" else {}
     )

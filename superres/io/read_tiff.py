@@ -13,7 +13,7 @@ import numpy as np
 from superres.io.geotiff import read_geo_tags
 from superres.io.image import ImageData, TiffStack, checked_orientation, orient, oriented
 from superres.io.limits import check_size
-from superres.io.metadata import ICC_TAG, XMP_TAG, tiff_exif, tiff_resolution
+from superres.io.metadata import ICC_TAG, XMP_TAG, tiff_exif, tiff_resolution, xmp_with_orientation_reset
 from superres.io.ome import image_count
 
 
@@ -36,7 +36,7 @@ def read_tiff(path: Path, max_pixels: int) -> ImageData:
         check_size(shape.get("X", 1), shape.get("Y", 1), max_pixels, path, math.prod(stack_shape))
         pixels = series.asarray()
         icc = page.tags[ICC_TAG].value if ICC_TAG in page.tags else None
-        xmp = bytes(page.tags[XMP_TAG].value) if XMP_TAG in page.tags else None
+        xmp = xmp_with_orientation_reset(bytes(page.tags[XMP_TAG].value)) if XMP_TAG in page.tags else None
         orientation = checked_orientation(page.tags[274].value, path) if 274 in page.tags else 1
         extra = page.tags[338].value if 338 in page.tags else ()
         imagej = tif.is_imagej

@@ -164,3 +164,33 @@ def test_exif_pixel_dimensions_follow_the_result(tmp_path):
     camera = Image.Exif()
     camera.load(image.exif)
     assert camera.get_ifd(0x8769)[0xA002] == 20 and b"<rdf:li>grandmother</rdf:li>" in image.xmp
+
+
+@pytest.mark.parametrize(
+    "orientation",
+    ['<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="3"/>',
+     '<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/"><tiff:Orientation>3</tiff:Orientation>'
+     "</rdf:Description>"],
+    ids=["attribute", "element"],
+)  # fmt: skip
+def test_an_xmp_orientation_is_applied_once_and_reset(tmp_path, orientation):
+    """A PNG whose orientation lives only in XMP is turned, and its XMP then says 1: a viewer
+    that honours XMP does not turn the result again."""
+    from PIL.PngImagePlugin import PngInfo
+
+    xmp = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        f"{orientation}</rdf:RDF></x:xmpmeta>"
+    )
+    info = PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", xmp)
+    pixels = smooth_image(6, 8)
+    Image.fromarray(pixels).save(tmp_path / "turned.png", pnginfo=info)
+    image = read_image(tmp_path / "turned.png")
+    assert (image.pixels == pixels[::-1, ::-1]).all()
+    assert b"Orientation" in image.xmp and b"3" not in image.xmp.split(b"Orientation")[1][:4]
+    upscale(tmp_path / "turned.png", tmp_path / "out")
+    with Image.open(tmp_path / "out/turned_x2.png") as im:
+        written = im.info["xmp"]
+        written = written.decode() if isinstance(written, bytes) else written
+        assert 'tiff:Orientation="1"' in written or "<tiff:Orientation>1</tiff:Orientation>" in written
