@@ -189,3 +189,18 @@ def test_a_malformed_tiff_orientation_is_ignored_with_a_warning(tmp_path, value)
     with pytest.warns(UserWarning, match=said):
         image = read_image(tmp_path / "odd.tif")
     assert (image.pixels[:, :, 0] == pixels).all()
+
+
+def test_an_int16_imagej_stack_keeps_its_calibration(tmp_path):
+    """A signed 16-bit ImageJ stack is written back as one, with its unit and slice spacing,
+    as an unsigned one is (it was written as a plain TIFF, losing both)."""
+    planes = np.arange(-48, 48, dtype=np.int16).reshape(2, 6, 8)
+    tifffile.imwrite(
+        tmp_path / "signed.tif", planes, imagej=True, resolution=(2.0, 2.0),
+        metadata={"axes": "ZYX", "unit": "um", "spacing": 0.5},
+    )  # fmt: skip
+    upscale(tmp_path / "signed.tif", tmp_path / "out")
+    with tifffile.TiffFile(tmp_path / "out/signed_x2.tif") as tif:
+        assert tif.is_imagej and tif.pages[0].dtype == np.int16
+        assert tif.imagej_metadata["unit"] == "um" and tif.imagej_metadata["spacing"] == 0.5
+        assert np.allclose(tif.pages[0].resolution, (4.0, 4.0))
