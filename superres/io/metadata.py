@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import struct
+import warnings
 import zlib
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,8 @@ def tiff_exif(path: Path) -> bytes | None:
     and GPS sub-IFDs; None if it has none or they cannot be parsed. Read from the first IFD
     with Pillow's EXIF parser, not Image.open (no pixel-count checks: read_image made them)."""
     try:
-        with open(path, "rb") as f:
+        with open(path, "rb") as f, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's bare "Truncated File Read": the EXIF is left out
             source = Image.Exif()
             source.load_from_fp(f)
             exif = Image.Exif()

@@ -3,8 +3,11 @@ hyperstacks included) with their axes, CMYK, GeoTIFF tags, OME-XML, resolution a
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,7 @@ def read_tiff(path: Path, max_pixels: int) -> ImageData:
     name the caller of read_image."""
     import tifffile
 
-    with tifffile.TiffFile(path) as tif:
+    with _tifffile_silenced(), tifffile.TiffFile(path) as tif:
         series = tif.series[0]
         page = tif.pages[0]
         if len(tif.series) > 1:  # e.g. a thumbnail, or pages of another size or type
@@ -58,6 +61,19 @@ def read_tiff(path: Path, max_pixels: int) -> ImageData:
         pixels, has_alpha, icc, exif, "TIFF", stack=stack, cmyk=cmyk, geo=geo, resolution=resolution,
         ome_xml=ome_xml, xmp=xmp or None,
     )
+
+
+@contextlib.contextmanager
+def _tifffile_silenced() -> Iterator[None]:
+    """tifffile's log records dropped while a file is read: its lines about a malformed tag
+    (one it then leaves out) would reach the user beside superres' own one-line messages."""
+    logger = logging.getLogger("tifffile")
+    drop_all = logging.Filter("no logger has this name")  # passes no record
+    logger.addFilter(drop_all)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop_all)
 
 
 def _pages_along_bands(pixels: np.ndarray, axes: str, stack_axes: str) -> np.ndarray:

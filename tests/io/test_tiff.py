@@ -204,3 +204,24 @@ def test_an_int16_imagej_stack_keeps_its_calibration(tmp_path):
         assert tif.is_imagej and tif.pages[0].dtype == np.int16
         assert tif.imagej_metadata["unit"] == "um" and tif.imagej_metadata["spacing"] == 0.5
         assert np.allclose(tif.pages[0].resolution, (4.0, 4.0))
+
+
+def test_tifffile_log_lines_and_pillow_warnings_do_not_reach_the_user(tmp_path, caplog):
+    """A TIFF with a tag past the end of the file is read; tifffile's log line about it and
+    Pillow's bare "Truncated File Read" are not shown, only superres' own messages (naming the file)."""
+    import io
+    import struct
+
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, np.zeros((8, 8), np.uint8), extratags=[(65000, "d", 3, (1.0, 2.0, 3.0), True)])
+    data = bytearray(buffer.getvalue())
+    entry = data.find(struct.pack("<HH", 65000, 12))
+    data[entry + 8 : entry + 12] = struct.pack("<I", 10**8)  # the tag's values: far past the end
+    (tmp_path / "odd.tif").write_bytes(data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image = read_image(tmp_path / "odd.tif")
+    assert image.pixels.shape == (8, 8, 1)
+    assert not [record for record in caplog.records if record.name.startswith("tifffile")]
+    shown = [str(w.message) for w in caught]
+    assert all(message.startswith(str(tmp_path / "odd.tif")) for message in shown), shown
