@@ -120,7 +120,7 @@ def _tag_problem(code: int, value: Any) -> str | None:
     if code == GEO_KEYS:
         whole = all(float(v).is_integer() and 0 <= v <= 65535 for v in values)
         if not whole or count < 4 or count % 4 or count < 4 + 4 * int(values[3]):
-            return f"{count} values, not a 4-short header and 4 shorts per key"
+            return f"{count} value{'s' * (count != 1)}, not a 4-short header and 4 shorts per key"
         return None
     wrong = {PIXEL_SCALE: count < 2, TIEPOINT: count == 0 or count % 6, TRANSFORMATION: count != 16}
     return f"{count} value{'s' * (count != 1)}, {_LENGTHS[code]} expected" if wrong.get(code) else None
