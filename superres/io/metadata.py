@@ -3,6 +3,7 @@ TIFF, updating them for a resized image, and the PNG chunks that carry them."""
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 import warnings
@@ -131,8 +132,9 @@ def exif_descriptive_tags(exif: bytes) -> dict[int, str]:
     return {tag: v for tag, v in ascii_values.items() if v}
 
 
-def tiff_resolution(tif: Any, page: Any) -> Resolution | None:
-    """From the resolution tags, with ImageJ's unit and slice spacing when it wrote the file."""
+def tiff_resolution(tif: Any, page: Any, path: Path) -> Resolution | None:
+    """From the resolution tags, with ImageJ's unit and slice spacing when it wrote the file
+    (a spacing that is not a positive number is left out, said in a warning)."""
     if 282 not in page.tags or 283 not in page.tags:
         return None
     x, y = (float(v) for v in page.resolution)
@@ -143,7 +145,20 @@ def tiff_resolution(tif: Any, page: Any) -> Resolution | None:
     spacing = imagej.get("spacing")
     if imagej.get("unit"):
         unit = str(imagej["unit"])
-    return Resolution(x, y, unit, float(spacing) if spacing else None)
+    return Resolution(x, y, unit, _imagej_spacing(spacing, path) if spacing else None)
+
+
+def _imagej_spacing(spacing: Any, path: Path) -> float | None:
+    try:
+        value = float(spacing)
+    except (TypeError, ValueError):
+        value = math.nan
+    if math.isfinite(value) and value > 0:
+        return value
+    shown = repr(spacing) if isinstance(spacing, str) else str(spacing)
+    message = f"{path}: its ImageJ slice spacing ({shown[:40]}) is not a number; it is ignored"
+    warnings.warn(message, stacklevel=5)
+    return None
 
 
 def tiff_resolution_options(image: ImageData) -> dict:

@@ -45,7 +45,7 @@ def read_tiff(path: Path, max_pixels: int) -> ImageData:
         imagej = tif.is_imagej
         cmyk = page.photometric == tifffile.PHOTOMETRIC.SEPARATED
         geo = read_geo_tags(page, path)
-        resolution = tiff_resolution(tif, page)
+        resolution = tiff_resolution(tif, page, path)
         ome_xml = _carried_ome(tif, path)
     exif = tiff_exif(path)
     if geo is not None and orientation != 1:

@@ -100,6 +100,18 @@ def _floats(values: list[float], dtype: type) -> np.ndarray:
     return np.array(values * 4, dtype).reshape(4, -1)
 
 
+def _encoded_rgb16() -> bytes:
+    import imagecodecs
+
+    return imagecodecs.png_encode(smooth_image(12, 16).astype(np.uint16) * 257)
+
+
+def _encoded_mode(ext: str, mode: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(smooth_image(12, 16)).convert(mode).save(buffer, _SAVE[ext])
+    return buffer.getvalue()
+
+
 def _int16_imagej() -> bytes:
     stack = np.arange(-64, 64, dtype=np.int16).reshape(2, 8, 8)
     calibration = {"axes": "ZYX", "unit": "um", "spacing": 0.5}
@@ -127,6 +139,13 @@ CASES: dict[str, tuple[Callable[[], bytes], int]] = {
     "float64_beyond_range.tif": (lambda: _tiff(_floats([0, 1.7e308, -1.7e308, 5], np.float64)), 1),
     "int16_imagej.tif": (_int16_imagej, 0),
     "tag_past_the_end.tif": (_tag_past_the_end_tiff, 0),
+    "corrupt_exif_chunk.png": (lambda: _png_with_chunk(b"eXIf", b"MM\0*\0\0\0\x08\xff\xff"), 0),
+    "imagej_spacing_text.tif": (
+        lambda: _tiff(np.zeros((2, 6, 8), np.uint8), imagej=True, metadata={"axes": "ZYX", "spacing": "x"}),
+        0,
+    ),
+    "truncated_rgb16.png": (lambda: _encoded_rgb16()[:200], 1),
+    "rgb16.png": (_encoded_rgb16, 0),
     # odd modes and band counts
     "gray_alpha.png": (lambda: _encoded("png", smooth_image(12, 16, 4)[:, :, :2]), 0),
     "palette.gif": (lambda: _encoded("gif"), 0),
@@ -150,12 +169,6 @@ CASES: dict[str, tuple[Callable[[], bytes], int]] = {
 for _ext in _SAVE:
     CASES[f"empty.{_ext}"] = (lambda: b"", 1)
     CASES[f"truncated.{_ext}"] = (lambda ext=_ext: _encoded(ext)[: len(_encoded(ext)) // 2], 1)
-
-
-def _encoded_mode(ext: str, mode: str) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(smooth_image(12, 16)).convert(mode).save(buffer, _SAVE[ext])
-    return buffer.getvalue()
 
 
 def _corpus(folder: Path, names: list[str]) -> list[Path]:

@@ -225,3 +225,13 @@ def test_tifffile_log_lines_and_pillow_warnings_do_not_reach_the_user(tmp_path, 
     assert not [record for record in caplog.records if record.name.startswith("tifffile")]
     shown = [str(w.message) for w in caught]
     assert all(message.startswith(str(tmp_path / "odd.tif")) for message in shown), shown
+
+
+def test_an_imagej_slice_spacing_that_is_not_a_number_is_ignored_with_a_warning(tmp_path):
+    """ImageJ metadata saying spacing=x does not reject the stack: the spacing is left out, and said."""
+    planes = np.zeros((2, 6, 8), np.uint8)
+    tifffile.imwrite(tmp_path / "odd.tif", planes, imagej=True, resolution=(2.0, 2.0),
+                     metadata={"axes": "ZYX", "unit": "um", "spacing": "x"})  # fmt: skip
+    with pytest.warns(UserWarning, match=r"odd\.tif: its ImageJ slice spacing \('x'\) is not a number"):
+        image = read_image(tmp_path / "odd.tif")
+    assert image.resolution.unit == "um" and image.resolution.z_spacing is None
