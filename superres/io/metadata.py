@@ -13,6 +13,7 @@ from typing import Any
 
 from PIL import Image
 
+from superres.io import exif_in_place
 from superres.io.image import ImageData, Resolution
 
 ORIENTATION_TAG = 0x0112
@@ -35,6 +36,10 @@ def exif_with_resolution(exif: bytes, resolution: Resolution) -> bytes:
     """EXIF bytes whose resolution tags, where present, say ``resolution`` (so they agree
     with the DPI the file format itself records)."""
     dpi = resolution.dpi()
+    values = {_EXIF_X_RESOLUTION: dpi[0], _EXIF_Y_RESOLUTION: dpi[1], _EXIF_RESOLUTION_UNIT: 2} if dpi else {}
+    in_place = values and exif_in_place.patched(exif, values)
+    if in_place:
+        return in_place
     parsed = Image.Exif()
     parsed.load(exif)
     if dpi is None or _EXIF_X_RESOLUTION not in parsed:
@@ -57,6 +62,9 @@ def _parsed_exif(exif: bytes) -> Image.Exif | None:
 def exif_with_size(exif: bytes, width: int, height: int) -> bytes:
     """EXIF bytes whose pixel dimensions (Exif IFD PixelXDimension / PixelYDimension), where
     present, say width x height: cameras record the size they wrote."""
+    in_place = exif_in_place.patched(exif, {}, {_EXIF_PIXEL_X: width, _EXIF_PIXEL_Y: height})
+    if in_place:
+        return in_place
     parsed = _parsed_exif(exif)
     try:
         camera = parsed.get_ifd(_EXIF_IFD) if parsed is not None and _EXIF_IFD in parsed else {}

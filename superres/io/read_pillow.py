@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from superres.io import exif_in_place
 from superres.io.formats import ANIMATED_FORMATS
 from superres.io.image import (
     Animation,
@@ -112,9 +113,13 @@ def _with_pillow_metadata(im: Image.Image, pixels: np.ndarray, has_alpha: bool, 
     orientation = checked_orientation(exif[ORIENTATION_TAG], name) if ORIENTATION_TAG in exif else 1
     pixels = orient(pixels, orientation)
     exif_bytes = None
-    if len(exif):
-        exif[ORIENTATION_TAG] = 1
-        exif_bytes = _exif_bytes(exif, name)
+    if len(exif):  # the orientation reset in the file's own bytes (a MakerNote stays valid)
+        raw = im.info.get("exif")
+        reset = {ORIENTATION_TAG: 1} if ORIENTATION_TAG in exif else {}
+        exif_bytes = exif_in_place.patched(raw, reset) if isinstance(raw, bytes) else None
+        if exif_bytes is None:
+            exif[ORIENTATION_TAG] = 1
+            exif_bytes = _exif_bytes(exif, name)
     icc = im.info.get("icc_profile") if keep_icc else None
     dpi = im.info.get("dpi")
     resolution = Resolution(float(dpi[0]), float(dpi[1])) if dpi and min(dpi) > 0 else None
