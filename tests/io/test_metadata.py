@@ -231,7 +231,7 @@ def _camera_exif(maker_note: bytes) -> tuple[bytes, int]:
 def test_a_maker_note_keeps_its_place_in_the_exif(tmp_path):
     """Orientation, resolution and pixel size are changed where they stand, so a MakerNote
     whose inner offsets count from the EXIF's TIFF header (as many makers' do) still points
-    at its own data; re-encoding the EXIF moved it."""
+    at its own data (re-encoding the EXIF would move the MakerNote)."""
     import struct
 
     maker_note = b"Nikon\0\x01\0" + struct.pack(">I", 0) + bytes(range(40))

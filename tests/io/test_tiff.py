@@ -182,7 +182,7 @@ def test_exif_that_a_tiff_cannot_carry_is_said_to_be_dropped(tmp_path):
 
 @pytest.mark.parametrize("value", [(3, 3), (0,), (99,)])
 def test_a_malformed_tiff_orientation_is_ignored_with_a_warning(tmp_path, value):
-    """An Orientation tag of two values (a TypeError once) or out of 1-8 is ignored, and said so."""
+    """An Orientation tag of two values or out of 1-8 is ignored, and said so."""
     pixels = np.arange(48, dtype=np.uint8).reshape(6, 8)
     tifffile.imwrite(tmp_path / "odd.tif", pixels, extratags=[(274, "H", len(value), value, True)])
     said = r"odd\.tif: its orientation tag \(.*\) is not one of 1-8; it is ignored"
@@ -193,7 +193,7 @@ def test_a_malformed_tiff_orientation_is_ignored_with_a_warning(tmp_path, value)
 
 def test_an_int16_imagej_stack_keeps_its_calibration(tmp_path):
     """A signed 16-bit ImageJ stack is written back as one, with its unit and slice spacing,
-    as an unsigned one is (it was written as a plain TIFF, losing both)."""
+    as an unsigned one is."""
     planes = np.arange(-48, 48, dtype=np.int16).reshape(2, 6, 8)
     tifffile.imwrite(
         tmp_path / "signed.tif", planes, imagej=True, resolution=(2.0, 2.0),
