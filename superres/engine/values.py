@@ -12,6 +12,8 @@ import torch
 from superres.io import ImageData
 from superres.io.geotiff import is_nodata
 
+_FLOAT32_SAFE = 1e37  # sample magnitudes past this are mapped to [0, 1] in float64
+
 
 def value_range(pixels: np.ndarray, missing: np.ndarray | None = None) -> tuple[float, float]:
     """(low, span) mapping H x W x C samples to [0, 1] by the engine's rules; pixels
@@ -25,8 +27,13 @@ def value_range(pixels: np.ndarray, missing: np.ndarray | None = None) -> tuple[
     finite = samples[np.isfinite(samples)]
     if not finite.size:
         return 0.0, 1.0
-    low = float(finite.min())
-    return low, (float(finite.max()) - low) or 1.0
+    low, high = float(finite.min()), float(finite.max())
+    span = high - low
+    if not np.isfinite(span):
+        raise ValueError(
+            f"sample values from {low:.3g} to {high:.3g} span more than float64 holds; rescale the data first"
+        )
+    return low, span or 1.0
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,9 @@ def to_unit_range(
     back. Pixels ``missing`` (H x W) are filled with ``fill``, one value per band (from
     :func:`fill_values` over the whole page, so that every row band fills alike)."""
     dtype, low, span = pixels.dtype, mapping.low, mapping.span
-    data = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)).astype(np.float32))
+    wide = max(abs(low), abs(low + span)) > _FLOAT32_SAFE  # past float32's range once subtracted
+    samples = np.ascontiguousarray(pixels.transpose(2, 0, 1))
+    data = torch.from_numpy(samples.astype(np.float64 if wide else np.float32))
     data = torch.nan_to_num(data, nan=low, posinf=low + span, neginf=low)
     if missing is not None:
         invalid = torch.from_numpy(missing)
@@ -72,13 +81,17 @@ def to_unit_range(
             band[invalid] = float(value)
 
     def restore(result: torch.Tensor) -> np.ndarray:
-        values = result.clamp_(0, 1).mul_(span).add_(low).permute(1, 2, 0).numpy()
+        result = result.clamp_(0, 1)
+        values = (result.double() if wide else result).mul_(span).add_(low).permute(1, 2, 0).numpy()
         if np.issubdtype(dtype, np.integer):  # rounded in place: no float copies of the output
             info = np.iinfo(dtype)
             np.clip(np.round(values, out=values), info.min, info.max, out=values)
+        elif wide:  # low + span may round past the sample type's largest value
+            info = np.finfo(dtype)
+            np.clip(values, info.min, info.max, out=values)
         return values.astype(dtype)
 
-    return (data - low) / span, restore
+    return ((data - low) / span).float(), restore
 
 
 def check_pixels(pixels: np.ndarray) -> None:

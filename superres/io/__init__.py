@@ -16,7 +16,8 @@ the pages of a stack with a T axis, and ``animation`` keeps their timing.
 The modules: ``image`` (ImageData and its parts), ``formats`` (what each format holds),
 ``read`` with ``read_pillow``, ``read_tiff`` and ``read_deep`` (decoding), ``write`` and
 ``write_tiff`` (encoding), ``rows`` (writing a result band by band), ``metadata`` (EXIF,
-XMP, ICC, DPI), ``limits`` (pixel-count limits), ``geotiff`` and ``ome``.
+XMP, ICC, DPI) with ``exif_in_place`` (EXIF values changed without moving a MakerNote),
+``limits`` (pixel-count limits), ``geotiff`` and ``ome``.
 """
 
 from superres.io.formats import FORMATS, IMAGE_SUFFIXES, check_fits_format, check_format_holds

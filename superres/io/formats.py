@@ -3,6 +3,7 @@ the checks and adaptations that fit an image to the format its path names."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -53,6 +54,10 @@ CARRIED_METADATA = {
     "PPM": set(),
 }
 _SCREEN_FORMATS = ("GIF", "WEBP", "AVIF", "HEIF")  # a DPI means nothing there: its loss is not told
+# The largest DPI each format's encoder stores: PNG's pHYs and BMP's header in pixels per metre
+# (BMP's signed), JPEG's JFIF density in 16 bits; TIFF's rationals hold 32 bits in any unit.
+_MAX_DPI = {"PNG": 0xFFFFFFFF * 0.0254, "BMP": 0x7FFFFFFF / 39.3701, "JPEG": 65535.0}
+_MAX_TIFF_RESOLUTION = float(0xFFFFFFFF)
 _SHOWN_NAMES = {"WEBP": "WebP", "JPEG2000": "JPEG 2000", "PPM": "Netpbm (PPM/PGM)"}  # else the key
 
 
@@ -136,7 +141,7 @@ def adapt_for_format(image: ImageData, fmt: str, path: Path) -> ImageData:
     up, refuse (SuperresError) what the format cannot hold at all."""
     check_format_holds(path, image)
     pixels = image.pixels
-    image = without_png_text(image, fmt, path)
+    image = _without_unholdable_dpi(without_png_text(image, fmt, path), fmt, path)
     if fmt == "TIFF":
         if image.animation is not None:
             warnings.warn(f"{path}: TIFF keeps the frames as pages but not their timing", stacklevel=3)
@@ -161,6 +166,23 @@ def adapt_for_format(image: ImageData, fmt: str, path: Path) -> ImageData:
         image = replace(image, pixels=image.pixels[:, :, :-1], has_alpha=False)
     _warn_if_metadata_dropped(path, image, fmt)
     return image
+
+
+def _without_unholdable_dpi(image: ImageData, fmt: str, path: Path) -> ImageData:
+    """``image`` without its resolution where ``fmt`` cannot store it (past the format's
+    range, or not finite), said in a warning: the encoders would overflow or wrap it."""
+    res = image.resolution
+    if res is None or (fmt != "TIFF" and fmt not in _MAX_DPI):
+        return image
+    values = (res.x, res.y) if fmt == "TIFF" else image.dpi
+    limit = _MAX_TIFF_RESOLUTION if fmt == "TIFF" else _MAX_DPI[fmt]
+    if values is None or all(math.isfinite(v) and 0 < v <= limit for v in values):
+        return image
+    kind = "DPI" if res.unit == "inch" or fmt != "TIFF" else f"resolution (pixels per {res.unit})"
+    name = _SHOWN_NAMES.get(fmt, fmt)
+    message = f"{path}: the {kind} ({values[0]:g} x {values[1]:g}) is more than {name} holds; it is dropped"
+    warnings.warn(message, stacklevel=4)
+    return replace(image, resolution=None)
 
 
 def _warn_if_metadata_dropped(path: Path, image: ImageData, fmt: str) -> None:

@@ -11,7 +11,9 @@ double and ASCII parameters and GDAL's metadata are copied as they are.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,13 @@ CARRIED = (
     *(GDAL_METADATA, GDAL_NODATA),
 )
 _RASTER_TYPE_KEY, _PIXEL_IS_POINT = 1025, 2
+_NAMES = {
+    PIXEL_SCALE: "ModelPixelScale", TIEPOINT: "ModelTiepoint", TRANSFORMATION: "ModelTransformation",
+    GEO_KEYS: "GeoKeyDirectory", GEO_DOUBLES: "GeoDoubleParams", GEO_ASCII: "GeoAsciiParams",
+    GDAL_METADATA: "GDAL_METADATA", GDAL_NODATA: "GDAL_NODATA",
+}  # fmt: skip
+_GEOREFERENCING = (PIXEL_SCALE, TIEPOINT, TRANSFORMATION, GEO_KEYS, GEO_DOUBLES, GEO_ASCII)
+_DOUBLE, _SHORT, _ASCII = 12, 3, 2  # the TIFF data types the carried tags are written as
 
 
 @dataclass(frozen=True)
@@ -79,13 +88,53 @@ class GeoTags:
         return out
 
 
-def read_geo_tags(page: Any) -> GeoTags | None:
-    """The carried tags of a ``tifffile.TiffPage``, or None if it has none."""
-    found = [page.tags[code] for code in CARRIED if code in page.tags]
-    tags = tuple((tag.code, int(tag.dtype), tag.value) for tag in found)
-    if not tags:
+def read_geo_tags(page: Any, path: Path) -> GeoTags | None:
+    """The carried tags of a ``tifffile.TiffPage``, or None if it has none. A malformed tag
+    (wrong length or type: a hostile or broken file) is said in a warning and left out; a
+    malformed georeferencing tag leaves out all of the georeferencing, which it would falsify."""
+    found = {code: page.tags[code].value for code in CARRIED if code in page.tags}
+    problems = {code: problem for code, value in found.items() if (problem := _tag_problem(code, value))}
+    for code, problem in problems.items():
+        dropped = "the georeferencing is" if code in _GEOREFERENCING else "it is"
+        warnings.warn(
+            f"{path}: its GeoTIFF {_NAMES[code]} tag is malformed ({problem}); {dropped} not carried over",
+            stacklevel=4,
+        )
+    if problems.keys() & set(_GEOREFERENCING):
+        problems |= {code: "" for code in _GEOREFERENCING}
+    tags = tuple(_normalised(code, value) for code, value in found.items() if code not in problems)
+    return GeoTags(tags, int(page.imagewidth), int(page.imagelength)) if tags else None
+
+
+_LENGTHS = {PIXEL_SCALE: "3 numbers", TIEPOINT: "6 numbers per point", TRANSFORMATION: "16 numbers"}
+
+
+def _tag_problem(code: int, value: Any) -> str | None:
+    """What is wrong with a carried tag's value as tifffile read it, or None."""
+    if code in (GEO_ASCII, GDAL_METADATA, GDAL_NODATA):
+        return None if isinstance(value, str) else "not text"
+    values = tuple(np.atleast_1d(np.asarray(value)).ravel()) if not isinstance(value, (str, bytes)) else None
+    if values is None or not all(isinstance(v, (int, float, np.number)) for v in values):
+        return "not numbers"
+    count = len(values)
+    if code == GEO_KEYS:
+        whole = all(float(v).is_integer() and 0 <= v <= 65535 for v in values)
+        if not whole or count < 4 or count % 4 or count < 4 + 4 * int(values[3]):
+            return f"{count} value{'s' * (count != 1)}, not a 4-short header and 4 shorts per key"
         return None
-    return GeoTags(tags, int(page.imagewidth), int(page.imagelength))
+    wrong = {PIXEL_SCALE: count < 2, TIEPOINT: count == 0 or count % 6, TRANSFORMATION: count != 16}
+    return f"{count} value{'s' * (count != 1)}, {_LENGTHS[code]} expected" if wrong.get(code) else None
+
+
+def _normalised(code: int, value: Any) -> tuple[int, int, tuple | str]:
+    """(code, TIFF data type, value) of a well-formed tag, numbers as a tuple (tifffile gives
+    a single number for a tag of count 1), written as GeoTIFF's types."""
+    if isinstance(value, str):
+        return code, _ASCII, value
+    values = np.atleast_1d(np.asarray(value)).ravel()
+    if code == GEO_KEYS:
+        return code, _SHORT, tuple(int(v) for v in values)
+    return code, _DOUBLE, tuple(float(v) for v in values)
 
 
 def nearest_mask(mask: np.ndarray, height: int, width: int, rows: range | None = None) -> np.ndarray:

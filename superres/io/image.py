@@ -4,6 +4,7 @@ animation its pages form, its resolution, and the metadata to carry to the outpu
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -92,6 +93,32 @@ class ImageData:
         bands = self.page_bands
         pixels = self.pixels[:, :, index * bands : (index + 1) * bands]
         return replace(self, pixels=pixels, stack=None, animation=None)
+
+
+def checked_orientation(value: object, path: object) -> int:
+    """An EXIF/TIFF orientation tag's value when it is one of 1..8; anything else (a rational
+    like 6/0, text, several values, 99) is 1, the image as stored, said in a warning."""
+    try:
+        number = float(value)  # an int, a numpy number or a rational; text and tuples fail
+    except (TypeError, ValueError, ZeroDivisionError):
+        number = math.nan
+    if number in range(1, 9):
+        return int(number)
+    shown = _shown_tag_value(value)
+    message = f"{path}: its orientation tag ({shown[:40]}) is not one of 1-8; it is ignored"
+    warnings.warn(message, stacklevel=4)
+    return 1
+
+
+def _shown_tag_value(value: object) -> str:
+    """A tag value as a message shows it: 6/0 for a rational, 3, 3 for several values."""
+    if isinstance(value, str):
+        return repr(value)
+    if hasattr(value, "denominator") and not isinstance(value, int):
+        return f"{value.numerator}/{value.denominator}"
+    if isinstance(value, (tuple, list)):
+        return ", ".join(str(int(v)) if isinstance(v, int) else str(v) for v in value)
+    return str(value)
 
 
 def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:

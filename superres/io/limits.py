@@ -4,6 +4,7 @@ before decoding, and Pillow's fixed limit, lifted while Pillow reads a header.""
 from __future__ import annotations
 
 import threading
+import warnings
 from pathlib import Path
 
 from PIL import Image
@@ -23,6 +24,22 @@ def check_size(width: int, height: int, max_pixels: int, path: Path, pages: int 
             "(possible decompression bomb; raise the limit with --max-pixels if you trust the file)",
             path,
         )
+
+
+def warn_if_over_read_limit(path: Path, width: int, height: int, pages: int = 1) -> None:
+    """Say when a file being written is over the pixel count that superres (its default
+    ``--max-pixels``) and Pillow (for one page) refuse to read back by default."""
+    total = width * height * pages
+    if total <= DEFAULT_MAX_PIXELS:
+        return
+    size = f"{width}x{height}" + (f" x {pages} pages" if pages > 1 else "")
+    readers = "superres (without a larger --max-pixels)"
+    readers += " and Pillow" if width * height > DEFAULT_MAX_PIXELS else ""
+    warnings.warn(
+        f"{path}: the result is {size} = {total:,} pixels, over the {DEFAULT_MAX_PIXELS:,} that {readers}"
+        " will read by default",
+        stacklevel=3,
+    )
 
 
 def open_with_pillow(path: Path) -> Image.Image:

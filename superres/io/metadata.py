@@ -3,14 +3,17 @@ TIFF, updating them for a resized image, and the PNG chunks that carry them."""
 
 from __future__ import annotations
 
+import math
 import re
 import struct
+import warnings
 import zlib
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
+from superres.io import exif_in_place
 from superres.io.image import ImageData, Resolution
 
 ORIENTATION_TAG = 0x0112
@@ -22,7 +25,7 @@ _EXIF_X_RESOLUTION, _EXIF_Y_RESOLUTION, _EXIF_RESOLUTION_UNIT = 0x011A, 0x011B, 
 _EXIF_IFD, _GPS_IFD, _INTEROP_IFD = 0x8769, 0x8825, 0xA005  # camera settings, GPS, interoperability
 _EXIF_SUB_IFDS = (_EXIF_IFD, _GPS_IFD, _INTEROP_IFD)
 _EXIF_PIXEL_X, _EXIF_PIXEL_Y = 0xA002, 0xA003  # in the Exif IFD
-_EXIF_ERRORS = (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError)  # Pillow's parser
+EXIF_ERRORS = (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError)  # Pillow's parser
 # A TIFF's own tags that are the image's EXIF too: make, model, date, artist, copyright. Not
 # its structure (size, strips, samples...), nor ImageDescription (tifffile, ImageJ and OME keep
 # their own metadata there) or Software (the program that wrote that file).
@@ -33,6 +36,10 @@ def exif_with_resolution(exif: bytes, resolution: Resolution) -> bytes:
     """EXIF bytes whose resolution tags, where present, say ``resolution`` (so they agree
     with the DPI the file format itself records)."""
     dpi = resolution.dpi()
+    values = {_EXIF_X_RESOLUTION: dpi[0], _EXIF_Y_RESOLUTION: dpi[1], _EXIF_RESOLUTION_UNIT: 2} if dpi else {}
+    in_place = values and exif_in_place.patched(exif, values)
+    if in_place:
+        return in_place
     parsed = Image.Exif()
     parsed.load(exif)
     if dpi is None or _EXIF_X_RESOLUTION not in parsed:
@@ -47,7 +54,7 @@ def _parsed_exif(exif: bytes) -> Image.Exif | None:
     parsed = Image.Exif()
     try:
         parsed.load(exif)
-    except _EXIF_ERRORS:
+    except EXIF_ERRORS:
         return None
     return parsed
 
@@ -55,10 +62,13 @@ def _parsed_exif(exif: bytes) -> Image.Exif | None:
 def exif_with_size(exif: bytes, width: int, height: int) -> bytes:
     """EXIF bytes whose pixel dimensions (Exif IFD PixelXDimension / PixelYDimension), where
     present, say width x height: cameras record the size they wrote."""
+    in_place = exif_in_place.patched(exif, {}, {_EXIF_PIXEL_X: width, _EXIF_PIXEL_Y: height})
+    if in_place:
+        return in_place
     parsed = _parsed_exif(exif)
     try:
         camera = parsed.get_ifd(_EXIF_IFD) if parsed is not None and _EXIF_IFD in parsed else {}
-    except _EXIF_ERRORS:
+    except EXIF_ERRORS:
         camera = {}
     if _EXIF_PIXEL_X not in camera and _EXIF_PIXEL_Y not in camera:
         return exif  # none recorded, or an Exif IFD Pillow cannot parse: carried as it is
@@ -81,12 +91,22 @@ def xmp_with_size(xmp: bytes, width: int, height: int, dpi: tuple[float, float] 
     return text.encode("utf-8", errors="surrogateescape")
 
 
+def xmp_with_orientation_reset(xmp: bytes) -> bytes:
+    """An XMP packet whose tiff:Orientation, where present, says 1: superres applies the
+    orientation to the pixels, and a viewer that honours XMP must not apply it again."""
+    text = xmp.decode("utf-8", errors="surrogateescape")
+    text = re.sub(r'(tiff:Orientation\s*=\s*")[^"]*(")', r"\g<1>1\g<2>", text)
+    text = re.sub(r"(<tiff:Orientation>)[^<]*(</tiff:Orientation>)", r"\g<1>1\g<2>", text)
+    return text.encode("utf-8", errors="surrogateescape")
+
+
 def tiff_exif(path: Path) -> bytes | None:
     """A TIFF's EXIF as EXIF bytes: its descriptive tags (make, model, date, ...) and its Exif
     and GPS sub-IFDs; None if it has none or they cannot be parsed. Read from the first IFD
     with Pillow's EXIF parser, not Image.open (no pixel-count checks: read_image made them)."""
     try:
-        with open(path, "rb") as f:
+        with open(path, "rb") as f, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's bare "Truncated File Read": the EXIF is left out
             source = Image.Exif()
             source.load_from_fp(f)
             exif = Image.Exif()
@@ -98,7 +118,7 @@ def tiff_exif(path: Path) -> bytes | None:
                 if source.get_ifd(tag):
                     exif.get_ifd(tag).update(source.get_ifd(tag))
                     found = True
-    except _EXIF_ERRORS:
+    except EXIF_ERRORS:
         return None
     return exif.tobytes() if len(exif) or found else None
 
@@ -120,8 +140,9 @@ def exif_descriptive_tags(exif: bytes) -> dict[int, str]:
     return {tag: v for tag, v in ascii_values.items() if v}
 
 
-def tiff_resolution(tif: Any, page: Any) -> Resolution | None:
-    """From the resolution tags, with ImageJ's unit and slice spacing when it wrote the file."""
+def tiff_resolution(tif: Any, page: Any, path: Path) -> Resolution | None:
+    """From the resolution tags, with ImageJ's unit and slice spacing when it wrote the file
+    (a spacing that is not a positive number is left out, said in a warning)."""
     if 282 not in page.tags or 283 not in page.tags:
         return None
     x, y = (float(v) for v in page.resolution)
@@ -132,7 +153,20 @@ def tiff_resolution(tif: Any, page: Any) -> Resolution | None:
     spacing = imagej.get("spacing")
     if imagej.get("unit"):
         unit = str(imagej["unit"])
-    return Resolution(x, y, unit, float(spacing) if spacing else None)
+    return Resolution(x, y, unit, _imagej_spacing(spacing, path) if spacing else None)
+
+
+def _imagej_spacing(spacing: Any, path: Path) -> float | None:
+    try:
+        value = float(spacing)
+    except (TypeError, ValueError):
+        value = math.nan
+    if math.isfinite(value) and value > 0:
+        return value
+    shown = repr(spacing) if isinstance(spacing, str) else str(spacing)
+    message = f"{path}: its ImageJ slice spacing ({shown[:40]}) is not a number; it is ignored"
+    warnings.warn(message, stacklevel=5)
+    return None
 
 
 def tiff_resolution_options(image: ImageData) -> dict:

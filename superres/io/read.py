@@ -21,6 +21,10 @@ from superres.io.read_tiff import read_tiff
 _TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _JP2_MAGIC = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
 _J2K_MAGIC = b"\xff\x4f\xff\x51"
+# What the decoders raise on a truncated or corrupt file (RuntimeError: imagecodecs' errors).
+_DECODE_ERRORS = (
+    *(OSError, ValueError, SyntaxError, struct.error, zlib.error, IndexError, KeyError, RuntimeError),
+)
 _HEVC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"})  # HEIC's codec
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})
 
@@ -39,6 +43,34 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageD
         raise SuperresError("empty file (0 bytes)", path)
     with open(path, "rb") as f:
         magic = f.read(64)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image = _decoded(path, magic, max_pixels)
+    for said in caught:  # the decoders' own warnings, named like superres' ("PATH: ...")
+        _warn_naming(said, path)
+    pixels = image.pixels
+    if pixels.dtype.kind == "f" and np.isinf(pixels).any():
+        warnings.warn(
+            f"{path}: holds infinite samples (+-Inf); they are upscaled as its largest and smallest"
+            " finite values",
+            stacklevel=2,
+        )
+    return image
+
+
+def _warn_naming(said: warnings.WarningMessage, path: Path) -> None:
+    """Emit a warning caught while ``path`` was decoded, its text starting with the path."""
+    text = str(said.message)
+    if not issubclass(said.category, (UserWarning, RuntimeWarning)):
+        warnings.warn_explicit(said.message, said.category, said.filename, said.lineno)
+        return
+    if not text.startswith(f"{path}: "):
+        text = f"{path}: {' '.join(text.split())}"
+    warnings.warn(text, said.category, stacklevel=3)
+
+
+def _decoded(path: Path, magic: bytes, max_pixels: int) -> ImageData:
+    """The image of ``path`` (first bytes ``magic``) from the reader its format needs."""
     try:
         if magic[:4] in _TIFF_MAGICS:
             return read_tiff(path, max_pixels)
@@ -55,7 +87,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageD
         if magic[4:8] == b"ftyp":  # a HEIF / AVIF container that its decoder could not open
             raise SuperresError("truncated or corrupt HEIF/AVIF image", path) from None
         raise SuperresError("not an image file, or a format superres does not read", path) from None
-    except (OSError, ValueError, SyntaxError, struct.error, zlib.error, IndexError, KeyError) as exc:
+    except _DECODE_ERRORS as exc:
         raise SuperresError(f"truncated or corrupt image ({str(exc).splitlines()[0][:160]})", path) from None
 
 

@@ -12,10 +12,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from superres.io import exif_in_place
 from superres.io.formats import ANIMATED_FORMATS
-from superres.io.image import Animation, ImageData, Resolution, TiffStack, orient, oriented
+from superres.io.image import (
+    Animation,
+    ImageData,
+    Resolution,
+    TiffStack,
+    checked_orientation,
+    orient,
+    oriented,
+)
 from superres.io.limits import check_size, open_with_pillow
-from superres.io.metadata import ORIENTATION_TAG, PNG_XMP_KEY
+from superres.io.metadata import EXIF_ERRORS, ORIENTATION_TAG, PNG_XMP_KEY, xmp_with_orientation_reset
 from superres.io.read_deep import deep_heif_or_avif_pixels, png16_pixels, png_is_16bit_color, ppm16_pixels
 
 
@@ -99,25 +108,41 @@ def _with_pillow_metadata(im: Image.Image, pixels: np.ndarray, has_alpha: bool, 
     """Attach ICC/EXIF from ``im``, apply its EXIF orientation and reset that tag."""
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
+    name = getattr(im, "filename", None) or "image"
     exif = im.getexif()
-    orientation = int(exif.get(ORIENTATION_TAG, 1) or 1)
+    orientation = checked_orientation(exif[ORIENTATION_TAG], name) if ORIENTATION_TAG in exif else 1
     pixels = orient(pixels, orientation)
     exif_bytes = None
-    if len(exif):
-        exif[ORIENTATION_TAG] = 1
-        exif_bytes = exif.tobytes()
+    if len(exif):  # the orientation reset in the file's own bytes (a MakerNote stays valid)
+        raw = im.info.get("exif")
+        reset = {ORIENTATION_TAG: 1} if ORIENTATION_TAG in exif else {}
+        exif_bytes = exif_in_place.patched(raw, reset) if isinstance(raw, bytes) else None
+        if exif_bytes is None:
+            exif[ORIENTATION_TAG] = 1
+            exif_bytes = _exif_bytes(exif, name)
     icc = im.info.get("icc_profile") if keep_icc else None
     dpi = im.info.get("dpi")
     resolution = Resolution(float(dpi[0]), float(dpi[1])) if dpi and min(dpi) > 0 else None
     resolution = oriented(resolution, orientation)
     xmp = im.info.get("xmp") or None
     xmp = xmp.encode("utf-8") if isinstance(xmp, str) else xmp
+    xmp = xmp_with_orientation_reset(xmp) if xmp else None
     text = (
         {k: v for k, v in getattr(im, "text", {}).items() if k != PNG_XMP_KEY} if im.format == "PNG" else {}
     )
     return ImageData(
         pixels, has_alpha, icc, exif_bytes, im.format, resolution=resolution, xmp=xmp, png_text=text or None
     )
+
+
+def _exif_bytes(exif: Image.Exif, name: str) -> bytes | None:
+    """EXIF as bytes to carry, or None (said in a warning) where a malformed tag stops Pillow
+    from encoding it again."""
+    try:
+        return exif.tobytes()
+    except EXIF_ERRORS as exc:
+        warnings.warn(f"{name}: its EXIF cannot be carried over ({exc}); it is dropped", stacklevel=5)
+        return None
 
 
 def _pillow_pixels(im: Image.Image) -> tuple[np.ndarray, bool, bool]:

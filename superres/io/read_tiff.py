@@ -3,17 +3,20 @@ hyperstacks included) with their axes, CMYK, GeoTIFF tags, OME-XML, resolution a
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from superres.io.geotiff import read_geo_tags
-from superres.io.image import ImageData, TiffStack, orient, oriented
+from superres.io.image import ImageData, TiffStack, checked_orientation, orient, oriented
 from superres.io.limits import check_size
-from superres.io.metadata import ICC_TAG, XMP_TAG, tiff_exif, tiff_resolution
+from superres.io.metadata import ICC_TAG, XMP_TAG, tiff_exif, tiff_resolution, xmp_with_orientation_reset
 from superres.io.ome import image_count
 
 
@@ -22,7 +25,7 @@ def read_tiff(path: Path, max_pixels: int) -> ImageData:
     name the caller of read_image."""
     import tifffile
 
-    with tifffile.TiffFile(path) as tif:
+    with _tifffile_silenced(), tifffile.TiffFile(path) as tif:
         series = tif.series[0]
         page = tif.pages[0]
         if len(tif.series) > 1:  # e.g. a thumbnail, or pages of another size or type
@@ -36,13 +39,13 @@ def read_tiff(path: Path, max_pixels: int) -> ImageData:
         check_size(shape.get("X", 1), shape.get("Y", 1), max_pixels, path, math.prod(stack_shape))
         pixels = series.asarray()
         icc = page.tags[ICC_TAG].value if ICC_TAG in page.tags else None
-        xmp = bytes(page.tags[XMP_TAG].value) if XMP_TAG in page.tags else None
-        orientation = int(page.tags[274].value) if 274 in page.tags else 1
+        xmp = xmp_with_orientation_reset(bytes(page.tags[XMP_TAG].value)) if XMP_TAG in page.tags else None
+        orientation = checked_orientation(page.tags[274].value, path) if 274 in page.tags else 1
         extra = page.tags[338].value if 338 in page.tags else ()
         imagej = tif.is_imagej
         cmyk = page.photometric == tifffile.PHOTOMETRIC.SEPARATED
-        geo = read_geo_tags(page)
-        resolution = tiff_resolution(tif, page)
+        geo = read_geo_tags(page, path)
+        resolution = tiff_resolution(tif, page, path)
         ome_xml = _carried_ome(tif, path)
     exif = tiff_exif(path)
     if geo is not None and orientation != 1:
@@ -58,6 +61,19 @@ def read_tiff(path: Path, max_pixels: int) -> ImageData:
         pixels, has_alpha, icc, exif, "TIFF", stack=stack, cmyk=cmyk, geo=geo, resolution=resolution,
         ome_xml=ome_xml, xmp=xmp or None,
     )
+
+
+@contextlib.contextmanager
+def _tifffile_silenced() -> Iterator[None]:
+    """tifffile's log records dropped while a file is read: its lines about a malformed tag
+    (one it then leaves out) would reach the user beside superres' own one-line messages."""
+    logger = logging.getLogger("tifffile")
+    drop_all = logging.Filter("no logger has this name")  # passes no record
+    logger.addFilter(drop_all)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop_all)
 
 
 def _pages_along_bands(pixels: np.ndarray, axes: str, stack_axes: str) -> np.ndarray:

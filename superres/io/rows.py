@@ -14,6 +14,7 @@ from superres.atomic import atomic_output
 from superres.errors import SuperresError
 from superres.io.formats import adapt_for_format, check_format_holds, output_format, without_png_text
 from superres.io.image import ImageData
+from superres.io.limits import warn_if_over_read_limit
 from superres.io.metadata import png_chunk, png_metadata_chunks
 from superres.io.write_tiff import tiff_through_pillow, tifffile_options, warn_if_exif_dropped
 
@@ -50,6 +51,7 @@ def write_png_rows(path: str | Path, image: ImageData, row_bands: Iterable[np.nd
     path = Path(path)
     image = adapt_for_format(image, "PNG", path)
     height, width, channels = image.pixels.shape
+    warn_if_over_read_limit(path, width, height)
     depth = 16 if image.pixels.dtype == np.uint16 else 8
     colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]  # gray, gray+alpha, RGB, RGBA
     ihdr = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
@@ -98,6 +100,7 @@ def write_tiff_rows(path: str | Path, image: ImageData, row_bands: Iterable[np.n
     path = Path(path)
     height, width, channels = image.pixels.shape
     warn_if_exif_dropped(path, image)
+    warn_if_over_read_limit(path, width, height)
     image = without_png_text(image, "TIFF", path)
 
     counted = _counted_rows(row_bands, height)

@@ -12,6 +12,7 @@ from PIL import Image
 from superres.atomic import atomic_output
 from superres.io.formats import CARRIED_METADATA, adapt_for_format, check_fits_format, output_format
 from superres.io.image import ImageData
+from superres.io.limits import warn_if_over_read_limit
 from superres.io.metadata import png_metadata_chunks, png_texts
 from superres.io.write_tiff import warn_if_exif_dropped, write_tiff
 
@@ -22,6 +23,8 @@ def write_image(path: str | Path, image: ImageData, quality: int = 95) -> Path:
     fmt = output_format(path)
     check_fits_format(path, *image.pixels.shape[:2])
     image = adapt_for_format(image, fmt, path)
+    height, width = image.pixels.shape[:2]
+    warn_if_over_read_limit(path, width, height, image.stack.pages if image.stack else 1)
     if fmt == "TIFF":
         warn_if_exif_dropped(path, image)
     with atomic_output(path) as tmp:

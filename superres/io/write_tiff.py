@@ -18,6 +18,8 @@ from superres.io.metadata import (
     tiff_resolution_options,
 )
 
+_IMAGEJ_TYPES = (np.uint8, np.uint16, np.int16, np.float32)  # what tifffile writes as an ImageJ hyperstack
+
 
 def _pillow_can_write_tiff(image: ImageData) -> bool:
     """Pillow writes EXIF into TIFFs but holds only 8-bit L/LA/RGB/RGBA and 16-bit gray."""
@@ -135,7 +137,7 @@ def _write_tiff_stack(path: Path, image: ImageData) -> None:
     options = {"photometric": _tiff_photometric(image)}
     if bands > 1:
         options |= {"planarconfig": "contig", "extrasamples": ("unassalpha",) if image.has_alpha else None}
-    imagej = stack.imagej and pixels.dtype in (np.uint8, np.uint16, np.float32) and set(axes) <= set("TZCYXS")
+    imagej = stack.imagej and pixels.dtype in _IMAGEJ_TYPES and set(axes) <= set("TZCYXS")
     imagej = imagej and image.ome_xml is None  # pages in the input's order, as its OME-XML maps them
     options["extratags"] = _extratags(image)
     if imagej:

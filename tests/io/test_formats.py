@@ -97,3 +97,25 @@ def test_multiband_cannot_be_written_as_png(tmp_path):
 
     with pytest.raises(SuperresError, match="only be written as TIFF"):
         write_image(tmp_path / "x.png", ImageData(np.zeros((4, 4, 5), np.uint8)))
+
+
+@pytest.mark.parametrize(
+    ("ext", "dpi"),
+    [("png", 2.2e8), ("bmp", 2.2e8), ("jpg", 70_000.0), ("tif", 1e12), ("png", float("inf"))],
+)
+def test_a_dpi_the_format_cannot_hold_is_dropped_with_a_warning(tmp_path, ext, dpi):
+    """A DPI past what the format stores (a hostile pHYs of 0xFFFFFFFF doubled by the upscale,
+    or a BMP's negative pixels per metre read as unsigned) is dropped, not an OverflowError
+    or a silently wrapped value."""
+    image = ImageData(smooth_image(6, 6), resolution=Resolution(dpi, dpi))
+    with pytest.warns(UserWarning, match=rf"m\.{ext}: the DPI \(.*\) is more than .* holds; it is dropped"):
+        write_image(tmp_path / f"m.{ext}", image)
+    with Image.open(tmp_path / f"m.{ext}") as im:
+        dpi_read = im.info.get("dpi")
+        assert dpi_read is None or round(dpi_read[0]) in (72, 96)  # none, or the format's default
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an ordinary DPI: kept, nothing said
+        ordinary = ImageData(smooth_image(6, 6), resolution=Resolution(600.0, 600.0))
+        write_image(tmp_path / f"ok.{ext}", ordinary)
+    with Image.open(tmp_path / f"ok.{ext}") as im:
+        assert round(im.info["dpi"][0]) == 600

@@ -66,3 +66,27 @@ def test_georeferencing_dropped_outside_tiff_is_said(tmp_path):
     write_geotiff(tmp_path / "map.tif", np.zeros((6, 8), np.uint8), 1)
     with pytest.warns(UserWarning, match=r"map\.png: PNG cannot hold the input's georeferencing"):
         write_image(tmp_path / "map.png", read_image(tmp_path / "map.tif"))
+
+
+@pytest.mark.parametrize(
+    ("bad_tag", "named"),
+    [
+        ((33550, "d", 1, (1.0,), True), "ModelPixelScale"),  # one value, three expected
+        ((34735, "H", 1, (1,), True), "GeoKeyDirectory"),  # one short, a header of four expected
+        ((34264, "d", 3, (1.0, 0.0, 0.0), True), "ModelTransformation"),  # sixteen expected
+    ],
+)
+def test_malformed_geotiff_tags_leave_out_the_georeferencing_with_a_warning(tmp_path, bad_tag, named):
+    """A GeoTIFF tag of the wrong length (a hostile file) is not a TypeError: the image is
+    upscaled, and its georeferencing, which cannot be trusted, is said to be left out."""
+    tie = (33922, "d", 6, (0.0, 0.0, 0.0, 100.0, 200.0, 0.0), True)
+    scale = (33550, "d", 3, (10.0, 10.0, 0.0), True)
+    tags = [bad_tag] + [tag for tag in (tie, scale) if tag[0] != bad_tag[0]]
+    tifffile.imwrite(tmp_path / "bad.tif", np.zeros((6, 8), np.uint8), extratags=tags)
+    said = rf"bad\.tif: its GeoTIFF {named} tag is malformed .*not carried over"
+    with pytest.warns(UserWarning, match=said):
+        image = read_image(tmp_path / "bad.tif")
+    assert image.geo is None
+    write_image(tmp_path / "out.tif", image)
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        assert not {33550, 33922, 34264, 34735} & set(tif.pages[0].tags.keys())

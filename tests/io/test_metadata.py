@@ -164,3 +164,84 @@ def test_exif_pixel_dimensions_follow_the_result(tmp_path):
     camera = Image.Exif()
     camera.load(image.exif)
     assert camera.get_ifd(0x8769)[0xA002] == 20 and b"<rdf:li>grandmother</rdf:li>" in image.xmp
+
+
+@pytest.mark.parametrize(
+    "orientation",
+    ['<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="3"/>',
+     '<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/"><tiff:Orientation>3</tiff:Orientation>'
+     "</rdf:Description>"],
+    ids=["attribute", "element"],
+)  # fmt: skip
+def test_an_xmp_orientation_is_applied_once_and_reset(tmp_path, orientation):
+    """A PNG whose orientation lives only in XMP is turned, and its XMP then says 1: a viewer
+    that honours XMP does not turn the result again."""
+    from PIL.PngImagePlugin import PngInfo
+
+    xmp = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        f"{orientation}</rdf:RDF></x:xmpmeta>"
+    )
+    info = PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", xmp)
+    pixels = smooth_image(6, 8)
+    Image.fromarray(pixels).save(tmp_path / "turned.png", pnginfo=info)
+    image = read_image(tmp_path / "turned.png")
+    assert (image.pixels == pixels[::-1, ::-1]).all()
+    assert b"Orientation" in image.xmp and b"3" not in image.xmp.split(b"Orientation")[1][:4]
+    upscale(tmp_path / "turned.png", tmp_path / "out")
+    with Image.open(tmp_path / "out/turned_x2.png") as im:
+        written = im.info["xmp"]
+        written = written.decode() if isinstance(written, bytes) else written
+        assert 'tiff:Orientation="1"' in written or "<tiff:Orientation>1</tiff:Orientation>" in written
+
+
+def _camera_exif(maker_note: bytes) -> tuple[bytes, int]:
+    """Big-endian EXIF laid out as a camera does (slack between blocks, which re-encoding
+    would close up): orientation 6, 72 dpi, an Exif IFD with the pixel size (8 x 6) and a
+    MakerNote; and where the MakerNote starts, counted from the TIFF header."""
+    import struct
+
+    def entry(tag, kind, count, value):  # value: 4 bytes, inline or an offset
+        return struct.pack(">HHI", tag, kind, count) + value
+
+    ifd0_at, res_at, exif_at = 8, 80, 120
+    note_at = exif_at + 2 + 3 * 12 + 4 + 24  # the Exif IFD, then 24 bytes of slack
+    ifd0 = struct.pack(">H", 5) + b"".join([
+        entry(0x0112, 3, 1, struct.pack(">HH", 6, 0)),
+        entry(0x011A, 5, 1, struct.pack(">I", res_at)),
+        entry(0x011B, 5, 1, struct.pack(">I", res_at + 8)),
+        entry(0x0128, 3, 1, struct.pack(">HH", 2, 0)),
+        entry(0x8769, 4, 1, struct.pack(">I", exif_at)),
+    ]) + struct.pack(">I", 0)  # fmt: skip
+    camera = struct.pack(">H", 3) + b"".join([
+        entry(0xA002, 4, 1, struct.pack(">I", 8)),
+        entry(0xA003, 4, 1, struct.pack(">I", 6)),
+        entry(0x927C, 7, len(maker_note), struct.pack(">I", note_at)),
+    ]) + struct.pack(">I", 0)  # fmt: skip
+    tiff = bytearray(note_at + len(maker_note))
+    tiff[:8] = b"MM\0*" + struct.pack(">I", ifd0_at)
+    tiff[ifd0_at : ifd0_at + len(ifd0)] = ifd0
+    tiff[res_at : res_at + 16] = struct.pack(">IIII", 72, 1, 72, 1)
+    tiff[exif_at : exif_at + len(camera)] = camera
+    tiff[note_at:] = maker_note
+    return b"Exif\0\0" + bytes(tiff), note_at
+
+
+def test_a_maker_note_keeps_its_place_in_the_exif(tmp_path):
+    """Orientation, resolution and pixel size are changed where they stand, so a MakerNote
+    whose inner offsets count from the EXIF's TIFF header (as many makers' do) still points
+    at its own data (re-encoding the EXIF would move the MakerNote)."""
+    import struct
+
+    maker_note = b"Nikon\0\x01\0" + struct.pack(">I", 0) + bytes(range(40))
+    exif, note_at = _camera_exif(maker_note)
+    Image.fromarray(smooth_image(6, 8)).save(tmp_path / "camera.jpg", exif=exif)
+    upscale(tmp_path / "camera.jpg", tmp_path / "out")
+    with Image.open(tmp_path / "out/camera_x2.jpg") as im:
+        written = im.info["exif"]
+        parsed = im.getexif()
+    start = len(b"Exif\0\0") + note_at
+    assert written[start : start + len(maker_note)] == maker_note and len(written) == len(exif)
+    assert parsed[0x0112] == 1 and float(parsed[0x011A]) == 144.0
+    assert parsed.get_ifd(0x8769)[0xA002] == 12 and parsed.get_ifd(0x8769)[0xA003] == 16  # turned 6 x 8

@@ -163,3 +163,47 @@ def test_truncated_jpeg2000_heic_and_avif_say_so(tmp_path):
             read_image(tmp_path / name)
     with pytest.raises(SuperresError, match=r"cut\.avif: truncated or corrupt HEIF/AVIF"):
         read_image(tmp_path / "cut.avif")
+
+
+def test_infinite_float_samples_are_said_to_become_the_range_ends(tmp_path):
+    """+-Inf in a float TIFF is upscaled as the largest / smallest finite values: said, naming the file."""
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "inf.tif", np.array([[0, np.inf], [-np.inf, 5]], np.float32))
+    said = r"inf\.tif: holds infinite samples \(\+-Inf\); they are upscaled as"
+    with pytest.warns(UserWarning, match=said):
+        read_image(tmp_path / "inf.tif")
+
+
+def _png_with_chunk(kind: bytes, data: bytes) -> bytes:
+    import io
+    import zlib
+
+    buffer = io.BytesIO()
+    Image.fromarray(smooth_image(6, 8)).save(buffer, "PNG")
+    plain = buffer.getvalue()
+    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+    chunk = struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+    return plain[:33] + chunk + plain[33:]
+
+
+def test_a_decoder_warning_names_the_file(tmp_path):
+    """Pillow's bare "Corrupt EXIF data" warning about a broken eXIf chunk reaches the user
+    naming the file, as superres' own warnings do."""
+    (tmp_path / "odd.png").write_bytes(_png_with_chunk(b"eXIf", b"MM\0*\0\0\0\x08\xff\xff"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image = read_image(tmp_path / "odd.png")
+    assert image.pixels.shape == (6, 8, 3)
+    shown = [str(w.message) for w in caught]
+    assert shown and all(message.startswith(f"{tmp_path / 'odd.png'}: ") for message in shown), shown
+
+
+def test_a_truncated_16bit_colour_png_is_a_one_line_read_error(tmp_path):
+    """imagecodecs' own error for a cut-off 16-bit RGB PNG is the usual SuperresError."""
+    import imagecodecs
+
+    encoded = imagecodecs.png_encode(np.full((12, 16, 3), 40_000, np.uint16))
+    (tmp_path / "cut.png").write_bytes(encoded[: len(encoded) // 2])
+    with pytest.raises(SuperresError, match=r"cut\.png: truncated or corrupt image \("):
+        read_image(tmp_path / "cut.png")

@@ -144,3 +144,37 @@ def test_jpeg_quality_is_read_from_the_quantisation_table(tmp_path):
     Image.fromarray(pixels).save(tmp_path / "a.png")
     (tmp_path / "junk.jpg").write_bytes(b"not a jpeg")
     assert jpeg_quality(tmp_path / "a.png") is None and jpeg_quality(tmp_path / "junk.jpg") is None
+
+
+def _exif_with_orientation(kind: int, count: int, payload: bytes) -> bytes:
+    """EXIF bytes of one IFD entry: the orientation tag as TIFF type ``kind`` (little-endian)."""
+    import struct
+
+    inline = len(payload) <= 4
+    value = payload.ljust(4, b"\0") if inline else struct.pack("<I", 26)  # 26: just past the IFD
+    ifd = struct.pack("<IHHHI", 8, 1, 0x0112, kind, count) + value + struct.pack("<I", 0)
+    return b"Exif\0\0II*\0" + ifd + (b"" if inline else payload)
+
+
+@pytest.mark.parametrize(
+    "exif",
+    [
+        _exif_with_orientation(5, 1, b"\x06\0\0\0\0\0\0\0"),  # the rational 6/0
+        _exif_with_orientation(2, 4, b"six\0"),  # a string
+        _exif_with_orientation(3, 1, b"\x63\0"),  # 99
+    ],
+    ids=["rational", "string", "out-of-range"],
+)
+def test_a_bad_exif_orientation_is_ignored_with_a_warning(tmp_path, exif):
+    """A photo whose EXIF orientation is not an integer 1-8 is upscaled unturned, and said so,
+    not refused as corrupt."""
+    pixels = smooth_image(6, 8)
+    Image.fromarray(pixels).save(tmp_path / "odd.png", exif=exif)
+    said = r"odd\.png: its orientation tag \(.*\) is not one of 1-8; it is ignored"
+    with pytest.warns(UserWarning, match=said):
+        image = read_image(tmp_path / "odd.png")
+    assert (image.pixels == pixels).all()
+    out = tmp_path / "out.png"
+    write_image(out, image)
+    with Image.open(out) as im:
+        assert im.getexif().get(0x0112) == 1

@@ -165,3 +165,18 @@ def test_row_writers_refuse_bands_of_the_wrong_height_and_leave_no_file(tmp_path
         with pytest.raises(ValueError, match=f"row bands held {16 * count} rows, the image 32"):
             getattr(rows, writer)(tmp_path / name, image, iter(bands))
         assert list(tmp_path.iterdir()) == []
+
+
+def test_a_result_over_the_default_read_limit_is_said_so(tmp_path):
+    """A 13380 x 13380 result (179 MP) is written, with a warning that neither superres with
+    its default --max-pixels nor Pillow reads it back without a raised limit."""
+    from superres.io import DEFAULT_MAX_PIXELS, write_tiff_rows
+
+    side = 13_380
+    assert side * side > DEFAULT_MAX_PIXELS
+    image = ImageData(np.broadcast_to(np.zeros((), np.uint8), (side, side, 1)))
+    bands = (np.zeros((rows, side, 1), np.uint8) for rows in [4096] * 3 + [side - 3 * 4096])
+    said = r"big\.tif: the result is 13380x13380 = 179,024,400 pixels, over the 178,956,970 that superres"
+    with pytest.warns(UserWarning, match=said + r" \(without a larger --max-pixels\) and Pillow will read"):
+        write_tiff_rows(tmp_path / "big.tif", image, bands)
+    assert (tmp_path / "big.tif").stat().st_size > 0

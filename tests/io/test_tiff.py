@@ -178,3 +178,60 @@ def test_exif_that_a_tiff_cannot_carry_is_said_to_be_dropped(tmp_path):
     read_back = Image.Exif()
     read_back.load(read_image(tmp_path / "y.tif").exif)
     assert (read_back[0x010F], read_back[0x8298]) == ("TestCam", "(c) Someone")
+
+
+@pytest.mark.parametrize("value", [(3, 3), (0,), (99,)])
+def test_a_malformed_tiff_orientation_is_ignored_with_a_warning(tmp_path, value):
+    """An Orientation tag of two values or out of 1-8 is ignored, and said so."""
+    pixels = np.arange(48, dtype=np.uint8).reshape(6, 8)
+    tifffile.imwrite(tmp_path / "odd.tif", pixels, extratags=[(274, "H", len(value), value, True)])
+    said = r"odd\.tif: its orientation tag \(.*\) is not one of 1-8; it is ignored"
+    with pytest.warns(UserWarning, match=said):
+        image = read_image(tmp_path / "odd.tif")
+    assert (image.pixels[:, :, 0] == pixels).all()
+
+
+def test_an_int16_imagej_stack_keeps_its_calibration(tmp_path):
+    """A signed 16-bit ImageJ stack is written back as one, with its unit and slice spacing,
+    as an unsigned one is."""
+    planes = np.arange(-48, 48, dtype=np.int16).reshape(2, 6, 8)
+    tifffile.imwrite(
+        tmp_path / "signed.tif", planes, imagej=True, resolution=(2.0, 2.0),
+        metadata={"axes": "ZYX", "unit": "um", "spacing": 0.5},
+    )  # fmt: skip
+    upscale(tmp_path / "signed.tif", tmp_path / "out")
+    with tifffile.TiffFile(tmp_path / "out/signed_x2.tif") as tif:
+        assert tif.is_imagej and tif.pages[0].dtype == np.int16
+        assert tif.imagej_metadata["unit"] == "um" and tif.imagej_metadata["spacing"] == 0.5
+        assert np.allclose(tif.pages[0].resolution, (4.0, 4.0))
+
+
+def test_tifffile_log_lines_and_pillow_warnings_do_not_reach_the_user(tmp_path, caplog):
+    """A TIFF with a tag past the end of the file is read; tifffile's log line about it and
+    Pillow's bare "Truncated File Read" are not shown, only superres' own messages (naming the file)."""
+    import io
+    import struct
+
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, np.zeros((8, 8), np.uint8), extratags=[(65000, "d", 3, (1.0, 2.0, 3.0), True)])
+    data = bytearray(buffer.getvalue())
+    entry = data.find(struct.pack("<HH", 65000, 12))
+    data[entry + 8 : entry + 12] = struct.pack("<I", 10**8)  # the tag's values: far past the end
+    (tmp_path / "odd.tif").write_bytes(data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image = read_image(tmp_path / "odd.tif")
+    assert image.pixels.shape == (8, 8, 1)
+    assert not [record for record in caplog.records if record.name.startswith("tifffile")]
+    shown = [str(w.message) for w in caught]
+    assert all(message.startswith(str(tmp_path / "odd.tif")) for message in shown), shown
+
+
+def test_an_imagej_slice_spacing_that_is_not_a_number_is_ignored_with_a_warning(tmp_path):
+    """ImageJ metadata saying spacing=x does not reject the stack: the spacing is left out, and said."""
+    planes = np.zeros((2, 6, 8), np.uint8)
+    tifffile.imwrite(tmp_path / "odd.tif", planes, imagej=True, resolution=(2.0, 2.0),
+                     metadata={"axes": "ZYX", "unit": "um", "spacing": "x"})  # fmt: skip
+    with pytest.warns(UserWarning, match=r"odd\.tif: its ImageJ slice spacing \('x'\) is not a number"):
+        image = read_image(tmp_path / "odd.tif")
+    assert image.resolution.unit == "um" and image.resolution.z_spacing is None
