@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 from superres.cli.common import (
@@ -14,6 +13,7 @@ from superres.cli.common import (
     non_negative,
     quality,
     quiet_option,
+    report_error,
     tiling_options,
 )
 from superres.errors import SuperresError
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     niqe_params = Path(args.niqe_params) if args.niqe_params else default_niqe_params()
     problem = _usage_problem(args, metrics, niqe_params)
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
+        report_error(problem)
         return 2
     model = load_model_or_report(args)
     if model is None:
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             results.append(evaluate_folder(model, folder, options, on_image=lambda _n, b=bar: b.update()))
         except SuperresError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            report_error(exc)
             return 1
         finally:
             bar.close()

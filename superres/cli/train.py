@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from superres.cli.common import compute_options, positive, quiet_option
+from superres.cli.common import compute_options, positive, quiet_option, report_error
 from superres.errors import SuperresError
 
 
@@ -33,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         recipe = load_recipe(args.recipe, args.set)
         path, card = train(recipe, args.resume, args.device, not args.quiet, args.stop_after)
     except SuperresError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        report_error(exc)
         return 1
     if path is None:
         print(f"stopped at iteration {card['stopped_at']}; continue with --resume")

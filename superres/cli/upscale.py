@@ -9,11 +9,15 @@ from typing import TYPE_CHECKING
 
 from superres.cli.common import (
     compute_options,
+    debugging,
+    failure_line,
     load_model_or_report,
     model_options,
+    one_line,
     positive,
     quality,
     quiet_option,
+    report_error,
     tiling_options,
 )
 from superres.errors import SuperresError
@@ -95,13 +99,12 @@ def run(args: argparse.Namespace) -> int:
     inputs = collect_inputs(args.inputs, recursive=args.recursive)
     _report_inputs(inputs, args.quiet)
     if not inputs.jobs:
-        print("error: no input images", file=sys.stderr)
+        report_error("no input images")
         return 2
     if _names_a_file_that_is_not_an_image(args.output):
-        print(
-            f"error: {args.output}: -o names a file that is not an image; give a folder, or an"
-            " image file name (.png, .jpg, .tif, ...) for one input",
-            file=sys.stderr,
+        report_error(
+            f"{args.output}: -o names a file that is not an image; give a folder, or an"
+            " image file name (.png, .jpg, .tif, ...) for one input"
         )
         return 2
     model = load_model_or_report(args)
@@ -117,11 +120,11 @@ def run(args: argparse.Namespace) -> int:
         print(note, file=sys.stderr)
     failures = [f"{item}: no such file, folder or matching glob" for item in inputs.missing] + plan.clashes
     count = len(plan.jobs) + len(failures)
-    failures += _run_jobs(model, plan, _options(args), args.quiet)
+    failures += _run_jobs(model, plan, _options(args), quiet=args.quiet, debug=debugging(args))
     if failures:
         print(f"{len(failures)} of {count} inputs failed:", file=sys.stderr)
         for line in failures:
-            print(f"  {line}", file=sys.stderr)
+            print(f"  {one_line(line)}", file=sys.stderr)
         return 1
     if not args.quiet:
         print(f"wrote {len(plan.jobs)} image(s)", file=sys.stderr)
@@ -149,7 +152,7 @@ def _options(args: argparse.Namespace) -> UpscaleOptions:
 
 def _report_inputs(inputs: Inputs, quiet: bool) -> None:
     for item in inputs.missing:
-        print(f"error: {item}: no such file, folder or matching glob", file=sys.stderr)
+        report_error(f"{item}: no such file, folder or matching glob")
     if inputs.other and not quiet:
         kinds = ", ".join(sorted({p.suffix.lower() or "no extension" for p in inputs.other}))
         print(
@@ -166,10 +169,10 @@ def _report_plan(plan: BatchPlan, quiet: bool) -> bool:
         names = ", ".join(str(path) for path in earlier[:3]) + (", ..." if len(earlier) > 3 else "")
         print(f"note: left out {len(earlier)} earlier result(s) of these inputs ({names})", file=sys.stderr)
     if plan.problem is not None:
-        print(f"error: {plan.problem}", file=sys.stderr)
+        report_error(plan.problem)
         return False
     for line in plan.clashes:
-        print(f"error: {line}", file=sys.stderr)
+        report_error(line)
     if plan.skipped and not quiet:
         print(
             f"note: skipped {len(plan.skipped)} input(s) whose output exists (--skip-existing)",
@@ -178,7 +181,9 @@ def _report_plan(plan: BatchPlan, quiet: bool) -> bool:
     return True
 
 
-def _run_jobs(model: SRModel, plan: BatchPlan, options: UpscaleOptions, quiet: bool) -> list[str]:
+def _run_jobs(
+    model: SRModel, plan: BatchPlan, options: UpscaleOptions, *, quiet: bool, debug: bool
+) -> list[str]:
     """Run the planned jobs; a failure line for each that failed (the batch goes on)."""
     from tqdm import tqdm
 
@@ -200,11 +205,8 @@ def _run_jobs(model: SRModel, plan: BatchPlan, options: UpscaleOptions, quiet: b
                 )
             job.target.parent.mkdir(parents=True, exist_ok=True)
             api.upscale_file(model, job.source, job.target, options, on_tile=on_tile)
-        except SuperresError as exc:
-            failures.append(str(exc))
-            tqdm.write(f"error: {exc}", file=sys.stderr)
-        except (OSError, RuntimeError, MemoryError, ValueError) as exc:  # e.g. an encoder's refusal
-            failures.append(f"{job.source}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        except Exception as exc:  # the boundary: this file failed, the batch goes on
+            failures.append(failure_line(exc, job.source, debug=debug))
             tqdm.write(f"error: {failures[-1]}", file=sys.stderr)
         finally:
             tiles.close()
