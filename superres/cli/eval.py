@@ -93,6 +93,8 @@ def _usage_problem(
     """Why these options cannot run (None if they can)."""
     from superres.evaluate import METRICS
 
+    if not metrics:
+        return f"--metrics names no metric; choose from {', '.join(METRICS)}"
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         return f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # not at run time: `superres --help` must not import torch
     from superres.models import SRModel
 
 JPEG_NOTE_QUALITY = 90  # at or below it the models for real photos score higher (benchmarks/REAL_PHOTO.md)
+OUTPUT_LIMIT_FACTOR = 16  # the default --max-output-pixels, times --max-pixels
 READABLE = "PNG, JPEG, WebP, AVIF, BMP, GIF, TIFF, JPEG 2000, HEIC, TGA and PPM/PGM"
 
 
@@ -90,6 +92,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     up.add_argument(
         "--max-pixels", type=positive(int), default=DEFAULT_MAX_PIXELS, help="refuse larger inputs"
     )
+    up.add_argument(
+        "--max-output-pixels",
+        type=positive(int),
+        help="refuse inputs whose result would have more pixels, before any work"
+        f" (default: {OUTPUT_LIMIT_FACTOR}x --max-pixels, which admits a x4 of any input under it)",
+    )
     up.set_defaults(func=run)
 
 
@@ -107,6 +115,13 @@ def run(args: argparse.Namespace) -> int:
             " image file name (.png, .jpg, .tif, ...) for one input"
         )
         return 2
+    max_output = args.max_output_pixels or OUTPUT_LIMIT_FACTOR * args.max_pixels
+    if args.outscale is not None and args.outscale > max_output**0.5:
+        report_error(
+            f"--outscale {args.outscale:g}: even a one-pixel image's result would be over"
+            f" --max-output-pixels ({max_output:,})"
+        )
+        return 2
     model = load_model_or_report(args)
     if model is None:
         return 2
@@ -120,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
         print(note, file=sys.stderr)
     failures = [f"{item}: no such file, folder or matching glob" for item in inputs.missing] + plan.clashes
     count = len(plan.jobs) + len(failures)
-    failures += _run_jobs(model, plan, _options(args), quiet=args.quiet, debug=debugging(args))
+    limits = _OutputLimit(args.outscale or model.scale, args.max_pixels, max_output)
+    failures += _run_jobs(model, plan, _options(args), limits, quiet=args.quiet, debug=debugging(args))
     if failures:
         print(f"{len(failures)} of {count} inputs failed:", file=sys.stderr)
         for line in failures:
@@ -181,8 +197,35 @@ def _report_plan(plan: BatchPlan, quiet: bool) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class _OutputLimit:
+    factor: float  # output size / input size
+    max_pixels: int  # of an input (read_image refuses larger ones itself)
+    max_output_pixels: int
+
+    def check(self, source: Path) -> None:
+        """Refuse (SuperresError) an input whose result would be over ``max_output_pixels``,
+        from its header; an input whose header Pillow cannot read is left to read_image."""
+        from superres.io.limits import open_with_pillow
+
+        try:
+            with open_with_pillow(source) as image:
+                width, height = image.size
+        except Exception:  # not for Pillow, or broken: read_image says what it is
+            return
+        if width * height > self.max_pixels:
+            return
+        pixels = (width * self.factor) * (height * self.factor)
+        if pixels > self.max_output_pixels:
+            raise SuperresError(
+                f"the result would be {width * self.factor:.0f}x{height * self.factor:.0f} ="
+                f" {pixels:,.0f} pixels, over --max-output-pixels ({self.max_output_pixels:,})",
+                source,
+            )
+
+
 def _run_jobs(
-    model: SRModel, plan: BatchPlan, options: UpscaleOptions, *, quiet: bool, debug: bool
+    model: SRModel, plan: BatchPlan, options: UpscaleOptions, limit: _OutputLimit, *, quiet: bool, debug: bool
 ) -> list[str]:
     """Run the planned jobs; a failure line for each that failed (the batch goes on)."""
     from tqdm import tqdm
@@ -203,6 +246,7 @@ def _run_jobs(
                 raise SuperresError(
                     f"output {job.target} would overwrite an input image; use --suffix or -o", job.source
                 )
+            limit.check(job.source)
             job.target.parent.mkdir(parents=True, exist_ok=True)
             api.upscale_file(model, job.source, job.target, options, on_tile=on_tile)
         except Exception as exc:  # the boundary: this file failed, the batch goes on

@@ -162,3 +162,46 @@ def test_a_newline_in_a_file_name_does_not_split_the_error_line(tmp_path, capsys
     lines = capsys.readouterr().err.splitlines()
     assert any(line.startswith("error: ") and "bad\\nname.png" in line for line in lines), lines
     assert all(line.startswith(("error: ", "1 of 1 inputs failed", "  ")) for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        ("upscale", ["--outscale", "inf"]),
+        ("upscale", ["--outscale", "1e300"]),
+        ("upscale", ["--outscale", "nan"]),
+        ("upscale", ["--tile-overlap", "inf"]),
+        ("eval", ["--lr-noise", "inf"]),
+        ("eval", ["--lr-noise", "nan"]),
+        ("eval", ["--metrics", ""]),
+        ("eval", ["--metrics", " , "]),
+    ],
+)
+def test_non_finite_numbers_and_empty_lists_are_usage_errors(tmp_path, capsys, command, option):
+    Image.fromarray(smooth_image(6, 6)).save(tmp_path / "a.png")
+    where = ["--data", str(tmp_path)] if command == "eval" else [str(tmp_path / "a.png")]
+    try:
+        code = main([command, *where, "-m", "bicubic", "-s", "2", "-q", *option])
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "error:" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+def test_the_output_size_is_limited_before_any_work(tmp_path, capsys, monkeypatch):
+    import superres.api
+
+    def never(*_args, **_kw):
+        raise AssertionError("upscaled a file whose result is over the limit")
+
+    Image.fromarray(smooth_image(100, 100)).save(tmp_path / "a.png")
+    monkeypatch.setattr(superres.api, "upscale_file", never)
+    args = ["upscale", str(tmp_path / "a.png"), "-m", "bicubic", "-s", "2", "-q"]
+    assert main([*args, "--max-output-pixels", "39999"]) == 1
+    err = capsys.readouterr().err
+    assert "a.png: the result would be 200x200 = 40,000 pixels, over --max-output-pixels (39,999)" in err
+    # The default: 16x --max-pixels (a x4 of any input under it), here 16 x 10,000.
+    assert main([*args, "--max-pixels", "10000", "--outscale", "4.1"]) == 1
+    assert "168,100 pixels, over --max-output-pixels (160,000)" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
