@@ -68,17 +68,14 @@ def collect_inputs(inputs: list[str], *, recursive: bool = False) -> Inputs:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            pattern = "**/*" if recursive else "*"
-            found = (p for p in path.glob(pattern) if p.is_file())
-            # hidden files and folders left out, as the shell's globs do (e.g. macOS ._NAME.jpg)
-            files = sorted(p for p in found if not any(n.startswith(".") for n in p.relative_to(path).parts))
+            files = _walk(path, "**/*" if recursive else "*")
             readable = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
             jobs += [Job(p, p.relative_to(path), found=True) for p in readable]
             other += [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
         elif path.exists():
             jobs.append(Job(path, Path(path.name)))
         elif any(ch in item for ch in "*?["):
-            matches = sorted(Path(p) for p in glob.glob(item, recursive=recursive) if Path(p).is_file())
+            matches = _glob_files(item, recursive=recursive)
             if not matches:
                 missing.append(item)
             jobs += [Job(p, Path(p.name), found=True) for p in matches]
@@ -86,6 +83,26 @@ def collect_inputs(inputs: list[str], *, recursive: bool = False) -> Inputs:
             missing.append(item)
     unique = {job.source.resolve(): job for job in reversed(jobs)}
     return Inputs([job for job in jobs if unique[job.source.resolve()] is job], missing, other)
+
+
+def _walk(folder: Path, pattern: str) -> list[Path]:
+    """The files ``pattern`` matches under ``folder``, sorted. Hidden files and folders are
+    left out, as the shell's globs do (e.g. macOS ._NAME.jpg); ``**`` enters no symlinked
+    folder (a loop would never end, a link out of the tree would put results outside it), and a
+    match whose folder lies outside ``folder`` (a wildcard matching a symlinked folder) is left out."""
+    root = folder.resolve()
+    found = (p for p in folder.glob(pattern) if p.is_file() and p.parent.resolve().is_relative_to(root))
+    return sorted(p for p in found if not any(n.startswith(".") for n in p.relative_to(folder).parts))
+
+
+def _glob_files(pattern: str, *, recursive: bool) -> list[Path]:
+    """The files a glob matches; a recursive one (``**`` with -r) walks as a folder input does,
+    from the part of the pattern before its first wildcard."""
+    if not (recursive and "**" in pattern):
+        return sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_file())
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if any(ch in part for ch in "*?["))
+    return _walk(Path(*parts[:fixed]) if fixed else Path(), "/".join(parts[fixed:]))
 
 
 def names_one_image(output: str | None) -> bool:
