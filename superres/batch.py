@@ -4,15 +4,18 @@ Inputs (files, folders, globs) expand to jobs; each job's output path is worked 
 What is left out is returned as data for the command to report: inputs that matched
 nothing, files of types superres does not read, earlier results of this run's own inputs,
 inputs whose output another input already claims, and (``skip_existing``) inputs whose
-output exists. Importing this module does not import torch.
+output exists. A job whose output is an input, or an existing file superres did not write
+(unless ``overwrite``), is flagged to fail. Importing this module does not import torch.
 """
 
 from __future__ import annotations
 
 import glob
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from superres.atomic import written_by_superres
 from superres.errors import SuperresError
 from superres.io import FORMATS, IMAGE_SUFFIXES
 
@@ -49,6 +52,20 @@ class PlannedJob:
     source: Path
     target: Path
     overwrites_input: bool = False  # the target is an input of this batch: the job must fail
+    replaces_other: bool = False  # the target is a file superres did not write: the job must fail
+
+    def refusal(self) -> SuperresError | None:
+        """Why this job must not write its target, if it must not."""
+        if self.overwrites_input:
+            message = f"output {self.target} would overwrite an input image; use --suffix or -o"
+            return SuperresError(message, self.source)
+        if self.replaces_other:
+            return SuperresError(
+                f"output {self.target} exists and superres did not write it; use --overwrite to replace it,"
+                " or --suffix or -o",
+                self.source,
+            )
+        return None
 
 
 @dataclass(frozen=True)
@@ -128,11 +145,17 @@ def output_path(job: Job, naming: OutputNaming, *, single_file: bool) -> Path:
     return folder / relative.parent / f"{stem}{naming.suffix}{ome_part}{extension}"
 
 
-def plan_batch(inputs: Inputs, naming: OutputNaming, *, skip_existing: bool = False) -> BatchPlan:
+def plan_batch(
+    inputs: Inputs, naming: OutputNaming, *, skip_existing: bool = False, overwrite: bool = False
+) -> BatchPlan:
     """The jobs to run, each with its output path, and what was left out (see the module
     docstring). The first input keeps a name two inputs would write (``photo.jpg`` and
     ``photo.png`` both give ``photo_x4.png`` with ``--ext png``), so no result overwrites
-    another. ``-o`` naming one image for several inputs is the plan's ``problem``."""
+    another. ``-o`` naming one image for several inputs, and a suffix that is a path, are
+    the plan's ``problem``."""
+    if any(mark in naming.suffix for mark in ("/", os.sep, "\0")) or ".." in naming.suffix:
+        message = "--suffix must not hold a path separator or '..': it is added to file names"
+        return BatchPlan([], problem=SuperresError(message, repr(naming.suffix)))
     jobs, earlier = _leave_out_earlier_results(inputs, naming)
     left_out = [job.source for job in earlier]
     single_file = len(jobs) == 1 and not inputs.missing
@@ -155,8 +178,18 @@ def plan_batch(inputs: Inputs, naming: OutputNaming, *, skip_existing: bool = Fa
     skipped = [job.source for job in planned if skip_existing and job.target.exists()]
     planned = [job for job in planned if job.source not in skipped]
     sources = {job.source.resolve() for job in planned}
-    planned = [PlannedJob(job.source, job.target, job.target.resolve() in sources) for job in planned]
+    planned = [_flagged(job, sources, overwrite=overwrite) for job in planned]
     return BatchPlan(planned, left_out, clashes, skipped)
+
+
+def _flagged(job: PlannedJob, sources: set[Path], *, overwrite: bool) -> PlannedJob:
+    """``job`` with its refusals: its target is an input, or a file (or link, or anything not
+    a folder) superres did not write."""
+    if job.target.resolve() in sources:
+        return PlannedJob(job.source, job.target, overwrites_input=True)
+    present = job.target.exists() or job.target.is_symlink()
+    other = present and not overwrite and not written_by_superres(job.target)
+    return PlannedJob(job.source, job.target, replaces_other=other)
 
 
 def _leave_out_earlier_results(inputs: Inputs, naming: OutputNaming) -> tuple[list[Job], list[Job]]:

@@ -90,6 +90,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="leave out inputs whose output exists (resume a batch; outputs are written whole or not at all)",
     )
     up.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing output files superres did not write (default: such a file fails its input)",
+    )
+    up.add_argument(
         "--max-pixels", type=positive(int), default=DEFAULT_MAX_PIXELS, help="refuse larger inputs"
     )
     up.add_argument(
@@ -127,12 +132,17 @@ def run(args: argparse.Namespace) -> int:
         return 2
     shown_scale = args.outscale if args.outscale is not None else model.scale
     suffix = args.suffix if args.suffix is not None else f"_x{shown_scale:g}"
-    plan = plan_batch(inputs, OutputNaming(args.output, suffix, args.ext), skip_existing=args.skip_existing)
+    naming = OutputNaming(args.output, suffix, args.ext)
+    plan = plan_batch(inputs, naming, skip_existing=args.skip_existing, overwrite=args.overwrite)
     if not _report_plan(plan, args.quiet):
         return 2
     note = None if args.quiet else jpeg_note(model, [job.source for job in plan.jobs])
     if note:
         print(note, file=sys.stderr)
+    from superres.atomic import remove_stale_temp_files
+
+    for folder in {job.target.parent for job in plan.jobs}:
+        remove_stale_temp_files(folder)
     failures = [f"{item}: no such file, folder or matching glob" for item in inputs.missing] + plan.clashes
     count = len(plan.jobs) + len(failures)
     limits = _OutputLimit(args.outscale or model.scale, args.max_pixels, max_output)
@@ -242,10 +252,9 @@ def _run_jobs(
             bar.refresh()
 
         try:
-            if job.overwrites_input:
-                raise SuperresError(
-                    f"output {job.target} would overwrite an input image; use --suffix or -o", job.source
-                )
+            refusal = job.refusal()
+            if refusal is not None:
+                raise refusal
             limit.check(job.source)
             job.target.parent.mkdir(parents=True, exist_ok=True)
             api.upscale_file(model, job.source, job.target, options, on_tile=on_tile)
