@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import glob
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,7 @@ class Inputs:
     jobs: list[Job]
     missing: list[str]  # inputs that matched nothing
     other: list[Path]  # files folders held that are not of a type superres reads (hidden files aside)
+    not_files: list[str] = field(default_factory=list)  # failure lines: inputs named that are no file
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ def collect_inputs(inputs: list[str], *, recursive: bool = False) -> Inputs:
     jobs: list[Job] = []
     missing: list[str] = []
     other: list[Path] = []
+    not_files: list[str] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
@@ -89,8 +92,10 @@ def collect_inputs(inputs: list[str], *, recursive: bool = False) -> Inputs:
             readable = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
             jobs += [Job(p, p.relative_to(path), found=True) for p in readable]
             other += [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
-        elif path.exists():
+        elif path.is_file():
             jobs.append(Job(path, Path(path.name)))
+        elif path.exists():  # opening a FIFO to read would wait for a writer forever
+            not_files.append(f"{path}: {_file_kind(path)}, not an image file")
         elif any(ch in item for ch in "*?["):
             matches = _glob_files(item, recursive=recursive)
             if not matches:
@@ -99,7 +104,18 @@ def collect_inputs(inputs: list[str], *, recursive: bool = False) -> Inputs:
         else:
             missing.append(item)
     unique = {job.source.resolve(): job for job in reversed(jobs)}
-    return Inputs([job for job in jobs if unique[job.source.resolve()] is job], missing, other)
+    return Inputs([job for job in jobs if unique[job.source.resolve()] is job], missing, other, not_files)
+
+
+def _file_kind(path: Path) -> str:
+    mode = path.stat().st_mode
+    kinds = [
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def _walk(folder: Path, pattern: str) -> list[Path]:

@@ -56,6 +56,13 @@ def failure_line(exc: BaseException, subject: object, *, debug: bool) -> str:
     return one_line(message if isinstance(exc, SuperresError) else f"{subject}: {message}")
 
 
+def progress_shown(quiet: bool) -> bool:
+    """Whether progress bars are drawn: not with -q, nor into a log (stderr not a terminal),
+    where their cursor codes would be noise."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    return not quiet and bool(isatty and isatty())
+
+
 def _number(kind: type, text: str) -> float | int:
     value = kind(text)
     if not math.isfinite(value):

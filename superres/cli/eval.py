@@ -11,6 +11,7 @@ from superres.cli.common import (
     load_model_or_report,
     model_options,
     non_negative,
+    progress_shown,
     quality,
     quiet_option,
     report_error,
@@ -137,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
     )
     results = []
     for folder in args.data:
-        bar = tqdm(desc=f"{Path(folder).name} x{model.scale}", unit="img", disable=args.quiet)
+        hidden = not progress_shown(args.quiet)
+        bar = tqdm(desc=f"{Path(folder).name} x{model.scale}", unit="img", disable=hidden)
         try:
             results.append(evaluate_folder(model, folder, options, on_image=lambda _n, b=bar: b.update()))
         except SuperresError as exc:

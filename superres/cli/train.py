@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from superres.cli.common import compute_options, positive, quiet_option, report_error
+from superres.cli.common import compute_options, positive, progress_shown, quiet_option, report_error
 from superres.errors import SuperresError
 
 
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         recipe = load_recipe(args.recipe, args.set)
-        path, card = train(recipe, args.resume, args.device, not args.quiet, args.stop_after)
+        path, card = train(recipe, args.resume, args.device, progress_shown(args.quiet), args.stop_after)
     except SuperresError as exc:
         report_error(exc)
         return 1

@@ -16,6 +16,7 @@ from superres.cli.common import (
     model_options,
     one_line,
     positive,
+    progress_shown,
     quality,
     quiet_option,
     report_error,
@@ -112,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
     inputs = collect_inputs(args.inputs, recursive=args.recursive)
     _report_inputs(inputs, args.quiet)
     if not inputs.jobs:
-        report_error("no input images")
+        if not inputs.not_files:
+            report_error("no input images")
         return 2
     if _names_a_file_that_is_not_an_image(args.output):
         report_error(
@@ -143,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
 
     for folder in {job.target.parent for job in plan.jobs}:
         remove_stale_temp_files(folder)
-    failures = [f"{item}: no such file, folder or matching glob" for item in inputs.missing] + plan.clashes
+    failures = [f"{item}: no such file, folder or matching glob" for item in inputs.missing]
+    failures += inputs.not_files + plan.clashes
     count = len(plan.jobs) + len(failures)
     limits = _OutputLimit(args.outscale or model.scale, args.max_pixels, max_output)
     failures += _run_jobs(model, plan, _options(args), limits, quiet=args.quiet, debug=debugging(args))
@@ -179,6 +182,8 @@ def _options(args: argparse.Namespace) -> UpscaleOptions:
 def _report_inputs(inputs: Inputs, quiet: bool) -> None:
     for item in inputs.missing:
         report_error(f"{item}: no such file, folder or matching glob")
+    for line in inputs.not_files:
+        report_error(line)
     if inputs.other and not quiet:
         kinds = ", ".join(sorted({p.suffix.lower() or "no extension" for p in inputs.other}))
         print(
@@ -243,8 +248,9 @@ def _run_jobs(
     from superres import api
 
     failures: list[str] = []
-    for job in tqdm(plan.jobs, desc=f"{model.name} x{model.scale}", unit="img", disable=quiet):
-        tiles = tqdm(total=0, desc=job.source.name, unit="tile", leave=False, disable=quiet)
+    hidden = not progress_shown(quiet)
+    for job in tqdm(plan.jobs, desc=f"{model.name} x{model.scale}", unit="img", disable=hidden):
+        tiles = tqdm(total=0, desc=one_line(job.source.name), unit="tile", leave=False, disable=hidden)
 
         def on_tile(done: int, total: int, bar=tiles) -> None:
             bar.total = total

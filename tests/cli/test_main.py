@@ -205,3 +205,29 @@ def test_the_output_size_is_limited_before_any_work(tmp_path, capsys, monkeypatc
     assert main([*args, "--max-pixels", "10000", "--outscale", "4.1"]) == 1
     assert "168,100 pixels, over --max-output-pixels (160,000)" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+def test_progress_bars_write_no_cursor_codes_into_a_redirected_log(tmp_path, capsys):
+    Image.fromarray(smooth_image(12, 12)).save(tmp_path / "a.png")
+    out = tmp_path / "out"
+    assert main(["upscale", str(tmp_path / "a.png"), "-o", str(out), "-m", "bicubic", "-s", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "\x1b[" not in err, repr(err)
+    assert "wrote 1 image(s)" in err
+    assert main(["eval", "--data", str(out), "-m", "bicubic", "-s", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "\x1b[" not in err, repr(err)
+
+
+def test_a_fifo_is_named_as_such_and_never_opened(tmp_path, capsys):
+    import os
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    Image.fromarray(smooth_image(6, 6)).save(tmp_path / "a.png")
+    out = tmp_path / "out"
+    args = ["upscale", str(fifo), str(tmp_path / "a.png"), "-o", str(out), "-m", "bicubic", "-s", "2"]
+    assert main([*args, "-q"]) == 1  # opening it to read would wait for a writer forever
+    err = capsys.readouterr().err
+    assert f"error: {fifo}: a FIFO (named pipe), not an image file" in err and "no such file" not in err
+    assert [p.name for p in out.iterdir()] == ["a_x2.png"]
