@@ -35,8 +35,6 @@ READABLE = "PNG, JPEG, WebP, AVIF, BMP, GIF, TIFF, JPEG 2000, HEIC, TGA and PPM/
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    from superres.io import DEFAULT_MAX_PIXELS
-
     shared = [
         model_options(
             model_help="shipped model (see `superres models`; photo-gan: the GAN), network name,"
@@ -84,6 +82,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="keep the input's DPI, so the print is larger (default: the DPI grows with the pixels,"
         " the same print size); a microscope's calibration is always rescaled",
     )
+    _add_batch_options(up)
+    up.set_defaults(func=run)
+
+
+def _add_batch_options(up: argparse.ArgumentParser) -> None:
+    """Which files a batch reads and may replace, and the size limits it keeps."""
+    from superres.io import DEFAULT_MAX_PIXELS
+
     up.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
     up.add_argument(
         "--skip-existing",
@@ -104,7 +110,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="refuse inputs whose result would have more pixels, before any work"
         f" (default: {OUTPUT_LIMIT_FACTOR}x --max-pixels, which admits a x4 of any input under it)",
     )
-    up.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,8 +118,9 @@ def run(args: argparse.Namespace) -> int:
     inputs = collect_inputs(args.inputs, recursive=args.recursive)
     _report_inputs(inputs, args.quiet)
     if not inputs.jobs:
-        if not inputs.not_files:
-            report_error("no input images")
+        if inputs.not_files:  # named on the command line, each failed (and was reported)
+            return 1
+        report_error("no input images")
         return 2
     if _names_a_file_that_is_not_an_image(args.output):
         report_error(
