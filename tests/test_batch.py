@@ -70,8 +70,8 @@ def _tree_with_links_out_and_loops(tmp_path: Path) -> Path:
 
 
 def test_recursive_globs_walk_as_folders_do_into_no_symlinked_folder(tmp_path, monkeypatch):
-    """``**`` followed symlinks: a loop never ended and a link out of the tree put results
-    outside it. It walks as a folder input does."""
+    """``**`` walks as a folder input does: a symlink loop ends, and a link out of the tree
+    puts no input (so no result) outside it."""
     tree = _tree_with_links_out_and_loops(tmp_path)
     by_glob = collect_inputs([str(tree / "**" / "*.png")], recursive=True)
     by_folder = collect_inputs([str(tree)], recursive=True)
