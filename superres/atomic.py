@@ -1,16 +1,29 @@
 """Atomic file output: write to a temporary file beside the target, then rename over it.
 
 A crash or kill mid-write leaves the previous file (if any) intact and at worst a hidden
-``.NAME.*.tmp`` file behind, never a truncated output.
+``.NAME.superres-PID.XXXXXXXX.tmpSUFFIX`` file behind, never a truncated output;
+:func:`remove_stale_temp_files` removes those of processes that are gone.
+
+Every file written here carries the extended attribute ``user.superres``, so a later run
+can tell its own results from a user's file of the same name (:func:`written_by_superres`).
+A file system without user extended attributes keeps no mark: its files count as not
+written by superres.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+MARK = "user.superres"
+STALE_AFTER_S = 24 * 3600  # a temp file not written to for this long is stale whatever its process
+_TEMP_NAME = re.compile(r"\..+\.superres-(?P<pid>\d+)\.[a-z0-9_]{8}\.tmp(?:\.[A-Za-z0-9]+)?", re.DOTALL)
 
 
 def _new_file_mode(path: Path) -> int:
@@ -28,11 +41,26 @@ def _new_file_mode(path: Path) -> int:
     return 0o666 & ~umask
 
 
+def _mark(path: Path) -> None:
+    with contextlib.suppress(OSError, AttributeError):  # no user xattrs here (or not Linux): unmarked
+        os.setxattr(path, MARK, b"1")
+
+
+def written_by_superres(path: str | Path) -> bool:
+    """Whether ``path`` is a file superres wrote (and nobody replaced since); not for a symlink."""
+    try:
+        return os.getxattr(path, MARK, follow_symlinks=False) == b"1"
+    except (OSError, AttributeError):
+        return False
+
+
 @contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path to write; on success it is fsynced and renamed to ``path``."""
+    """Yield a temporary path to write; on success it is fsynced, marked as superres's and
+    renamed to ``path``."""
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    prefix = f".{path.stem}.superres-{os.getpid()}."
+    fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -40,7 +68,45 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, _new_file_mode(path))  # mkstemp creates files private (0600)
+        _mark(tmp)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
+def _is_stale(entry: os.DirEntry, now: float) -> bool:
+    match = _TEMP_NAME.fullmatch(entry.name)
+    if match is None or not entry.is_file(follow_symlinks=False):
+        return False
+    age = now - entry.stat(follow_symlinks=False).st_mtime
+    return age > STALE_AFTER_S or not _running(int(match["pid"]))
+
+
+def remove_stale_temp_files(folder: str | Path) -> list[Path]:
+    """Remove the temp files :func:`atomic_output` left in ``folder`` when its process was
+    killed (that process is gone, or the file went unwritten for a day); the paths removed."""
+    now = time.time()
+    removed = []
+    try:
+        with os.scandir(folder) as entries:
+            stale = [Path(entry.path) for entry in entries if _is_stale(entry, now)]
+    except OSError:
+        return []
+    for path in stale:
+        try:
+            path.unlink()
+            removed.append(path)
+        except OSError:
+            pass
+    return removed

@@ -4,15 +4,19 @@ Inputs (files, folders, globs) expand to jobs; each job's output path is worked 
 What is left out is returned as data for the command to report: inputs that matched
 nothing, files of types superres does not read, earlier results of this run's own inputs,
 inputs whose output another input already claims, and (``skip_existing``) inputs whose
-output exists. Importing this module does not import torch.
+output exists. A job whose output is an input, or an existing file superres did not write
+(unless ``overwrite``), is flagged to fail. Importing this module does not import torch.
 """
 
 from __future__ import annotations
 
 import glob
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from superres.atomic import written_by_superres
 from superres.errors import SuperresError
 from superres.io import FORMATS, IMAGE_SUFFIXES
 
@@ -31,6 +35,7 @@ class Inputs:
     jobs: list[Job]
     missing: list[str]  # inputs that matched nothing
     other: list[Path]  # files folders held that are not of a type superres reads (hidden files aside)
+    not_files: list[str] = field(default_factory=list)  # failure lines: inputs named that are no file
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,20 @@ class PlannedJob:
     source: Path
     target: Path
     overwrites_input: bool = False  # the target is an input of this batch: the job must fail
+    replaces_other: bool = False  # the target is a file superres did not write: the job must fail
+
+    def refusal(self) -> SuperresError | None:
+        """Why this job must not write its target, if it must not."""
+        if self.overwrites_input:
+            message = f"output {self.target} would overwrite an input image; use --suffix or -o"
+            return SuperresError(message, self.source)
+        if self.replaces_other:
+            return SuperresError(
+                f"output {self.target} exists and superres did not write it; use --overwrite to replace it,"
+                " or --suffix or -o",
+                self.source,
+            )
+        return None
 
 
 @dataclass(frozen=True)
@@ -65,27 +84,58 @@ def collect_inputs(inputs: list[str], *, recursive: bool = False) -> Inputs:
     jobs: list[Job] = []
     missing: list[str] = []
     other: list[Path] = []
+    not_files: list[str] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            pattern = "**/*" if recursive else "*"
-            found = (p for p in path.glob(pattern) if p.is_file())
-            # hidden files and folders left out, as the shell's globs do (e.g. macOS ._NAME.jpg)
-            files = sorted(p for p in found if not any(n.startswith(".") for n in p.relative_to(path).parts))
+            files = _walk(path, "**/*" if recursive else "*")
             readable = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
             jobs += [Job(p, p.relative_to(path), found=True) for p in readable]
             other += [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
-        elif path.exists():
+        elif path.is_file():
             jobs.append(Job(path, Path(path.name)))
+        elif path.exists():  # opening a FIFO to read would wait for a writer forever
+            not_files.append(f"{path}: {_file_kind(path)}, not an image file")
         elif any(ch in item for ch in "*?["):
-            matches = sorted(Path(p) for p in glob.glob(item, recursive=recursive) if Path(p).is_file())
+            matches = _glob_files(item, recursive=recursive)
             if not matches:
                 missing.append(item)
             jobs += [Job(p, Path(p.name), found=True) for p in matches]
         else:
             missing.append(item)
     unique = {job.source.resolve(): job for job in reversed(jobs)}
-    return Inputs([job for job in jobs if unique[job.source.resolve()] is job], missing, other)
+    return Inputs([job for job in jobs if unique[job.source.resolve()] is job], missing, other, not_files)
+
+
+def _file_kind(path: Path) -> str:
+    mode = path.stat().st_mode
+    kinds = [
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+def _walk(folder: Path, pattern: str) -> list[Path]:
+    """The files ``pattern`` matches under ``folder``, sorted. Hidden files and folders are
+    left out, as the shell's globs do (e.g. macOS ._NAME.jpg); ``**`` enters no symlinked
+    folder (a loop would never end, a link out of the tree would put results outside it), and a
+    match whose folder lies outside ``folder`` (a wildcard matching a symlinked folder) is left out."""
+    root = folder.resolve()
+    found = (p for p in folder.glob(pattern) if p.is_file() and p.parent.resolve().is_relative_to(root))
+    return sorted(p for p in found if not any(n.startswith(".") for n in p.relative_to(folder).parts))
+
+
+def _glob_files(pattern: str, *, recursive: bool) -> list[Path]:
+    """The files a glob matches; a recursive one (``**`` with -r) walks as a folder input does,
+    from the part of the pattern before its first wildcard."""
+    if not (recursive and "**" in pattern):
+        return sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_file())
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if any(ch in part for ch in "*?["))
+    return _walk(Path(*parts[:fixed]) if fixed else Path(), "/".join(parts[fixed:]))
 
 
 def names_one_image(output: str | None) -> bool:
@@ -111,11 +161,17 @@ def output_path(job: Job, naming: OutputNaming, *, single_file: bool) -> Path:
     return folder / relative.parent / f"{stem}{naming.suffix}{ome_part}{extension}"
 
 
-def plan_batch(inputs: Inputs, naming: OutputNaming, *, skip_existing: bool = False) -> BatchPlan:
+def plan_batch(
+    inputs: Inputs, naming: OutputNaming, *, skip_existing: bool = False, overwrite: bool = False
+) -> BatchPlan:
     """The jobs to run, each with its output path, and what was left out (see the module
     docstring). The first input keeps a name two inputs would write (``photo.jpg`` and
     ``photo.png`` both give ``photo_x4.png`` with ``--ext png``), so no result overwrites
-    another. ``-o`` naming one image for several inputs is the plan's ``problem``."""
+    another. ``-o`` naming one image for several inputs, and a suffix that is a path, are
+    the plan's ``problem``."""
+    if any(mark in naming.suffix for mark in ("/", os.sep, "\0")) or ".." in naming.suffix:
+        message = "--suffix must not hold a path separator or '..': it is added to file names"
+        return BatchPlan([], problem=SuperresError(message, repr(naming.suffix)))
     jobs, earlier = _leave_out_earlier_results(inputs, naming)
     left_out = [job.source for job in earlier]
     single_file = len(jobs) == 1 and not inputs.missing
@@ -138,8 +194,18 @@ def plan_batch(inputs: Inputs, naming: OutputNaming, *, skip_existing: bool = Fa
     skipped = [job.source for job in planned if skip_existing and job.target.exists()]
     planned = [job for job in planned if job.source not in skipped]
     sources = {job.source.resolve() for job in planned}
-    planned = [PlannedJob(job.source, job.target, job.target.resolve() in sources) for job in planned]
+    planned = [_flagged(job, sources, overwrite=overwrite) for job in planned]
     return BatchPlan(planned, left_out, clashes, skipped)
+
+
+def _flagged(job: PlannedJob, sources: set[Path], *, overwrite: bool) -> PlannedJob:
+    """``job`` with its refusals: its target is an input, or a file (or link, or anything not
+    a folder) superres did not write."""
+    if job.target.resolve() in sources:
+        return PlannedJob(job.source, job.target, overwrites_input=True)
+    present = job.target.exists() or job.target.is_symlink()
+    other = present and not overwrite and not written_by_superres(job.target)
+    return PlannedJob(job.source, job.target, replaces_other=other)
 
 
 def _leave_out_earlier_results(inputs: Inputs, naming: OutputNaming) -> tuple[list[Job], list[Job]]:

@@ -58,3 +58,25 @@ def test_an_output_that_is_an_input_and_one_image_for_many_inputs_are_flagged(tm
     assert plan.jobs == [] and str(plan.problem) == (
         f"{tmp_path / 'one.png'}: -o names one image, but there are 2 inputs: give a folder"
     )
+
+
+def _tree_with_links_out_and_loops(tmp_path: Path) -> Path:
+    tree, outside = tmp_path / "tree", tmp_path / "outside"
+    _touch(tree / "a.png", tree / "sub/b.png", outside / "c.png")
+    (tree / "out").symlink_to(outside, target_is_directory=True)
+    (tree / "sub/loop").symlink_to(tree, target_is_directory=True)
+    (tree / "sub/loop2").symlink_to(tree / "sub", target_is_directory=True)
+    return tree
+
+
+def test_recursive_globs_walk_as_folders_do_into_no_symlinked_folder(tmp_path, monkeypatch):
+    """``**`` walks as a folder input does: a symlink loop ends, and a link out of the tree
+    puts no input (so no result) outside it."""
+    tree = _tree_with_links_out_and_loops(tmp_path)
+    by_glob = collect_inputs([str(tree / "**" / "*.png")], recursive=True)
+    by_folder = collect_inputs([str(tree)], recursive=True)
+    assert [job.source for job in by_glob.jobs] == [tree / "a.png", tree / "sub/b.png"]
+    assert [job.source for job in by_folder.jobs] == [job.source for job in by_glob.jobs]
+    monkeypatch.chdir(tmp_path)
+    relative = collect_inputs(["tree/**/*.png"], recursive=True)
+    assert [job.source for job in relative.jobs] == [Path("tree/a.png"), Path("tree/sub/b.png")]

@@ -1,23 +1,30 @@
 """The ``superres`` command line: one module per command, the shared options in
 :mod:`superres.cli.common`.
 
-Exit status: 0 all good; 1 some images failed (listed at the end); 2 bad usage or model.
+Exit status: 0 all good; 1 some images failed (listed at the end) or the command failed;
+2 bad usage or model. Any exception ends as one ``error:`` line; ``--debug`` or
+SUPERRES_DEBUG=1 shows its traceback too.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import warnings
 
 from superres.cli import eval as eval_command
 from superres.cli import export, models, train, upscale
+from superres.cli.common import debugging, describe_unexpected, report_error
 
 __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="superres", description="Deep-learning image super-resolution.")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the traceback of an unexpected error (as does the environment variable SUPERRES_DEBUG=1)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     for command in (upscale, eval_command, train, export, models):
         command.add_parser(commands)
@@ -33,7 +40,6 @@ def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _format_warning
     try:
         return int(args.func(args))
-    except OSError as exc:  # a folder that cannot be made, a disk that is full: one line, no traceback
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+    except Exception as exc:  # the boundary: one line, no traceback (unless --debug)
+        report_error(describe_unexpected(exc, debug=debugging(args)))
         return 1

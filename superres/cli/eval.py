@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 from superres.cli.common import (
@@ -12,8 +11,10 @@ from superres.cli.common import (
     load_model_or_report,
     model_options,
     non_negative,
+    progress_shown,
     quality,
     quiet_option,
+    report_error,
     tiling_options,
 )
 from superres.errors import SuperresError
@@ -93,6 +94,8 @@ def _usage_problem(
     """Why these options cannot run (None if they can)."""
     from superres.evaluate import METRICS
 
+    if not metrics:
+        return f"--metrics names no metric; choose from {', '.join(METRICS)}"
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         return f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}"
@@ -118,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     niqe_params = Path(args.niqe_params) if args.niqe_params else default_niqe_params()
     problem = _usage_problem(args, metrics, niqe_params)
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
+        report_error(problem)
         return 2
     model = load_model_or_report(args)
     if model is None:
@@ -135,11 +138,12 @@ def run(args: argparse.Namespace) -> int:
     )
     results = []
     for folder in args.data:
-        bar = tqdm(desc=f"{Path(folder).name} x{model.scale}", unit="img", disable=args.quiet)
+        hidden = not progress_shown(args.quiet)
+        bar = tqdm(desc=f"{Path(folder).name} x{model.scale}", unit="img", disable=hidden)
         try:
             results.append(evaluate_folder(model, folder, options, on_image=lambda _n, b=bar: b.update()))
         except SuperresError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            report_error(exc)
             return 1
         finally:
             bar.close()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from superres.cli.common import load_model_or_report, model_options, positive
+from superres.cli.common import load_model_or_report, model_options, positive, report_error
 from superres.errors import SuperresError
 
 
@@ -37,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from superres.export import export_onnx
 
     if Path(args.output).suffix.lower() != ".onnx":
-        print(f"error: {args.output}: the output must be an .onnx file", file=sys.stderr)
+        report_error(f"{args.output}: the output must be an .onnx file")
         return 2
     model = load_model_or_report(args)
     if model is None:
@@ -47,10 +46,10 @@ def run(args: argparse.Namespace) -> int:
         with _quiet_onnx_exporter():
             result = export_onnx(model, args.output, opset=args.opset, check=not args.no_check)
     except SuperresError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        report_error(exc)
         return 2 if model.arch == "bicubic" else 1
     except OSError as exc:  # a folder that cannot be made or written
-        print(f"error: {args.output}: cannot write ({exc.strerror or exc})", file=sys.stderr)
+        report_error(f"{args.output}: cannot write ({exc.strerror or exc})")
         return 1
     if args.no_check:
         checked = "not checked (--no-check)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from superres.cli.common import compute_options, positive, quiet_option
+from superres.cli.common import compute_options, positive, progress_shown, quiet_option, report_error
 from superres.errors import SuperresError
 
 
@@ -32,12 +32,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         recipe = load_recipe(args.recipe, args.set)
     except SuperresError as exc:  # a bad recipe is bad usage
-        print(f"error: {exc}", file=sys.stderr)
+        report_error(exc)
         return 2
     try:
-        path, card = train(recipe, args.resume, args.device, not args.quiet, args.stop_after)
+        path, card = train(recipe, args.resume, args.device, progress_shown(args.quiet), args.stop_after)
     except SuperresError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        report_error(exc)
         return 1
     if path is None and card.get("interrupted"):
         where = f"stopped at iteration {card['stopped_at']}, checkpoint {card['checkpoint']}"

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from superres.cli.common import (
     compute_options,
+    debugging,
+    failure_line,
     load_model_or_report,
     model_options,
+    one_line,
     positive,
+    progress_shown,
     quality,
     quiet_option,
+    report_error,
     tiling_options,
 )
 from superres.errors import SuperresError
@@ -24,12 +30,11 @@ if TYPE_CHECKING:  # not at run time: `superres --help` must not import torch
     from superres.models import SRModel
 
 JPEG_NOTE_QUALITY = 90  # at or below it the models for real photos score higher (benchmarks/REAL_PHOTO.md)
+OUTPUT_LIMIT_FACTOR = 16  # the default --max-output-pixels, times --max-pixels
 READABLE = "PNG, JPEG, WebP, AVIF, BMP, GIF, TIFF, JPEG 2000, HEIC, TGA and PPM/PGM"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    from superres.io import DEFAULT_MAX_PIXELS
-
     shared = [
         model_options(
             model_help="shipped model (see `superres models`; photo-gan: the GAN), network name,"
@@ -77,6 +82,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="keep the input's DPI, so the print is larger (default: the DPI grows with the pixels,"
         " the same print size); a microscope's calibration is always rescaled",
     )
+    _add_batch_options(up)
+    up.set_defaults(func=run)
+
+
+def _add_batch_options(up: argparse.ArgumentParser) -> None:
+    """Which files a batch reads and may replace, and the size limits it keeps."""
+    from superres.io import DEFAULT_MAX_PIXELS
+
     up.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
     up.add_argument(
         "--skip-existing",
@@ -84,9 +97,19 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="leave out inputs whose output exists (resume a batch; outputs are written whole or not at all)",
     )
     up.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing output files superres did not write (default: such a file fails its input)",
+    )
+    up.add_argument(
         "--max-pixels", type=positive(int), default=DEFAULT_MAX_PIXELS, help="refuse larger inputs"
     )
-    up.set_defaults(func=run)
+    up.add_argument(
+        "--max-output-pixels",
+        type=positive(int),
+        help="refuse inputs whose result would have more pixels, before any work"
+        f" (default: {OUTPUT_LIMIT_FACTOR}x --max-pixels, which admits a x4 of any input under it)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,13 +118,21 @@ def run(args: argparse.Namespace) -> int:
     inputs = collect_inputs(args.inputs, recursive=args.recursive)
     _report_inputs(inputs, args.quiet)
     if not inputs.jobs:
-        print("error: no input images", file=sys.stderr)
+        if inputs.not_files:  # named on the command line, each failed (and was reported)
+            return 1
+        report_error("no input images")
         return 2
     if _names_a_file_that_is_not_an_image(args.output):
-        print(
-            f"error: {args.output}: -o names a file that is not an image; give a folder, or an"
-            " image file name (.png, .jpg, .tif, ...) for one input",
-            file=sys.stderr,
+        report_error(
+            f"{args.output}: -o names a file that is not an image; give a folder, or an"
+            " image file name (.png, .jpg, .tif, ...) for one input"
+        )
+        return 2
+    max_output = args.max_output_pixels or OUTPUT_LIMIT_FACTOR * args.max_pixels
+    if args.outscale is not None and args.outscale > max_output**0.5:
+        report_error(
+            f"--outscale {args.outscale:g}: even a one-pixel image's result would be over"
+            f" --max-output-pixels ({max_output:,})"
         )
         return 2
     model = load_model_or_report(args)
@@ -109,19 +140,26 @@ def run(args: argparse.Namespace) -> int:
         return 2
     shown_scale = args.outscale if args.outscale is not None else model.scale
     suffix = args.suffix if args.suffix is not None else f"_x{shown_scale:g}"
-    plan = plan_batch(inputs, OutputNaming(args.output, suffix, args.ext), skip_existing=args.skip_existing)
+    naming = OutputNaming(args.output, suffix, args.ext)
+    plan = plan_batch(inputs, naming, skip_existing=args.skip_existing, overwrite=args.overwrite)
     if not _report_plan(plan, args.quiet):
         return 2
     note = None if args.quiet else jpeg_note(model, [job.source for job in plan.jobs])
     if note:
         print(note, file=sys.stderr)
-    failures = [f"{item}: no such file, folder or matching glob" for item in inputs.missing] + plan.clashes
+    from superres.atomic import remove_stale_temp_files
+
+    for folder in {job.target.parent for job in plan.jobs}:
+        remove_stale_temp_files(folder)
+    failures = [f"{item}: no such file, folder or matching glob" for item in inputs.missing]
+    failures += inputs.not_files + plan.clashes
     count = len(plan.jobs) + len(failures)
-    failures += _run_jobs(model, plan, _options(args), args.quiet)
+    limits = _OutputLimit(args.outscale or model.scale, args.max_pixels, max_output)
+    failures += _run_jobs(model, plan, _options(args), limits, quiet=args.quiet, debug=debugging(args))
     if failures:
         print(f"{len(failures)} of {count} inputs failed:", file=sys.stderr)
         for line in failures:
-            print(f"  {line}", file=sys.stderr)
+            print(f"  {one_line(line)}", file=sys.stderr)
         return 1
     if not args.quiet:
         print(f"wrote {len(plan.jobs)} image(s)", file=sys.stderr)
@@ -149,7 +187,9 @@ def _options(args: argparse.Namespace) -> UpscaleOptions:
 
 def _report_inputs(inputs: Inputs, quiet: bool) -> None:
     for item in inputs.missing:
-        print(f"error: {item}: no such file, folder or matching glob", file=sys.stderr)
+        report_error(f"{item}: no such file, folder or matching glob")
+    for line in inputs.not_files:
+        report_error(line)
     if inputs.other and not quiet:
         kinds = ", ".join(sorted({p.suffix.lower() or "no extension" for p in inputs.other}))
         print(
@@ -166,10 +206,10 @@ def _report_plan(plan: BatchPlan, quiet: bool) -> bool:
         names = ", ".join(str(path) for path in earlier[:3]) + (", ..." if len(earlier) > 3 else "")
         print(f"note: left out {len(earlier)} earlier result(s) of these inputs ({names})", file=sys.stderr)
     if plan.problem is not None:
-        print(f"error: {plan.problem}", file=sys.stderr)
+        report_error(plan.problem)
         return False
     for line in plan.clashes:
-        print(f"error: {line}", file=sys.stderr)
+        report_error(line)
     if plan.skipped and not quiet:
         print(
             f"note: skipped {len(plan.skipped)} input(s) whose output exists (--skip-existing)",
@@ -178,15 +218,45 @@ def _report_plan(plan: BatchPlan, quiet: bool) -> bool:
     return True
 
 
-def _run_jobs(model: SRModel, plan: BatchPlan, options: UpscaleOptions, quiet: bool) -> list[str]:
+@dataclass(frozen=True)
+class _OutputLimit:
+    factor: float  # output size / input size
+    max_pixels: int  # of an input (read_image refuses larger ones itself)
+    max_output_pixels: int
+
+    def check(self, source: Path) -> None:
+        """Refuse (SuperresError) an input whose result would be over ``max_output_pixels``,
+        from its header; an input whose header Pillow cannot read is left to read_image."""
+        from superres.io.limits import open_with_pillow
+
+        try:
+            with open_with_pillow(source) as image:
+                width, height = image.size
+        except Exception:  # not for Pillow, or broken: read_image says what it is
+            return
+        if width * height > self.max_pixels:
+            return
+        pixels = (width * self.factor) * (height * self.factor)
+        if pixels > self.max_output_pixels:
+            raise SuperresError(
+                f"the result would be {width * self.factor:.0f}x{height * self.factor:.0f} ="
+                f" {pixels:,.0f} pixels, over --max-output-pixels ({self.max_output_pixels:,})",
+                source,
+            )
+
+
+def _run_jobs(
+    model: SRModel, plan: BatchPlan, options: UpscaleOptions, limit: _OutputLimit, *, quiet: bool, debug: bool
+) -> list[str]:
     """Run the planned jobs; a failure line for each that failed (the batch goes on)."""
     from tqdm import tqdm
 
     from superres import api
 
     failures: list[str] = []
-    for job in tqdm(plan.jobs, desc=f"{model.name} x{model.scale}", unit="img", disable=quiet):
-        tiles = tqdm(total=0, desc=job.source.name, unit="tile", leave=False, disable=quiet)
+    hidden = not progress_shown(quiet)
+    for job in tqdm(plan.jobs, desc=f"{model.name} x{model.scale}", unit="img", disable=hidden):
+        tiles = tqdm(total=0, desc=one_line(job.source.name), unit="tile", leave=False, disable=hidden)
 
         def on_tile(done: int, total: int, bar=tiles) -> None:
             bar.total = total
@@ -194,17 +264,14 @@ def _run_jobs(model: SRModel, plan: BatchPlan, options: UpscaleOptions, quiet: b
             bar.refresh()
 
         try:
-            if job.overwrites_input:
-                raise SuperresError(
-                    f"output {job.target} would overwrite an input image; use --suffix or -o", job.source
-                )
+            refusal = job.refusal()
+            if refusal is not None:
+                raise refusal
+            limit.check(job.source)
             job.target.parent.mkdir(parents=True, exist_ok=True)
             api.upscale_file(model, job.source, job.target, options, on_tile=on_tile)
-        except SuperresError as exc:
-            failures.append(str(exc))
-            tqdm.write(f"error: {exc}", file=sys.stderr)
-        except (OSError, RuntimeError, MemoryError, ValueError) as exc:  # e.g. an encoder's refusal
-            failures.append(f"{job.source}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        except Exception as exc:  # the boundary: this file failed, the batch goes on
+            failures.append(failure_line(exc, job.source, debug=debug))
             tqdm.write(f"error: {failures[-1]}", file=sys.stderr)
         finally:
             tiles.close()

@@ -375,3 +375,61 @@ def test_hard_compressed_jpegs_get_a_note_naming_the_real_photo_model(tmp_path, 
     for extra in (["-s", "2"], ["-m", "compact-x2-kd"]):
         assert main(["upscale", str(tmp_path / "low.jpg"), "-o", str(tmp_path / "out3"), *extra]) == 0
         assert "-m real-photo-x2 removes them" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", ["/../escaped", "_x2/..", "..", "_x2\\0"])
+def test_a_suffix_that_is_a_path_is_a_usage_error(tmp_path, capsys, suffix):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(smooth_image(6, 6)).save(src / "a.png")
+    out = tmp_path / "in" / "out"
+    suffix = suffix.replace("\\0", "\0")
+    args = ["upscale", str(src / "a.png"), "-o", str(out), "--suffix", suffix, "-m", "bicubic", "-q"]
+    assert main(args) == 2
+    assert "--suffix must not hold a path separator" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.png", "in"]
+
+
+def test_an_existing_file_superres_did_not_write_is_never_replaced(tmp_path, capsys):
+    Image.fromarray(smooth_image(6, 6)).save(tmp_path / "a.jpg")
+    (tmp_path / "a.png").write_bytes(b"the user's own file")
+    args = ["upscale", str(tmp_path / "a.jpg"), "--suffix", "", "--ext", "png", "-m", "bicubic", "-s", "2"]
+    assert main(args) == 1
+    assert "exists and superres did not write it; use --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "a.png").read_bytes() == b"the user's own file"
+    assert main([*args, "--overwrite"]) == 0
+    assert Image.open(tmp_path / "a.png").size == (12, 12)
+    assert main(args) == 0  # now superres's own result: rewritten
+
+
+def test_a_rerun_rewrites_its_own_results_and_no_user_file_of_that_name(tmp_path, capsys):
+    for name in ("a", "b"):
+        Image.fromarray(smooth_image(6, 6)).save(tmp_path / f"{name}.png")
+    Image.fromarray(smooth_image(3, 3)).save(tmp_path / "b_x2.png")  # the user's own, by chance so named
+    user_file = _digest(tmp_path / "b_x2.png")
+    args = ["upscale", str(tmp_path), "-m", "bicubic", "-s", "2", "-q"]
+    assert main(args) == 1
+    assert f"output {tmp_path / 'b_x2.png'} exists and superres did not write it" in capsys.readouterr().err
+    first = (tmp_path / "a_x2.png").stat().st_mtime_ns
+    assert main(args) == 1
+    assert (tmp_path / "a_x2.png").stat().st_mtime_ns != first  # its own result: rewritten
+    assert _digest(tmp_path / "b_x2.png") == user_file
+
+
+def test_temp_files_of_killed_runs_are_removed_by_the_next_run_into_the_folder(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = "import os; print(os.getpid())"
+    gone = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    killed = out / f".a_x2.superres-{int(gone.stdout)}.abcd_123.tmp.png"
+    running = out / f".b_x2.superres-{os.getpid()}.abcd_123.tmp.png"
+    users = [out / ".notes.abcd_123.tmp.png", out / ".a_x2.superres-1x.abcd_123.tmp.png"]
+    for path in (killed, running, *users):
+        path.write_bytes(b"partial")
+    Image.fromarray(smooth_image(6, 6)).save(tmp_path / "a.png")
+    assert main(["upscale", str(tmp_path / "a.png"), "-o", str(out), "-m", "bicubic", "-s", "2", "-q"]) == 0
+    assert not killed.exists() and running.exists() and all(path.exists() for path in users)
