@@ -204,9 +204,9 @@ def _fit_problem(expected: dict[str, torch.Tensor], found: dict[str, torch.Tenso
 
 def _params_problem(params: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> str | None:
     """Why ``params`` cannot describe a network stored as ``state_dict``, or None. An integer
-    larger than both the file's tensor count and its largest dimension counts neither layers
-    nor channels of it (and building such a network could take forever)."""
-    limit = max(16, len(state_dict), *(max(t.shape, default=0) for t in state_dict.values()))
+    over 4096 and larger than both the file's tensor count and its largest dimension counts
+    neither layers nor channels of it (and building such a network could take forever)."""
+    limit = max(4096, len(state_dict), *(max(t.shape, default=0) for t in state_dict.values()))
     values = list(params.values())
     while values:
         value = values.pop()

@@ -321,3 +321,13 @@ def test_superres_file_with_params_that_do_not_fit_allocates_nothing_big(tmp_pat
     params = '{"scale": 2, "num_feat": 1000000, "num_conv": 1}'
     save_file(tensors, str(path), metadata={"format": "superres-1", "arch": "srvgg", "arch_params": params})
     _assert_refused(path, "do not fit")
+
+
+def test_a_small_network_with_a_large_integer_param_still_loads(tmp_path):
+    """rgb_range=255 is larger than any width of a tiny EDSR: the size bound on params allows it."""
+    from superres.weights import save_network
+
+    params = {"scale": 2, "num_feat": 8, "num_block": 1, "rgb_range": 255}
+    path = tmp_path / "edsr.safetensors"
+    save_network(path, build_network("edsr", **params), "edsr", params)
+    assert load_model(path).arch_params["rgb_range"] == 255
