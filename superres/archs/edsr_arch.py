@@ -13,6 +13,7 @@ import re
 import torch
 from torch import nn
 
+from superres.archs.detect import conv_shape, is_state_dict
 from superres.archs.spec import ArchSpec
 
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
@@ -90,14 +91,15 @@ class EDSR(nn.Module):
 
 def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
     """Official EDSR-PyTorch keys: head.0, body.N.body.{0,2}, tail.0.*, tail.1."""
-    if "head.0.weight" not in state_dict or "tail.1.weight" not in state_dict:
+    head = conv_shape(state_dict, "head.0.weight") if is_state_dict(state_dict) else None
+    if head is None or conv_shape(state_dict, "tail.1.weight") is None:
         return None
-    num_feat, in_channels = state_dict["head.0.weight"].shape[:2]
+    num_feat, in_channels = head[:2]
     num_block = len({m.group(1) for k in state_dict if (m := re.match(r"body\.(\d+)\.body\.", k))})
-    up_convs = [v for k, v in state_dict.items() if re.match(r"tail\.0\.\d+\.weight", k)]
-    if not up_convs:
+    up_convs = [conv_shape(state_dict, k) for k in state_dict if re.match(r"tail\.0\.\d+\.weight", k)]
+    if not up_convs or None in up_convs:
         return None
-    scale = 3 if up_convs[0].shape[0] == 9 * num_feat else 2 ** len(up_convs)
+    scale = 3 if up_convs[0][0] == 9 * num_feat else 2 ** len(up_convs)
     # res_scale is not stored; the paper's convention is 0.1 for the wide model.
     return {
         "scale": scale,

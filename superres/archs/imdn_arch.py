@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from superres.archs.detect import conv_shape, is_state_dict
 from superres.archs.spec import ArchSpec
 
 _SLOPE = 0.05  # the official LeakyReLU slope
@@ -90,11 +91,13 @@ class IMDN(nn.Module):
 
 
 def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
-    if "fea_conv.weight" not in state_dict or "upsampler.0.weight" not in state_dict:
+    first = conv_shape(state_dict, "fea_conv.weight") if is_state_dict(state_dict) else None
+    up = conv_shape(state_dict, "upsampler.0.weight") if first else None
+    if first is None or up is None:
         return None
-    num_feat, in_channels = state_dict["fea_conv.weight"].shape[:2]
+    num_feat, in_channels = first[:2]
     num_modules = len({m.group(1) for k in state_dict if (m := re.match(r"IMDB(\d+)\.", k))})
-    up_channels = state_dict["upsampler.0.weight"].shape[0]
+    up_channels = up[0]
     scale = round((up_channels / in_channels) ** 0.5)
     if scale * scale * in_channels != up_channels:
         return None

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from superres.archs.detect import conv_shape, is_state_dict
 from superres.archs.spec import ArchSpec
 
 
@@ -151,12 +152,18 @@ def convert(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
-    state_dict = convert(state_dict)
-    if "conv_first.weight" not in state_dict or "body.0.rdb1.conv1.weight" not in state_dict:
+    if not is_state_dict(state_dict):
         return None
-    num_feat, first_in = state_dict["conv_first.weight"].shape[:2]
-    out_channels = state_dict["conv_last.weight"].shape[0]
-    num_grow_ch = state_dict["body.0.rdb1.conv1.weight"].shape[0]
+    try:
+        state_dict = convert(state_dict)
+    except (ValueError, KeyError):  # model.N keys that are not the original ESRGAN's
+        return None
+    first, last = conv_shape(state_dict, "conv_first.weight"), conv_shape(state_dict, "conv_last.weight")
+    grow = conv_shape(state_dict, "body.0.rdb1.conv1.weight")
+    if first is None or last is None or grow is None:
+        return None
+    num_feat, first_in = first[:2]
+    out_channels, num_grow_ch = last[0], grow[0]
     num_block = len({k.split(".")[1] for k in state_dict if k.startswith("body.")})
     num_upsample = len([k for k in state_dict if re.fullmatch(r"conv_up\d+\.weight", k)])
     in_channels = out_channels  # assume in == out; the unshuffle factor follows
@@ -164,6 +171,8 @@ def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
     if unshuffle * unshuffle * in_channels != first_in:
         return None
     scale = 2**num_upsample // unshuffle
+    if scale < 1:
+        return None
     return {
         "scale": scale,
         "in_channels": int(in_channels),

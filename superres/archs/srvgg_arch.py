@@ -4,11 +4,13 @@ space, pixel shuffle, plus a nearest-upsampled copy of the input."""
 from __future__ import annotations
 
 import math
+import re
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from superres.archs.detect import conv_shape, is_state_dict
 from superres.archs.spec import ArchSpec
 
 
@@ -57,24 +59,26 @@ class SRVGGNetCompact(nn.Module):
 
 def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
     """``body.0`` conv, then (act, conv) pairs; last conv has out*scale^2 channels."""
-    if "body.0.weight" not in state_dict or state_dict["body.0.weight"].dim() != 4:
+    if not is_state_dict(state_dict) or conv_shape(state_dict, "body.0.weight") is None:
         return None
-    if any(not k.startswith("body.") for k in state_dict):
+    if not all(re.fullmatch(r"body\.\d+\.(weight|bias)", k) for k in state_dict):
         return None
     conv_indices = sorted(
         int(k.split(".")[1]) for k in state_dict if k.endswith(".weight") and state_dict[k].dim() == 4
     )
-    num_feat, in_channels = state_dict["body.0.weight"].shape[:2]
-    last = state_dict[f"body.{conv_indices[-1]}.weight"]
-    scale = math.isqrt(last.shape[0] // int(in_channels))
-    if scale * scale * in_channels != last.shape[0]:
+    num_feat, in_channels = conv_shape(state_dict, "body.0.weight")[:2]
+    last = conv_shape(state_dict, f"body.{conv_indices[-1]}.weight")
+    if last is None:
+        return None
+    scale = math.isqrt(last[0] // in_channels)
+    if scale * scale * in_channels != last[0]:
         return None
     # PReLU slopes are stored as 1-D weights; ReLU/LeakyReLU leave no trace (assume ReLU).
     act_type = "prelu" if "body.1.weight" in state_dict else "relu"
     return {
         "scale": scale,
-        "in_channels": int(in_channels),
-        "num_feat": int(num_feat),
+        "in_channels": in_channels,
+        "num_feat": num_feat,
         "num_conv": len(conv_indices) - 2,
         "act_type": act_type,
     }

@@ -163,3 +163,171 @@ def test_corrupt_safetensors(tmp_path):
     path.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage")
     with pytest.raises(SuperresError, match="safetensors"):
         load_network(path)
+
+
+def _tiny_srvgg():
+    return build_network("srvgg", scale=2, num_feat=4, num_conv=1).eval()
+
+
+def _assert_refused(path, *words):
+    """load_model refuses ``path`` with one line naming the file and the problem."""
+    with pytest.raises(SuperresError) as err:
+        load_model(path)
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message, message
+    for word in words:
+        assert word in message, message
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_non_finite_weights_are_refused(tmp_path, value, suffix):
+    """A NaN or Inf weight turns every output pixel into NaN, written as black."""
+    from superres.weights import save_network
+
+    net = _tiny_srvgg()
+    with torch.no_grad():
+        net.body[2].bias[1] = value
+    path = tmp_path / f"broken{suffix}"
+    if suffix == ".pth":
+        torch.save(net.state_dict(), path)
+    else:
+        save_network(path, net, "srvgg", {"scale": 2, "num_feat": 4, "num_conv": 1})
+    _assert_refused(path, "body.2.bias", "not finite")
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64, torch.uint8, torch.bool, torch.complex64])
+def test_non_float_weights_are_refused(tmp_path, dtype):
+    """Integer weights would load truncated to whole numbers: nearly all zeros."""
+    state = {k: v.to(dtype) for k, v in _tiny_srvgg().state_dict().items()}
+    path = tmp_path / "ints.pth"
+    torch.save(state, path)
+    _assert_refused(path, "body.0.weight", str(dtype).removeprefix("torch."))
+
+
+def test_integer_buffers_a_network_holds_still_load(tmp_path):
+    """BatchNorm's num_batches_tracked is an integer in the network too (SRResNet)."""
+    net = build_network("srresnet", scale=2, num_feat=8, num_block=1)
+    assert any(not v.is_floating_point() for v in net.state_dict().values())
+    path = tmp_path / "srresnet.safetensors"
+    from superres.weights import save_network
+
+    save_network(path, net, "srresnet", {"scale": 2, "num_feat": 8, "num_block": 1})
+    assert load_model(path).arch == "srresnet"
+
+
+def test_text_file_named_pth_is_refused(tmp_path):
+    path = tmp_path / "notes.pth"
+    path.write_text("these are not weights\n")
+    _assert_refused(path, "not a readable PyTorch weights file")
+
+
+def test_integer_keys_are_refused(tmp_path):
+    path = tmp_path / "numbered.pth"
+    torch.save(dict(enumerate(_tiny_srvgg().state_dict().values())), path)
+    _assert_refused(path, "key 0")
+
+
+def test_wrappers_nested_too_deep_are_refused(tmp_path):
+    state = _tiny_srvgg().state_dict()
+    for _ in range(10):
+        state = {"state_dict": state}
+    path = tmp_path / "nested.pth"
+    torch.save(state, path)
+    _assert_refused(path, "nested")
+
+
+def test_sparse_tensors_are_refused(tmp_path):
+    state = _tiny_srvgg().state_dict()
+    state["body.0.bias"] = state["body.0.bias"].to_sparse()
+    path = tmp_path / "sparse.pth"
+    torch.save(state, path)
+    _assert_refused(path, "body.0.bias")
+
+
+_SMALL = {
+    "srvgg": {"num_feat": 4, "num_conv": 1},
+    "edsr": {"num_feat": 8, "num_block": 1},
+    "imdn": {"num_feat": 8, "num_modules": 1},
+    "rrdbnet": {"num_feat": 8, "num_block": 1, "num_grow_ch": 4},
+}
+
+
+@pytest.mark.parametrize(
+    ("arch", "key", "shape"),
+    [
+        ("srvgg", "body.0.weight", (4, 0, 3, 3)),  # zero input channels
+        ("srvgg", "body.0.weight", (4,)),  # 1-D conv weight
+        ("edsr", "head.0.weight", (8,)),
+        ("imdn", "fea_conv.weight", (8,)),
+        ("rrdbnet", "conv_first.weight", (8,)),
+        ("rrdbnet", "conv_last.weight", (0, 8, 3, 3)),
+    ],
+)
+def test_malformed_shapes_are_a_one_line_error(tmp_path, arch, key, shape):
+    state = build_network(arch, scale=2, **_SMALL[arch]).state_dict()
+    state[key] = torch.zeros(shape)
+    path = tmp_path / f"{arch}.pth"
+    torch.save(state, path)
+    _assert_refused(path)
+
+
+@pytest.mark.parametrize(("arch", "key"), [("rrdbnet", "conv_last.weight"), ("srvgg", "body.4.weight")])
+def test_missing_final_layer_is_a_one_line_error(tmp_path, arch, key):
+    state = build_network(arch, scale=2, **_SMALL[arch]).state_dict()
+    del state[key]
+    path = tmp_path / f"{arch}.pth"
+    torch.save(state, path)
+    _assert_refused(path)
+
+
+_TINY_PARAMS = '{"scale": 2, "num_feat": 4, "num_conv": 1}'
+
+
+@pytest.mark.parametrize(
+    ("metadata", "words"),
+    [
+        ({"arch_params": "{not json"}, ["arch_params", "JSON"]),
+        ({"arch_params": "[1, 2]"}, ["arch_params", "object"]),
+        ({"arch_params": '{"scale": "two", "num_feat": 4, "num_conv": 1}'}, ["arch_params"]),
+        ({"arch_params": '{"scale": 2, "bogus": 1}'}, ["arch_params", "bogus"]),
+        ({"arch_params": '{"scale": 2, "num_feat": 4, "num_conv": 1000000000}'}, ["arch_params"]),
+        ({"arch_params": '{"scale": 2, "num_feat": NaN, "num_conv": 1}'}, ["arch_params"]),
+        ({"card": "[[["}, ["card", "JSON"]),
+        ({"card": "[1]"}, ["card", "object"]),
+        ({"card": '{"strength": "half"}'}, ["strength"]),
+        ({"card": '{"strength": NaN}'}, ["strength"]),
+        ({"card": '{"training": 5}'}, ["training"]),
+        ({"arch": "nosuch"}, ["nosuch"]),
+    ],
+)
+def test_malformed_superres_metadata_is_refused(tmp_path, metadata, words):
+    from safetensors.torch import save_file
+
+    tensors = {k: v.contiguous() for k, v in _tiny_srvgg().state_dict().items()}
+    path = tmp_path / "model.safetensors"
+    base = {"format": "superres-1", "arch": "srvgg", "arch_params": _TINY_PARAMS, "card": "{}"}
+    save_file(tensors, str(path), metadata={**base, **metadata})
+    _assert_refused(path, *words)
+
+
+def test_superres_file_with_params_that_do_not_fit_allocates_nothing_big(tmp_path):
+    """The network is checked against the file's shapes before any weight is allocated:
+    a width of a million would otherwise need terabytes."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.contiguous() for k, v in _tiny_srvgg().state_dict().items()}
+    path = tmp_path / "wide.safetensors"
+    params = '{"scale": 2, "num_feat": 1000000, "num_conv": 1}'
+    save_file(tensors, str(path), metadata={"format": "superres-1", "arch": "srvgg", "arch_params": params})
+    _assert_refused(path, "do not fit")
+
+
+def test_a_small_network_with_a_large_integer_param_still_loads(tmp_path):
+    """rgb_range=255 is larger than any width of a tiny EDSR: the size bound on params allows it."""
+    from superres.weights import save_network
+
+    params = {"scale": 2, "num_feat": 8, "num_block": 1, "rgb_range": 255}
+    path = tmp_path / "edsr.safetensors"
+    save_network(path, build_network("edsr", **params), "edsr", params)
+    assert load_model(path).arch_params["rgb_range"] == 255

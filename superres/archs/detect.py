@@ -1,0 +1,28 @@
+"""Reading a third-party state dict defensively, for the networks' ``detect`` functions: each
+returns None for anything that is not its network, whatever the file holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+def is_state_dict(state_dict: Any) -> bool:
+    """A dict of floating-point tensors (integer scalars allowed) named by strings."""
+    return isinstance(state_dict, dict) and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) and (v.is_floating_point() or v.dim() == 0)
+        for k, v in state_dict.items()
+    )
+
+
+def conv_shape(state_dict: dict[str, torch.Tensor], key: str) -> tuple[int, int, int, int] | None:
+    """(out, in, kh, kw) of the conv weight ``key``, or None when it is missing, not a
+    4-D floating-point tensor, or has a zero size."""
+    tensor = state_dict.get(key)
+    if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point() or tensor.dim() != 4:
+        return None
+    if min(tensor.shape) <= 0:
+        return None
+    out, inp, kh, kw = (int(d) for d in tensor.shape)
+    return out, inp, kh, kw
