@@ -227,11 +227,15 @@ class _OutputLimit:
     def check(self, source: Path) -> None:
         """Refuse (SuperresError) an input whose result would be over ``max_output_pixels``,
         from its header; an input whose header Pillow cannot read is left to read_image."""
+        import warnings
+
         from superres.io.limits import open_with_pillow
 
-        try:
-            with open_with_pillow(source) as image:
-                width, height = image.size
+        try:  # the decoder's warnings come once, naming the file, when read_image reads it
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with open_with_pillow(source) as image:
+                    width, height = image.size
         except Exception:  # not for Pillow, or broken: read_image says what it is
             return
         if width * height > self.max_pixels:
