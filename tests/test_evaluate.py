@@ -13,11 +13,13 @@ from superres.models import load_model
     ("set_name", "expected_psnr"),
     [("Set5", 28.42), ("BSD100", 25.96)],
 )
+@pytest.mark.slow
 def test_bicubic_x4_reproduces_the_published_table(shared, set_name, expected_psnr):
     result = evaluate_folder(load_model("bicubic", scale=4), shared / "data/test" / set_name)
     assert result.mean("psnr") == pytest.approx(expected_psnr, abs=0.03)
 
 
+@pytest.mark.slow
 def test_bicubic_x4_set14_within_a_tenth(shared):
     result = evaluate_folder(load_model("bicubic", scale=4), shared / "data/test/Set14")
     assert result.mean("psnr") == pytest.approx(26.00, abs=0.1)
@@ -31,6 +33,7 @@ def test_bicubic_x4_set14_within_a_tenth(shared):
         ("BSD100", 27.56, 0.7353, False),
     ],
 )
+@pytest.mark.slow
 def test_official_imdn_x4_reproduces_the_paper(shared, set_name, expected_psnr, expected_ssim, gray_as_rgb):
     model = load_model(shared / "weights/imdn/IMDN_x4.pth")
     result = evaluate_folder(model, shared / "data/test" / set_name, EvalOptions(gray_as_rgb=gray_as_rgb))
@@ -38,6 +41,7 @@ def test_official_imdn_x4_reproduces_the_paper(shared, set_name, expected_psnr, 
     assert result.mean("ssim") == pytest.approx(expected_ssim, abs=0.002)
 
 
+@pytest.mark.slow
 def test_gray_as_itself_is_the_default(shared):
     model = load_model(shared / "weights/imdn/IMDN_x4.pth")
     default = evaluate_folder(model, shared / "data/test/Set14").mean("psnr")

@@ -15,6 +15,7 @@ onnx = pytest.importorskip("onnx", reason="the [onnx] extra (installed by the [t
 onnxruntime = pytest.importorskip("onnxruntime", reason="the [onnx] extra (installed by the [test] extra)")
 
 
+@pytest.mark.slow
 def test_an_exported_model_runs_in_onnx_runtime_as_in_pytorch(tmp_path, capsys):
     from superres.models import load_model
 
@@ -33,6 +34,7 @@ def test_an_exported_model_runs_in_onnx_runtime_as_in_pytorch(tmp_path, capsys):
     assert np.abs(sr - expected).max() < 1e-4
 
 
+@pytest.mark.slow
 def test_export_refuses_what_it_cannot_write(tmp_path, capsys, monkeypatch):
     """bicubic (no network), a non-.onnx name, and a file whose output would differ from
     PyTorch's: nothing is left behind. Without the extra, a one-line install hint."""
@@ -52,6 +54,7 @@ def test_export_refuses_what_it_cannot_write(tmp_path, capsys, monkeypatch):
     assert "pip install 'superres[onnx]'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_network_the_exporter_cannot_trace_is_a_one_line_error(tmp_path):
     """SRCNN starts with the MATLAB-style bicubic, whose kernel windows depend on the data:
     the exporter's pages-long report (and the graph it printed) become one line."""
@@ -66,6 +69,7 @@ def test_a_network_the_exporter_cannot_trace_is_a_one_line_error(tmp_path):
     assert "\n" not in str(error.value) and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:.*LeafSpec")  # the exporter's own note, not ours
 def test_export_leaves_other_threads_output_alone(tmp_path, capsys):
     """The library call holds nothing back: another thread printing during an export is
@@ -91,12 +95,14 @@ def test_export_leaves_other_threads_output_alone(tmp_path, capsys):
     assert all(f"line {i} from another thread" in out for i in range(printed))
 
 
+@pytest.mark.slow
 def test_the_export_command_prints_one_line(tmp_path, capsys):
     assert main(["export", "-m", "compact-x2-kd", "-o", str(tmp_path / "m.onnx")]) == 0
     captured = capsys.readouterr()
     assert captured.out.count("\n") == 1 and captured.out.startswith("wrote ") and captured.err == ""
 
 
+@pytest.mark.slow
 def test_export_makes_its_folder_or_says_why_it_cannot(tmp_path, capsys):
     """A missing folder is made, as superres upscale makes its output folders, and one that
     cannot be is a one-line error (not a FileNotFoundError traceback)."""

@@ -82,6 +82,7 @@ def test_single_channel_variants(name):
         assert net(torch.rand(1, 1, 8, 8)).shape == (1, 1, 16, 16)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(set(specs()) - {"bicubic"}))
 def test_state_dict_round_trip_through_superres_file(name, tmp_path):
     params = {"scale": 2, **SMALL.get(name, {})}

@@ -95,6 +95,7 @@ def test_eval_reports_grid_strength(shared, capsys):
     assert 0.0 <= set5["grid"] < 0.1 and set5["psnr"] == pytest.approx(28.43, abs=0.01)
 
 
+@pytest.mark.slow
 def test_eval_tta_scores_the_self_ensemble(shared, capsys):
     """--tta reaches the network: the x8 self-ensemble scores above the plain pass and says so."""
     model = str(CHAIN_WEIGHTS / "compact-x4.safetensors")
@@ -110,6 +111,7 @@ def test_eval_tta_scores_the_self_ensemble(shared, capsys):
     assert "x8 self-ensemble" in capsys.readouterr().out.splitlines()[0]
 
 
+@pytest.mark.slow
 def test_16_bit_sets_are_scored_by_their_bit_depth(shared, tmp_path, capsys):
     """`superres eval` refused 16-bit images. Set5 at 12 bits scores as it does at 8 bits
     (PSNR with 4095 as the peak); its LR images stay within 12 bits."""

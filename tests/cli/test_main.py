@@ -33,6 +33,7 @@ def test_bad_numeric_options_are_usage_errors(tmp_path, option, capsys):
     assert exc.value.code == 2 and "must be" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_import_is_fast_and_loads_no_torch_or_training_code():
     code = (
         "import sys, superres; assert 'torch' not in sys.modules, 'torch imported';"
@@ -42,6 +43,7 @@ def test_import_is_fast_and_loads_no_torch_or_training_code():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
+@pytest.mark.slow
 def test_console_script_runs(tmp_path):
     src = tmp_path / "a.png"
     Image.fromarray(smooth_image(8, 8)).save(src)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from superres.models import load_model
 
@@ -22,6 +23,7 @@ def test_auto_precision_is_bf16_only_for_verified_models_on_cpus_with_native_bf1
         assert load_model(shared / "weights/imdn/IMDN_x2.pth").precision == "fp32"
 
 
+@pytest.mark.slow
 def test_the_defaults_score_within_0_01_db_in_bf16(shared):
     """What lets ``auto`` choose bf16 for them (models.BF16_VERIFIED)."""
     from superres.evaluate import EvalOptions, evaluate_folder

@@ -107,6 +107,7 @@ def _hostile_files(folder: Path, output: Path) -> dict[str, bytes]:
     return files
 
 
+@pytest.mark.slow
 def test_hostile_recipes_are_refused_in_one_line_writing_nothing(tmp_path):
     output, recipes = tmp_path / "out", tmp_path / "recipes"
     recipes.mkdir()
@@ -156,6 +157,7 @@ def _loads_or_names_the_file(path: Path) -> None:
         assert exc.path == str(path) and str(exc).startswith(f"{path}: "), str(exc)
 
 
+@pytest.mark.slow
 @FUZZ_SETTINGS
 @given(data=st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=8), VALUES, max_size=6))
 def test_any_mapping_loads_or_raises_superres_error_naming_the_file(tmp_path, data):

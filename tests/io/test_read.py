@@ -73,6 +73,7 @@ def _heic(path, pixels: np.ndarray, exif: Image.Exif | None = None) -> None:
     pillow_heif.from_pillow(Image.fromarray(pixels)).save(path, quality=95, **options)
 
 
+@pytest.mark.slow
 def test_heic_photos_are_read_upright_with_their_exif(tmp_path):
     """iPhone photos (HEIC) are read upright and written back as HEIC (or another format). In
     a fresh process, as a user's run: nothing has registered pillow-heif's plugin with Pillow

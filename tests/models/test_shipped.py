@@ -68,6 +68,7 @@ def test_shipped_weights_are_small_and_carry_a_model_card():
         assert card["parameters"] == sum(p.numel() for p in load_network(path)[0].parameters()), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", _of_kind("psnr") + list(CHAIN_STEPS))
 def test_shipped_model_beats_bicubic_on_set5(shared, name):
     # Cards are scored in fp32, as `superres eval` scores by default; `auto` would pick bf16 on
@@ -80,6 +81,7 @@ def test_shipped_model_beats_bicubic_on_set5(shared, name):
     assert ours == pytest.approx(_card(name)["eval"]["sets"]["Set5"]["psnr"], abs=1e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", _of_kind("gan"))
 def test_gan_model_is_more_natural_than_the_psnr_model_it_was_tuned_from(shared, name):
     gan = load_model(name, precision="fp32")  # the card's precision, as in superres eval
@@ -97,6 +99,7 @@ def test_gan_model_is_more_natural_than_the_psnr_model_it_was_tuned_from(shared,
     assert scores[0].mean("niqe") == pytest.approx(_card(name)["eval"]["sets"]["Set5"]["niqe"], abs=1e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", _of_kind("real"))
 def test_real_photo_model_beats_the_default_on_jpeg_lr(shared, name):
     """A model for real photos restores JPEG-compressed LR better than the clean-LR default of

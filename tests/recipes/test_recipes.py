@@ -77,6 +77,7 @@ def _in_checkout(value: str) -> str | None:
     return str(ROOT / value) if (ROOT / value).is_file() else None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
 def test_recipe_runs_one_iteration(path, few_photos, tmp_path):
     recipe = load_recipe(path)

@@ -165,6 +165,7 @@ def test_resume_from_a_damaged_checkpoint_says_so_in_one_line(shared, tmp_path, 
     assert outcome.err.count("\n") == 1 and "weights_only" not in outcome.err, outcome.err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_run_checkpoints_and_resumes_exactly(shared, tmp_path, signal_number):
     """Ctrl-C (or a scheduler's SIGTERM) gave a KeyboardInterrupt traceback and lost everything

@@ -19,6 +19,7 @@ from tests.conftest import requantised_folder
 from tests.train.conftest import tiny
 
 
+@pytest.mark.slow
 def test_patches_are_stateless_aligned_and_sharded(shared):
     spec = PatchSpec(scale=2, patch_size=16)
     a = PairedPatches([shared / "data/train/T91"], spec, seed=3)
@@ -152,6 +153,7 @@ def test_a_downscaled_copys_lr_keeps_the_source_bit_depth(tmp_path):
     assert copy_lr.max() > 2047
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("peak", [4095, 65535])
 def test_one_channel_training_takes_16_bit_gray_and_colour(shared, tmp_path, peak):
     """A 1-channel network (data.channels: 1) trains on 16-bit images, the usual case for CT,

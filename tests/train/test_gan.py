@@ -44,6 +44,7 @@ def psnr_model(shared, tmp_path_factory):
         "{discriminator: vgg, discriminator_params: {num_feat: 8}, loss: lsgan, feature_matching: 0.5}",
     ],
 )
+@pytest.mark.slow
 def test_gan_fine_tune_runs_with_each_discriminator_and_loss(shared, tmp_path, psnr_model, gan):
     recipe = _recipe(tmp_path, shared, "gan", f"train.gan={gan}", f"network.pretrained={psnr_model}",
                      "train.perceptual={weights_path: random, layers: {conv2_2: 1.0}}")  # fmt: skip
