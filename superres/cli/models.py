@@ -11,18 +11,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from superres.archs import ARCHS, arch_module, build_network, count_parameters
+    from superres.archs import build_network, count_parameters, specs
     from superres.models import default_model_name, shipped_weights
     from superres.weights import read_metadata
 
     shipped = {name: read_metadata(path) for name, path in shipped_weights().items()}
     print(f"{'network':<10} {'scales':<16} {'in/out':<7} {'params (x4)':>11}  shipped weights  description")
-    for name, entry in ARCHS.items():
-        cls = getattr(arch_module(name), entry.class_name)
+    for name, entry in specs().items():
         network = build_network(name, scale=4)
         weights = [n for n, meta in shipped.items() if meta.get("arch") == name]
         weights_text = "(none needed)" if name == "bicubic" else ", ".join(weights) or "-"
-        scales = ",".join(str(s) for s in cls.supported_scales)
+        scales = ",".join(str(s) for s in entry.builder.supported_scales)
         channels = f"{network.in_channels}/{network.out_channels}"
         print(
             f"{name:<10} {scales:<16} {channels:<7} {count_parameters(network):>11,}  {weights_text:<15}  "
