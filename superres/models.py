@@ -17,7 +17,7 @@ from superres import zoo
 from superres.archs import build_network, spec, specs
 from superres.errors import SuperresError
 
-WEIGHT_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin", ".safetensors")
+WEIGHT_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin", ".safetensors", ".pth.tar", ".tar")
 PRETRAINED_DIR = zoo.PRETRAINED_DIR
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -189,7 +189,7 @@ def resolve_model(name_or_path: str | Path | None, scale: int | None = None) -> 
         )
     path = Path(name)
     if path.suffix.lower() in WEIGHT_SUFFIXES and path.exists():
-        return ModelSource(path.stem, path)
+        return ModelSource(path.name.removesuffix(".tar").rsplit(".", 1)[0], path)
     other_scales = [n for n in shipped if re.fullmatch(rf"{re.escape(name)}-x\d+", n)]
     if other_scales:  # photo-gan with -s 3: the name is right, the scale is not
         raise SuperresError(f"{name!r} is shipped only as {', '.join(other_scales)}, not at x{scale or 4}")

@@ -29,7 +29,7 @@ from superres.errors import SuperresError
 
 FORMAT_TAG = "superres-1"
 # Checkpoint wrappers used by BasicSR, Real-ESRGAN, EDSR-PyTorch and friends, in order of preference.
-_WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model", "net", "generator")
+_WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model", "net_g", "net", "generator")
 _MAX_WRAPPERS = 3  # e.g. {"state_dict": {"params_ema": ...}} nests a couple of levels
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 

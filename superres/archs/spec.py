@@ -24,7 +24,10 @@ class ArchSpec:
     dict; ``deepen`` starts a deeper network from a shallower one's. ``bf16_verified`` lets
     ``precision="auto"`` run any weights of this network in bf16 (shipped models declare
     their own in :mod:`superres.zoo`). ``tiles_equal_whole`` is False when a tiled run is not
-    the whole-image run up to rounding (attention pooled over the whole input)."""
+    the whole-image run up to rounding (attention pooled over the whole input). ``proof``
+    says what shows that third-party weights run as their publisher's code runs them (a real
+    file meeting its published numbers, a reference output, a test vector); empty for
+    networks only superres trains."""
 
     name: str
     summary: str
@@ -37,6 +40,7 @@ class ArchSpec:
     deepen: Callable[[StateDict, nn.Module], StateDict] | None = None
     bf16_verified: bool = False
     tiles_equal_whole: bool = True
+    proof: str = ""
 
     def __post_init__(self) -> None:
         if (self.detect is None) != (self.detect_order is None):
