@@ -1,8 +1,10 @@
 """Atomic file output: write to a temporary file beside the target, then rename over it.
 
 A crash or kill mid-write leaves the previous file (if any) intact and at worst a hidden
-``.NAME.superres-PID.XXXXXXXX.tmpSUFFIX`` file behind, never a truncated output;
-:func:`remove_stale_temp_files` removes those of processes that are gone.
+``.NAME.superres-PID@HOST.XXXXXXXX.tmpSUFFIX`` file behind, never a truncated output;
+:func:`remove_stale_temp_files` removes those of this machine's processes that are gone (a
+folder shared over the network also holds other machines' writes in progress, whose process
+ids mean nothing here: theirs are removed only once a day old).
 
 Every file written here carries the extended attribute ``user.superres``, so a later run
 can tell its own results from a user's file of the same name (:func:`written_by_superres`).
@@ -15,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -23,7 +26,15 @@ from pathlib import Path
 
 MARK = "user.superres"
 STALE_AFTER_S = 24 * 3600  # a temp file not written to for this long is stale whatever its process
-_TEMP_NAME = re.compile(r"\..+\.superres-(?P<pid>\d+)\.[a-z0-9_]{8}\.tmp(?:\.[A-Za-z0-9]+)?", re.DOTALL)
+_TEMP_NAME = re.compile(
+    r"\..+\.superres-(?P<pid>\d+)(?:@(?P<host>[A-Za-z0-9_-]{1,64}))?\.[a-z0-9_]{8}\.tmp(?:\.[A-Za-z0-9]+)?",
+    re.DOTALL,
+)
+
+
+def _host() -> str:
+    """This machine's name as temp file names hold it (letters, digits, ``_`` and ``-``)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:64] or "_"
 
 
 def _new_file_mode(path: Path) -> int:
@@ -59,7 +70,7 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path to write; on success it is fsynced, marked as superres's and
     renamed to ``path``."""
     path = Path(path)
-    prefix = f".{path.stem}.superres-{os.getpid()}."
+    prefix = f".{path.stem}.superres-{os.getpid()}@{_host()}."
     fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -90,12 +101,15 @@ def _is_stale(entry: os.DirEntry, now: float) -> bool:
     if match is None or not entry.is_file(follow_symlinks=False):
         return False
     age = now - entry.stat(follow_symlinks=False).st_mtime
-    return age > STALE_AFTER_S or not _running(int(match["pid"]))
+    if age > STALE_AFTER_S:
+        return True
+    return match["host"] in (None, _host()) and not _running(int(match["pid"]))
 
 
 def remove_stale_temp_files(folder: str | Path) -> list[Path]:
     """Remove the temp files :func:`atomic_output` left in ``folder`` when its process was
-    killed (that process is gone, or the file went unwritten for a day); the paths removed."""
+    killed (a process of this machine that is gone, or any file unwritten for a day); the
+    paths removed."""
     now = time.time()
     removed = []
     try:

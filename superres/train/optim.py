@@ -12,6 +12,7 @@ from superres.errors import SuperresError
 from superres.train.recipe import OptimizerConfig, ScheduleConfig
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+SCHEDULES = ("constant", "multistep", "cosine")
 
 
 def check_optimizer(config: OptimizerConfig) -> None:
@@ -40,4 +41,4 @@ def learning_rate(schedule: ScheduleConfig, base_lr: float, iteration: int, tota
         span = max(1, total - schedule.warmup)
         progress = min(1.0, (iteration - schedule.warmup) / span)
         return schedule.min_lr + (base_lr - schedule.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
-    raise SuperresError(f"unknown schedule {schedule.type!r}; use constant, multistep or cosine")
+    raise SuperresError(f"unknown schedule {schedule.type!r}; use {', '.join(SCHEDULES)}")

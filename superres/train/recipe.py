@@ -293,10 +293,32 @@ def _check_network(recipe: Recipe) -> None:
         check_constructor_params(builder, gan.discriminator_params, key=key, what=what)
 
 
+def _check_names(recipe: Recipe) -> None:
+    """Every loss, optimizer, schedule, discriminator and VGG layer the recipe names exists."""
+    from superres.train.discriminators import DISCRIMINATORS
+    from superres.train.losses import GAN_LOSSES, PIXEL_LOSSES
+    from superres.train.optim import OPTIMIZERS, SCHEDULES
+    from superres.train.vgg import LAYERS
+
+    train, gan, perceptual = recipe.train, recipe.train.gan, recipe.train.perceptual
+    named = [(f"train.losses[{i}].type", "loss", x.type, PIXEL_LOSSES) for i, x in enumerate(train.losses)]
+    named += [("train.optimizer.type", "optimizer", train.optimizer.type, OPTIMIZERS),
+              ("train.schedule.type", "schedule", train.schedule.type, SCHEDULES)]  # fmt: skip
+    if gan is not None:
+        named += [("train.gan.loss", "GAN loss", gan.loss, GAN_LOSSES),
+                  ("train.gan.discriminator", "discriminator", gan.discriminator, DISCRIMINATORS),
+                  ("train.gan.optimizer.type", "optimizer", gan.optimizer.type, OPTIMIZERS)]  # fmt: skip
+    if perceptual is not None:
+        named.append(("train.perceptual.criterion", "criterion", perceptual.criterion, ("l1", "mse")))
+        named += [("train.perceptual.layers", "VGG19 layer", layer, LAYERS) for layer in perceptual.layers]
+    for key, what, value, known in named:
+        if value not in known:
+            raise SuperresError(f"{key}: unknown {what} {value!r}; choose from {', '.join(known)}")
+
+
 def _check_values(recipe: Recipe) -> None:
     """Values that are well typed but out of range, refused here so the error names the recipe
-    file (the network and its parameters too; names of losses and optimizers are checked where
-    they are built)."""
+    file."""
     from superres.train.data import check_sampling
 
     check_sampling(recipe.data.patch_candidates, recipe.data.downscales)
@@ -348,6 +370,7 @@ def _check_values(recipe: Recipe) -> None:
             raise SuperresError(f"loss target must be hr or teacher, got {loss.target!r}")
         if loss.target == "teacher" and not recipe.data.teacher:
             raise SuperresError(f"a {loss.type} loss targets the teacher, but the recipe has no data.teacher")
+    _check_names(recipe)
     _check_network(recipe)
 
 

@@ -418,6 +418,7 @@ def test_a_rerun_rewrites_its_own_results_and_no_user_file_of_that_name(tmp_path
 
 def test_temp_files_of_killed_runs_are_removed_by_the_next_run_into_the_folder(tmp_path):
     import os
+    import socket
     import subprocess
     import sys
 
@@ -425,11 +426,20 @@ def test_temp_files_of_killed_runs_are_removed_by_the_next_run_into_the_folder(t
     gone = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     out = tmp_path / "out"
     out.mkdir()
+    host = socket.gethostname()
     killed = out / f".a_x2.superres-{int(gone.stdout)}.abcd_123.tmp.png"
-    running = out / f".b_x2.superres-{os.getpid()}.abcd_123.tmp.png"
+    killed_here = out / f".c_x2.superres-{int(gone.stdout)}@{host}.abcd_123.tmp.png"
+    running = out / f".b_x2.superres-{os.getpid()}@{host}.abcd_123.tmp.png"
+    # Another machine writing into a shared folder: its process ids mean nothing here.
+    elsewhere = out / f".d_x2.superres-{int(gone.stdout)}@not-{host}.abcd_123.tmp.png"
     users = [out / ".notes.abcd_123.tmp.png", out / ".a_x2.superres-1x.abcd_123.tmp.png"]
-    for path in (killed, running, *users):
+    for path in (killed, killed_here, running, elsewhere, *users):
         path.write_bytes(b"partial")
     Image.fromarray(smooth_image(6, 6)).save(tmp_path / "a.png")
     assert main(["upscale", str(tmp_path / "a.png"), "-o", str(out), "-m", "bicubic", "-s", "2", "-q"]) == 0
-    assert not killed.exists() and running.exists() and all(path.exists() for path in users)
+    assert not killed.exists() and not killed_here.exists()
+    assert running.exists() and elsewhere.exists() and all(path.exists() for path in users)
+    stale = os.stat(elsewhere).st_mtime - 2 * 24 * 3600
+    os.utime(elsewhere, (stale, stale))
+    assert main(["upscale", str(tmp_path / "a.png"), "-o", str(out), "-m", "bicubic", "-s", "2", "-q"]) == 0
+    assert not elsewhere.exists() and running.exists()

@@ -78,6 +78,14 @@ VALUE_CASES = {
     "schedule-milestones": ("train.schedule", {"milestones": ["x"]}),
     "discriminator-params": ("train.gan", {"discriminator_params": {"num_feat": 10**9}}),
     "unknown-top": ("surprise", 1),
+    "loss-unknown": ("train.losses", [{"type": "l3"}]),
+    "optimizer-unknown": ("train.optimizer.type", "sgd"),
+    "schedule-unknown": ("train.schedule.type", "linear"),
+    "gan-loss-unknown": ("train.gan", {"loss": "wgan"}),
+    "discriminator-unknown": ("train.gan", {"discriminator": "patchgan"}),
+    "gan-optimizer-unknown": ("train.gan", {"optimizer": {"type": "sgd"}}),
+    "perceptual-criterion": ("train.perceptual", {"criterion": "l2", "weights_path": "random"}),
+    "perceptual-layer": ("train.perceptual", {"layers": {"conv9_9": 1.0}, "weights_path": "random"}),
 }
 
 TEXT_CASES = {

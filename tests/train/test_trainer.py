@@ -51,7 +51,7 @@ def test_tiny_recipe_trains_validates_and_exports(shared, tmp_path, capsys):
         ("train.schedule.type=linear", r"unknown schedule 'linear'"),
         ("train.optimizer.type=sgd", r"unknown optimizer 'sgd'"),
         ("train.losses=[{type: l3}]", r"unknown loss 'l3'"),
-        ("network.arch=rcan", r"unknown network 'rcan'"),
+        ("network.arch=nonet", r"unknown network 'nonet'"),
         ("train.gan={loss: wgan}", r"unknown GAN loss 'wgan'"),
         ("train.gan={discriminator: patchgan}", r"unknown discriminator 'patchgan'"),
         ("data.train=[no/such/folder]", r"no/such/folder"),
