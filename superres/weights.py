@@ -24,6 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from superres.archs import build_network, detection_order, spec, specs
+from superres.archs.detect import is_index_buffer
 from superres.atomic import atomic_output
 from superres.errors import SuperresError
 
@@ -99,18 +100,19 @@ def _checked(state_dict: dict[str, torch.Tensor], path: Path) -> dict[str, torch
     """``state_dict``, or SuperresError naming its first tensor a network cannot use: a NaN or
     Inf weight makes every output pixel NaN (written as black), an integer one loads truncated."""
     for key, tensor in state_dict.items():
-        problem = _tensor_problem(tensor)
+        problem = _tensor_problem(tensor, index_buffer=is_index_buffer(key))
         if problem:
             raise SuperresError(f"tensor {_shown(key)} {problem}", path)
     return state_dict
 
 
-def _tensor_problem(tensor: torch.Tensor) -> str | None:
+def _tensor_problem(tensor: torch.Tensor, *, index_buffer: bool = False) -> str | None:
     if tensor.layout != torch.strided or tensor.is_quantized or tensor.device.type != "cpu":
         return f"is not a plain tensor ({tensor.layout}, {tensor.dtype}, on {tensor.device.type})"
     if not tensor.is_floating_point():
-        if tensor.dim() == 0 and not tensor.is_complex() and tensor.dtype != torch.bool:
-            return None  # a counter (BatchNorm's num_batches_tracked), not a weight
+        integer = not tensor.is_complex() and tensor.dtype != torch.bool
+        if integer and (tensor.dim() == 0 or index_buffer):
+            return None  # a counter (BatchNorm's num_batches_tracked) or an index table, not a weight
         return f"is {str(tensor.dtype).removeprefix('torch.')}, not floating point"
     if tensor.dtype not in _FLOAT_DTYPES:
         return f"is {str(tensor.dtype).removeprefix('torch.')}, not float16, bfloat16, float32 or float64"

@@ -8,10 +8,20 @@ from typing import Any
 import torch
 
 
+def is_index_buffer(key: str) -> bool:
+    """Whether ``key`` names an integer index table a released file may hold beside its weights
+    (``relative_position_index`` and kin of window-attention networks); the networks recompute
+    these rather than trust the file's."""
+    return "index" in key.rsplit(".", 1)[-1]
+
+
 def is_state_dict(state_dict: Any) -> bool:
-    """A dict of floating-point tensors (integer scalars allowed) named by strings."""
+    """A dict of floating-point tensors named by strings (integer scalars and index tables
+    allowed)."""
     return isinstance(state_dict, dict) and all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) and (v.is_floating_point() or v.dim() == 0)
+        isinstance(k, str)
+        and isinstance(v, torch.Tensor)
+        and (v.is_floating_point() or v.dim() == 0 or (is_index_buffer(k) and not v.is_complex()))
         for k, v in state_dict.items()
     )
 

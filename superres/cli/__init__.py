@@ -2,13 +2,17 @@
 :mod:`superres.cli.common`.
 
 Exit status: 0 all good; 1 some images failed (listed at the end) or the command failed;
-2 bad usage or model. Any exception ends as one ``error:`` line; ``--debug`` or
-SUPERRES_DEBUG=1 shows its traceback too.
+2 bad usage or model; 141 (as for SIGPIPE) when the reader of its output went away. Any
+exception ends as one ``error:`` line; ``--debug`` or SUPERRES_DEBUG=1 shows its traceback
+too.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import sys
 import warnings
 
 from superres.cli import eval as eval_command
@@ -39,7 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.formatwarning = _format_warning
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # here, so a closed pipe is seen by the handler below
+        return code
+    except BrokenPipeError:  # `superres models | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 128 + signal.SIGPIPE
     except Exception as exc:  # the boundary: one line, no traceback (unless --debug)
         report_error(describe_unexpected(exc, debug=debugging(args)))
         return 1

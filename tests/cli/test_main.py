@@ -233,3 +233,16 @@ def test_a_fifo_is_named_as_such_and_never_opened(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"error: {fifo}: a FIFO (named pipe), not an image file" in err and "no such file" not in err
     assert [p.name for p in out.iterdir()] == ["a_x2.png"]
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly():
+    """`superres models | head -1`: no 'error: Broken pipe' and no traceback at exit. The reader
+    here (`true`) is gone before superres, importing torch, writes a line."""
+    import subprocess
+    import sys
+
+    command = f"{sys.executable} -m superres models | true"
+    pipeline = ["bash", "-o", "pipefail", "-c", command]
+    done = subprocess.run(pipeline, capture_output=True, text=True, timeout=120)
+    assert done.stderr == ""
+    assert done.returncode == 141

@@ -331,3 +331,15 @@ def test_a_small_network_with_a_large_integer_param_still_loads(tmp_path):
     path = tmp_path / "edsr.safetensors"
     save_network(path, build_network("edsr", **params), "edsr", params)
     assert load_model(path).arch_params["rgb_range"] == 255
+
+
+def test_index_tables_released_files_hold_are_read(shared):
+    """Window-attention files hold int64 ``relative_position_index`` tables beside their weights
+    (DAT-light: 18); they are read, while an integer weight is still refused (above)."""
+    from superres.archs.detect import is_state_dict
+    from superres.weights import read_state_dict
+
+    state, _ = read_state_dict(shared / "weights" / "dat" / "DAT_light_x4.pth")
+    tables = [k for k, v in state.items() if not v.is_floating_point() and v.dim() > 0]
+    assert len(tables) == 18 and all(k.endswith("relative_position_index") for k in tables)
+    assert is_state_dict(state)
