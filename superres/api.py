@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, overload
 
 import numpy as np
 
+from superres.atomic import written_by_superres
 from superres.engine.metadata import rescaled
 from superres.engine.options import TileOptions, UpscaleOptions
 from superres.engine.progress import job_progress
@@ -86,10 +87,17 @@ def upscale_file(
     options: UpscaleOptions = UpscaleOptions(),
     *,
     on_tile: TileCallback | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Read, upscale and atomically write one image file. A TIFF or PNG result too large for
     one row band (see :func:`superres.engine.rows.page_row_bands`) is written band by band
-    as it is made, so the whole result is never held (only the input and one band)."""
+    as it is made, so the whole result is never held (only the input and one band). An
+    existing ``output_path`` is replaced only if superres wrote it, or with ``overwrite``."""
+    target = Path(output_path)
+    if (target.exists() or target.is_symlink()) and not overwrite and not written_by_superres(target):
+        raise SuperresError(
+            f"output {target} exists and superres did not write it; overwrite=True replaces it"
+        )
     image = read_image(input_path, max_pixels=options.max_pixels)
     size = result_size(model, image.pixels, options.outscale)
     check_fits_format(output_path, *size, source=input_path)
@@ -147,6 +155,7 @@ def upscale(
     scale: int | None = None,
     device: str | None = "cpu",
     output: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
     options: UpscaleOptions | None = None,
     **conveniences: Unpack[Conveniences],
 ) -> Path: ...
@@ -183,6 +192,7 @@ def upscale(
     scale: int | None = None,
     device: str | None = "cpu",
     output: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
     options: UpscaleOptions | None = None,
     **conveniences: Unpack[Conveniences],
 ) -> Path | np.ndarray | Image.Image:
@@ -194,7 +204,8 @@ def upscale(
     its fields.
 
     - path: the result is written to ``output`` (default ``<stem>_x<scale><suffix>`` beside
-      the input) and that path is returned;
+      the input) and that path is returned; an existing file there is replaced only if
+      superres wrote it, or with ``overwrite=True``;
     - PIL image: a PIL image (16-bit RGB is not representable in Pillow and comes back 8-bit);
     - numpy array (H x W or H x W x C, any sample type): an array of the same dtype and layout.
     """
@@ -208,7 +219,7 @@ def upscale(
             output = source.with_name(f"{source.stem}_x{sr_model.scale}{source.suffix}")
         if Path(output).resolve() == source.resolve():
             raise SuperresError("refusing to overwrite the input image", source)
-        return upscale_file(sr_model, source, output, options)
+        return upscale_file(sr_model, source, output, options, overwrite=overwrite)
     if isinstance(image, PILImage.Image):
         return to_pil(upscale_image(sr_model, from_pil(image), options))
     if isinstance(image, np.ndarray):

@@ -128,3 +128,23 @@ def test_outscale_gives_the_requested_size():
     image = (np.random.rand(30, 40, 3) * 255).astype(np.uint8)
     out = upscale(image, model="bicubic", scale=4, outscale=2.5)
     assert out.shape == (75, 100, 3) and out.dtype == np.uint8
+
+
+def test_a_file_superres_did_not_write_is_not_replaced_without_overwrite(tmp_path):
+    """The path form refused as the CLI does: the user's own photo_x2.png stays; superres' own
+    result is rewritten; ``overwrite=True`` replaces the user's file."""
+    model = superres.load_model("bicubic", scale=2)
+    Image.fromarray(smooth_image(10, 12, 3)).save(tmp_path / "photo.png")
+    users = tmp_path / "photo_x2.png"
+    users.write_bytes(b"the user's own file")
+    with pytest.raises(superres.SuperresError, match=r"photo_x2\.png exists and superres did not write it"):
+        superres.upscale(tmp_path / "photo.png", model=model)
+    assert users.read_bytes() == b"the user's own file"
+    other = tmp_path / "elsewhere.png"
+    other.write_bytes(b"another file")
+    with pytest.raises(superres.SuperresError, match="did not write it"):
+        superres.upscale(tmp_path / "photo.png", model=model, output=other)
+    assert other.read_bytes() == b"another file"
+    assert superres.upscale(tmp_path / "photo.png", model=model, overwrite=True) == users
+    assert Image.open(users).size == (24, 20)
+    assert superres.upscale(tmp_path / "photo.png", model=model) == users  # its own result now

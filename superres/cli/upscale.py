@@ -273,7 +273,8 @@ def _run_jobs(
                 raise refusal
             limit.check(job.source)
             job.target.parent.mkdir(parents=True, exist_ok=True)
-            api.upscale_file(model, job.source, job.target, options, on_tile=on_tile)
+            # The plan refused targets superres did not write (unless --overwrite): job.refusal().
+            api.upscale_file(model, job.source, job.target, options, on_tile=on_tile, overwrite=True)
         except Exception as exc:  # the boundary: this file failed, the batch goes on
             failures.append(failure_line(exc, job.source, debug=debug))
             tqdm.write(f"error: {failures[-1]}", file=sys.stderr)
