@@ -31,6 +31,8 @@ from superres.errors import SuperresError
 FORMAT_TAG = "superres-1"
 # Checkpoint wrappers used by BasicSR, Real-ESRGAN, EDSR-PyTorch and friends, in order of preference.
 _WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model", "net_g", "net", "generator")
+# Not "model.": the original ESRGAN layout's own keys are model.0 ... model.10.
+_KEY_PREFIXES = ("module.", "_orig_mod.", "net_g.", "generator.")
 _MAX_WRAPPERS = 3  # e.g. {"state_dict": {"params_ema": ...}} nests a couple of levels
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -93,7 +95,19 @@ def _unwrap(obj: Any, path: Path) -> dict[str, torch.Tensor]:
         if not isinstance(value, torch.Tensor):
             found = f"{_shown(key)} is a {type(value).__name__}"
             raise SuperresError(f"holds no state dict of tensors ({found})", path)
-    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in obj.items()}
+    return _without_wrapper_prefix(obj)
+
+
+def _without_wrapper_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state_dict`` without the prefix that DataParallel (``module.``), torch.compile
+    (``_orig_mod.``) or a training framework's wrapper module (``net_g.``, ``generator.``:
+    Lightning checkpoints) put before every key."""
+    for _ in range(3):  # e.g. module._orig_mod.
+        prefix = next((p for p in _KEY_PREFIXES if all(k.startswith(p) for k in state_dict)), None)
+        if prefix is None:
+            break
+        state_dict = {k[len(prefix) :]: v for k, v in state_dict.items()}
+    return state_dict
 
 
 def _checked(state_dict: dict[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
@@ -151,7 +165,10 @@ def load_network(path: str | Path) -> tuple[torch.nn.Module, str, dict[str, Any]
     else:
         found = detect_arch(state_dict)
         if found is None:
-            raise SuperresError(f"matches no known network ({_describe(state_dict)})", path)
+            looked_for = ", ".join(s.name for s in detection_order())
+            raise SuperresError(
+                f"matches no known network ({_describe(state_dict)}); looked for: {looked_for}", path
+            )
         arch, params = found
         convert = spec(arch).convert
         if convert is not None:

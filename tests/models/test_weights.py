@@ -343,3 +343,32 @@ def test_index_tables_released_files_hold_are_read(shared):
     tables = [k for k, v in state.items() if not v.is_floating_point() and v.dim() > 0]
     assert len(tables) == 18 and all(k.endswith("relative_position_index") for k in tables)
     assert is_state_dict(state)
+
+
+@pytest.mark.parametrize(
+    ("wrap", "suffix", "atol"),
+    [
+        (lambda sd: {"state_dict": {f"net_g.{k}": v for k, v in sd.items()}, "epoch": 3}, ".ckpt", 1e-6),
+        (lambda sd: {"net_g": {f"module._orig_mod.{k}": v for k, v in sd.items()}}, ".pth", 1e-6),
+        (lambda sd: {"model": sd, "optimizer": {"lr": torch.tensor(1e-4)}}, ".pth.tar", 1e-6),
+        (lambda sd: {k: v.half() for k, v in sd.items()}, ".pt", 0.02),
+        (lambda sd: {"params_ema": {k: v.bfloat16() for k, v in sd.items()}}, ".pth", 0.05),
+    ],
+    ids=["lightning-ckpt", "compiled-dataparallel", "pth-tar", "fp16", "bf16"],
+)
+def test_containers_people_have_load_by_the_file_alone(tmp_path, wrap, suffix, atol):
+    net = build_network("srvgg", scale=2, num_feat=8, num_conv=2).eval()
+    path = tmp_path / f"model{suffix}"
+    torch.save(wrap(net.state_dict()), path)
+    model = load_model(path)
+    assert model.arch == "srvgg" and model.name == "model"
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        assert (model(x) - net(x)).abs().max() <= atol
+
+
+def test_unknown_architecture_names_what_was_looked_for(tmp_path):
+    path = tmp_path / "mystery.pth"
+    torch.save({"encoder.0.weight": torch.zeros(4, 3, 3, 3)}, path)
+    _assert_refused(path, "matches no known network (1 tensors, first: encoder.0.weight (4, 3, 3, 3)); "
+                    "looked for: rrdbnet, imdn, edsr, srvgg")
