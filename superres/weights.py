@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,39 @@ def _describe(state_dict: dict[str, torch.Tensor]) -> str:
     return f"{len(keys)} tensors, first: {shown}"
 
 
+@dataclass(frozen=True)
+class IdentifiedWeights:
+    """What a weights file holds, before any network is built: the network and constructor
+    parameters it names (a superres file, ``declared``) or its keys match, its model card,
+    its safetensors metadata and its state dict (converted to the network's own keys)."""
+
+    arch: str
+    params: dict[str, Any]
+    card: dict[str, Any]
+    metadata: dict[str, str]
+    state_dict: dict[str, torch.Tensor]
+    declared: bool
+
+
+def identify_weights(path: str | Path) -> IdentifiedWeights:
+    """Read ``path`` and say which network it is; SuperresError when it is none."""
+    path = Path(path)
+    state_dict, metadata = read_state_dict(path)
+    if metadata.get("format") == FORMAT_TAG:
+        arch, params, card = _superres_header(metadata, path)
+        return IdentifiedWeights(arch, params, card, metadata, state_dict, declared=True)
+    found = detect_arch(state_dict)
+    if found is None:
+        looked_for = ", ".join(s.name for s in detection_order())
+        problem = f"matches no known network ({_describe(state_dict)}); looked for: {looked_for}"
+        raise SuperresError(problem, path)
+    arch, params = found
+    convert = spec(arch).convert
+    if convert is not None:
+        state_dict = convert(state_dict)
+    return IdentifiedWeights(arch, params, {}, metadata, state_dict, declared=False)
+
+
 def load_network(path: str | Path) -> tuple[torch.nn.Module, str, dict[str, Any], dict[str, Any]]:
     """Build the network a weights file describes and load its weights.
 
@@ -158,23 +192,23 @@ def load_network(path: str | Path) -> tuple[torch.nn.Module, str, dict[str, Any]
     what was found when the file matches no known network or its shapes do not fit.
     """
     path = Path(path)
-    state_dict, metadata = read_state_dict(path)
-    card: dict[str, Any] = {}
-    if metadata.get("format") == FORMAT_TAG:
-        arch, params, card = _superres_header(metadata, path)
-    else:
-        found = detect_arch(state_dict)
-        if found is None:
-            looked_for = ", ".join(s.name for s in detection_order())
-            raise SuperresError(
-                f"matches no known network ({_describe(state_dict)}); looked for: {looked_for}", path
-            )
-        arch, params = found
-        convert = spec(arch).convert
-        if convert is not None:
-            state_dict = convert(state_dict)
-    declared = metadata.get("format") == FORMAT_TAG
-    return _network(arch, params, state_dict, path=path, declared=declared), arch, params, card
+    found = identify_weights(path)
+    network = _network(found.arch, found.params, found.state_dict, path=path, declared=found.declared)
+    return network, found.arch, found.params, found.card
+
+
+def fit_problem(found: IdentifiedWeights) -> str | None:
+    """Why the weights would not load into their network (built on the meta device: nothing
+    allocated), or None when they would."""
+    problem = _params_problem(found.params, found.state_dict)
+    if problem is not None:
+        return problem
+    try:
+        with torch.device("meta"):
+            expected = build_network(found.arch, **found.params).state_dict()
+    except Exception as exc:  # a constructor given odd params fails in any way
+        return f"{type(exc).__name__}: {_first_line(exc)}"
+    return _fit_problem(expected, found.state_dict)
 
 
 def _network(
@@ -185,15 +219,7 @@ def _network(
     allocate nothing."""
     detail = ", ".join(f"{k}={_shown(v)}" for k, v in params.items())
     claim = f"names {arch} with arch_params {detail}" if declared else f"looks like {arch}({detail})"
-    problem = _params_problem(params, state_dict)
-    if problem is None:
-        try:
-            with torch.device("meta"):
-                expected = build_network(arch, **params).state_dict()
-        except Exception as exc:  # a constructor given odd params fails in any way
-            problem = f"{type(exc).__name__}: {_first_line(exc)}"
-        else:
-            problem = _fit_problem(expected, state_dict)
+    problem = fit_problem(IdentifiedWeights(arch, params, {}, {}, state_dict, declared))
     if problem is None:
         try:
             network = build_network(arch, **params)
