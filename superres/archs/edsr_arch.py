@@ -112,6 +112,11 @@ def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
 
 SPECS = (
     ArchSpec(
-        "edsr", "Lim et al. 2017 (baseline: 16x64, full: 32x256)", EDSR, detect=detect, detect_order=3
+        "edsr",
+        "Lim et al. 2017 (baseline: 16x64, full: 32x256)",
+        EDSR,
+        detect=detect,
+        detect_order=3,
+        proof="the official EDSR-PyTorch key layout, built in tests (no released file checked here)",
     ),
 )

@@ -125,5 +125,6 @@ SPECS = (
         detect=detect,
         detect_order=4,
         deepen=deepen,
+        proof="vectors Compact_05, Compact_06 match to 1e-4; realesr-animevideov3.pth detected, sane output",
     ),
 )

@@ -11,28 +11,39 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from superres.archs import build_network, count_parameters, specs
+    from superres.archs import specs
     from superres.models import default_model_name, shipped_weights
     from superres.weights import read_metadata
 
-    shipped = {name: read_metadata(path) for name, path in shipped_weights().items()}
-    print(f"{'network':<10} {'scales':<16} {'in/out':<7} {'params (x4)':>11}  shipped weights  description")
-    for name, entry in specs().items():
-        network = build_network(name, scale=4)
-        weights = [n for n, meta in shipped.items() if meta.get("arch") == name]
-        weights_text = "(none needed)" if name == "bicubic" else ", ".join(weights) or "-"
-        scales = ",".join(str(s) for s in entry.builder.supported_scales)
-        channels = f"{network.in_channels}/{network.out_channels}"
-        print(
-            f"{name:<10} {scales:<16} {channels:<7} {count_parameters(network):>11,}  {weights_text:<15}  "
-            f"{entry.summary}"
-        )
+    print(networks_table())
     print()
+    shipped = {name: read_metadata(path) for name, path in shipped_weights().items()}
     print(shipped_table(shipped))
     print()
     print("default model: " + ", ".join(f"x{s}: {default_model_name(s)}" for s in (2, 3, 4)))
-    print("weights files work too (-m PATH): RRDBNet/ESRGAN, SRVGGNetCompact, EDSR, IMDN and superres files")
+    readable = sum(1 for s in specs().values() if s.detect is not None)
+    print(
+        f"weights files of the {readable} networks marked 'yes' load by their keys alone (-m PATH);"
+        " `superres inspect FILE` says what a file is"
+    )
     return 0
+
+
+def networks_table() -> str:
+    """Every network: its scales, whether third-party files of it load by their keys, its
+    description and what proves it runs as its publisher's code does."""
+    from superres.archs import specs
+
+    declared = specs()
+    width = max(len("network"), *map(len, declared))
+    lines = [f"{'network':<{width}} {'scales':<16} {'files':<5}  description"]
+    for name, entry in declared.items():
+        scales = ",".join(str(s) for s in entry.builder.supported_scales)
+        files = "yes" if entry.detect is not None else "-"
+        lines.append(f"{name:<{width}} {scales:<16} {files:<5}  {entry.summary}")
+        if entry.proof:
+            lines.append(f"{'':<{width}} {'':<16} {'':<5}  proven by: {entry.proof}")
+    return "\n".join(lines)
 
 
 def _card_score(scores: dict, set_name: str, metric: str, digits: int) -> str:
