@@ -55,6 +55,11 @@ class SRModel:
     def out_channels(self) -> int:
         return int(self.network.out_channels)
 
+    @property
+    def size_multiple(self) -> int:
+        """The network pads its input to a multiple of this (its attention window); 1 for none."""
+        return int(getattr(self.network, "size_multiple", 1))
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         source_device = x.device
         x = x.to(self.device, torch.float32)

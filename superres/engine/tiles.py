@@ -40,14 +40,18 @@ def choose_tile_size(model: SRModel, memory_budget: int | None = None) -> int:
     return max(16, side // 16 * 16)
 
 
-def axis_windows(length: int, max_tile: int, overlap: int) -> tuple[int, list[int]]:
+def axis_windows(length: int, max_tile: int, overlap: int, *, multiple: int = 1) -> tuple[int, list[int]]:
     """Window size and starts along one axis: the fewest windows of at most ``max_tile``
     that overlap by at least ``overlap``, made equal in size and evenly spaced (so no
-    window is wasted on a sliver at the end)."""
+    window is wasted on a sliver at the end). With ``multiple`` (a network that pads its
+    input to a multiple of its attention window) and a ``max_tile`` that is one, the window
+    size is one too where ``length`` allows, so no tile computes on padding; rounding up only
+    widens the overlap."""
     if max_tile >= length:
         return length, [0]
     count = math.ceil((length - overlap) / (max_tile - overlap))
     size = math.ceil((length - overlap) / count) + overlap
+    size = min(length, math.ceil(size / multiple) * multiple)
     return size, [i * (length - size) // (count - 1) for i in range(count)]
 
 
@@ -88,8 +92,11 @@ def _tile_grid(
     tile = options.tile if options.tile is not None else choose_tile_size(model, options.memory_budget)
     if tile == 0 or (tile >= height and tile >= width):
         return None
+    multiple = model.size_multiple
+    tile = max(multiple, tile // multiple * multiple)
     overlap = max(0, min(options.tile_overlap, tile // 2))
-    return axis_windows(height, tile, overlap), axis_windows(width, tile, overlap), overlap
+    rows, columns = (axis_windows(n, tile, overlap, multiple=multiple) for n in (height, width))
+    return rows, columns, overlap
 
 
 def tile_count(model: SRModel, height: int, width: int, options: TileOptions) -> int:

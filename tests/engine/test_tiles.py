@@ -118,3 +118,32 @@ def test_automatic_tile_size_does_not_touch_the_shared_network(monkeypatch):
     monkeypatch.setattr(torch.nn.Module, "register_forward_hook", refuse)
     out = upscale_tensor(model, torch.rand(1, 3, 40, 30), TileOptions(tile=None))
     assert out.shape == (1, 3, 80, 60)
+
+
+@pytest.mark.parametrize(
+    ("length", "tile", "overlap", "multiple"), [(100, 40, 8, 8), (333, 64, 16, 16), (50, 48, 24, 12)]
+)
+def test_windows_are_a_multiple_of_the_networks_window_where_the_axis_allows(length, tile, overlap, multiple):
+    size, starts = axis_windows(length, tile, overlap, multiple=multiple)
+    assert size % multiple == 0 and size <= tile and starts[-1] + size == length
+    for a, b in itertools.pairwise(starts):
+        assert a + size - b >= overlap
+
+
+def test_a_padding_network_gets_tiles_of_its_multiple_and_a_seamless_result(shared):
+    """A network that pads to a multiple of 12 (as window attention does): tiles of 64 are
+    run as 60 (whole windows), and the blend still covers every pixel."""
+    from superres.engine.tiles import tile_count
+
+    model = load_model("bicubic", scale=2)
+    model.network.size_multiple = 12
+    assert model.size_multiple == 12
+    x = _photo_crop(shared)
+    whole = upscale_tensor(model, x, TileOptions(tile=0))
+    shapes = []
+    original = model.network.forward
+    model.network.forward = lambda t: (shapes.append(tuple(t.shape[-2:])), original(t))[1]
+    tiled = upscale_tensor(model, x, TileOptions(tile=64, tile_overlap=16))
+    assert all(h % 12 == 0 and w % 12 == 0 and max(h, w) <= 60 for h, w in shapes), shapes
+    assert len(shapes) == tile_count(model, *x.shape[-2:], TileOptions(tile=64, tile_overlap=16))
+    assert torch.isfinite(tiled).all() and (tiled - whole).abs().max().item() <= 1 / 255
