@@ -37,11 +37,12 @@ SMALL = {
 }
 
 
-def test_registry_lists_every_network_of_the_issue():
-    assert set(specs()) == set(EXPECTED_PARAMS)
+def test_registry_lists_every_network_superres_builds_itself():
+    """The others run third-party files and are checked by their own test modules."""
+    assert set(EXPECTED_PARAMS) <= set(specs())
 
 
-@pytest.mark.parametrize("name", sorted(specs()))
+@pytest.mark.parametrize("name", sorted(EXPECTED_PARAMS))
 def test_parameter_count_of_standard_configuration(name):
     assert count_parameters(build_network(name, scale=4)) == EXPECTED_PARAMS[name]
 
@@ -63,7 +64,7 @@ def test_seed_full_widths_follow_the_design():
     assert concat_inputs == [128 + 64, 256 + 64, 512 + 64]
 
 
-@pytest.mark.parametrize("name", sorted(specs()))
+@pytest.mark.parametrize("name", sorted(EXPECTED_PARAMS))
 def test_output_shape_for_every_supported_scale(name):
     cls = spec(name).builder
     for scale in cls.supported_scales:
@@ -83,7 +84,7 @@ def test_single_channel_variants(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(set(specs()) - {"bicubic"}))
+@pytest.mark.parametrize("name", sorted(set(EXPECTED_PARAMS) - {"bicubic"}))
 def test_state_dict_round_trip_through_superres_file(name, tmp_path):
     params = {"scale": 2, **SMALL.get(name, {})}
     net = build_network(name, **params).eval()

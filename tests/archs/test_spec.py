@@ -16,7 +16,11 @@ from superres import archs
 from superres.archs import ARCH_MODULES, ArchSpec, detection_order, folds_to, spec, specs
 from superres.weights import detect_arch
 
-DETECTION_ORDER = ("rrdbnet", "imdn", "edsr", "srvgg")  # most specific layout first
+# The networks superres builds and trains itself; the others run third-party files and are
+# proven by their own test modules (tests/archs/test_NAME.py).
+OWN = ("bicubic", "srcnn", "fsrcnn", "espcn", "edsr", "srresnet", "msrresnet", "rrdbnet", "srvgg", "imdn",
+       "ecbsr", "seed")  # fmt: skip
+FIRST_TRIED = ("rrdbnet", "imdn", "edsr", "srvgg")  # the own networks' layouts, most specific first
 
 
 @pytest.mark.parametrize("name", list(specs()))
@@ -33,7 +37,9 @@ def test_each_spec_is_complete_and_declared_by_its_network_module(name):
     assert (declared.folds_to is None) == (declared.unfold is None)
     assert declared.folds_to is None or declared.folds_to in specs()
     assert isinstance(declared.bf16_verified, bool) and isinstance(declared.tiles_equal_whole, bool)
-    network = archs.build_network(name, scale=declared.builder.supported_scales[-1])
+    assert name in OWN or (declared.detect is not None and declared.proof)  # third-party: proven
+    with torch.device("meta"):  # default sizes of large transformers: nothing allocated
+        network = archs.build_network(name, scale=declared.builder.supported_scales[-1])
     assert isinstance(network, declared.builder)
 
 
@@ -59,9 +65,10 @@ def test_a_spec_declares_detect_with_its_order_and_folds_to_with_unfold():
 
 def test_detection_order_is_what_the_specs_declare():
     order = detection_order()
-    assert tuple(s.name for s in order) == DETECTION_ORDER
+    assert tuple(s.name for s in order)[:4] == FIRST_TRIED
     assert [s.detect_order for s in order] == sorted(s.detect_order for s in order)
-    assert {s.name for s in specs().values() if s.detect is not None} == set(DETECTION_ORDER)
+    assert len({s.detect_order for s in order}) == len(order)  # no two share a place
+    assert {s.name for s in specs().values() if s.detect is not None} == {s.name for s in order}
 
 
 def test_detect_arch_tries_the_specs_in_their_declared_order(monkeypatch):
@@ -77,19 +84,20 @@ def test_detect_arch_tries_the_specs_in_their_declared_order(monkeypatch):
     real = specs()
     monkeypatch.setattr(archs, "specs", lambda: {n: recording(s) if s.detect else s for n, s in real.items()})
     assert detect_arch({"unknown.weight": torch.zeros(1)}) is None
-    assert tuple(tried) == DETECTION_ORDER
+    assert tuple(tried) == tuple(s.name for s in detection_order())
     tried.clear()
     imdn = archs.build_network("imdn", scale=2, num_feat=16, num_modules=1).state_dict()
-    assert detect_arch(imdn)[0] == "imdn" and tuple(tried) == DETECTION_ORDER[:2]
+    assert detect_arch(imdn)[0] == "imdn" and tuple(tried) == FIRST_TRIED[:2]
 
 
 def test_what_each_network_declares():
+    own = {n: s for n, s in specs().items() if n in OWN}
     assert {n for n, s in specs().items() if s.folds_to} == {"ecbsr"} and folds_to("ecbsr") == "srvgg"
     assert folds_to("srvgg") is None
-    assert {n for n, s in specs().items() if not s.tiles_equal_whole} == {"imdn"}  # CCA pools the input
+    assert {n for n, s in own.items() if not s.tiles_equal_whole} == {"imdn"}  # CCA pools the input
     assert not any(s.bf16_verified for s in specs().values())  # third-party weights stay fp32 under auto
     assert {n for n, s in specs().items() if s.deepen} == {"srvgg"}
-    assert {n for n, s in specs().items() if s.convert} == {"rrdbnet"}
+    assert {n for n, s in own.items() if s.convert} == {"rrdbnet"}
 
 
 def test_unknown_network_names_the_known_ones():
@@ -105,6 +113,6 @@ def test_unknown_network_names_the_known_ones():
 def test_the_registry_and_the_zoo_import_without_torch():
     code = (
         "import sys, superres.archs, superres.zoo; assert 'torch' not in sys.modules, 'torch imported';"
-        "assert len(superres.archs.ARCH_MODULES) == 11 and superres.zoo.DEFAULTS"
+        "assert len(superres.archs.ARCH_MODULES) >= 11 and superres.zoo.DEFAULTS"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
