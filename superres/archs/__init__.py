@@ -46,6 +46,7 @@ ARCH_MODULES = (
     "seed_arch",
     "swiftsrgan_arch",
     "ditn_arch",
+    "dctlsa_arch",
 )
 
 
