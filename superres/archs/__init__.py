@@ -44,6 +44,9 @@ ARCH_MODULES = (
     "imdn_arch",
     "ecbsr_arch",
     "seed_arch",
+    "swiftsrgan_arch",
+    "ditn_arch",
+    "dctlsa_arch",
 )
 
 

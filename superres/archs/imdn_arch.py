@@ -99,7 +99,7 @@ def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
     num_modules = len({m.group(1) for k in state_dict if (m := re.match(r"IMDB(\d+)\.", k))})
     up_channels = up[0]
     scale = round((up_channels / in_channels) ** 0.5)
-    if scale * scale * in_channels != up_channels:
+    if scale * scale * in_channels != up_channels or num_modules == 0:  # no IMDB: DCTLSA, RFDN...
         return None
     return {
         "scale": scale,
