@@ -9,7 +9,11 @@ self-ensemble: one timed pass, it takes 8x as long). Each contender runs in its 
 memory (VmHWM) is its own. Speed: output megapixels per second, each set timed as the
 median of several passes after a warm-up image, threads fixed.
 
+Also the published efficient networks whose official files are in ../shared/weights (RLFN,
+RLFN-S, PAN, DAT-light, DCTLSA), run through superres like IMDN.
+
 Usage: python benchmarks/peers.py [--shared ../shared] [--passes 3] [--threads 2]
+       [--scales 2 3 4] [--only TEXT ...] [--output benchmarks/RESULTS.md]
 Needs the [bench] extra (opencv-contrib-python-headless 4.10.x). Writes benchmarks/RESULTS.md.
 """
 
@@ -48,6 +52,17 @@ PUBLISHED = {
 }
 
 
+# Published efficient networks run through superres from their released files (issue 26), by
+# the path of their file under ../shared/weights; their papers' numbers are in docs/networks.md.
+THIRD_PARTY = {
+    "RLFN (official weights)": "rlfn/rlfn_x{scale}.pth",
+    "RLFN-S (official weights)": "rlfn/rlfn_s_x{scale}.pth",
+    "PAN (official weights)": "pan/PANx{scale}_DF2K.pth",
+    "DAT-light (official weights)": "dat/DAT_light_x{scale}.pth",
+    "DCTLSA (official weights)": "dctlsa/X{scale}.pt",
+}
+
+
 @dataclass(frozen=True)
 class Contender:
     label: str
@@ -72,6 +87,11 @@ def contenders(shared: Path) -> list[Contender]:
         Contender("IMDN (official weights)", s, "superres", str(shared / f"weights/imdn/IMDN_x{s}.pth"))
         for s in SCALES
     ]
+    for label, pattern in THIRD_PARTY.items():
+        for s in SCALES:
+            path = shared / "weights" / pattern.format(scale=s)
+            if path.is_file():
+                found.append(Contender(label, s, "superres", str(path)))
     for name, path in shipped_weights().items():
         meta = read_metadata(path)
         if meta.get("scale") in SCALES:
@@ -177,7 +197,7 @@ def machine_description(threads: int) -> list[str]:
         f"- date: {datetime.date.today().isoformat()}",
         f"- {hardware_description(torch.device('cpu'))} used, {os.cpu_count()} cores visible",
         f"- {versions}, OpenCV {opencv}",
-        f"- command: `python benchmarks/peers.py --passes {{passes}} --threads {threads}`",
+        f"- command: `{' '.join(['python benchmarks/peers.py', *sys.argv[1:]])}`",
     ]
 
 
@@ -189,6 +209,11 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/RESULTS.md")
+    parser.add_argument("--scales", type=int, nargs="+", default=list(SCALES), help="scales to run")
+    parser.add_argument(
+        "--only", nargs="+", default=[], metavar="TEXT",
+        help="only contenders whose label contains one of these (and IMDN, the speed peer)",
+    )  # fmt: skip
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -201,10 +226,11 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp_dir = Path(tmp)
-        for scale in SCALES:
+        for scale in args.scales:
             cache = tmp_dir / f"lr_x{scale}.npz"
             hr_images = prepare_sets(args.shared, scale, cache)
-            for contender in [c for c in contenders(args.shared) if c.scale == scale]:
+            chosen = [c for c in contenders(args.shared) if c.scale == scale and _chosen(c, args.only)]
+            for contender in chosen:
                 spec = {
                     **contender.__dict__,
                     "lr_cache": str(cache),
@@ -241,12 +267,16 @@ def main() -> None:
     write_results(args, rows, elapsed)
 
 
+def _chosen(contender: Contender, only: list[str]) -> bool:
+    return not only or contender.label.startswith("IMDN") or any(text in contender.label for text in only)
+
+
 def write_results(args: argparse.Namespace, rows: list[dict], elapsed: float) -> None:
     imdn = {r["scale"]: r["mp_per_s"] for r in rows if r["label"].startswith("IMDN")}
     lines = [
         "# Peer benchmark",
         "",
-        *[m.replace("{passes}", str(args.passes)) for m in machine_description(args.threads)],
+        *machine_description(args.threads),
     ]
     lines += [
         f"- wall time of the whole run: {elapsed / 60:.1f} min",
