@@ -23,10 +23,11 @@ from pathlib import Path
 
 from superres.errors import SuperresError
 from superres.evaluate import EvalOptions, LRDegradation, evaluate_folder
-from superres.models import PRETRAINED_DIR, SRModel, blended, load_model
+from superres.models import SRModel, blended, load_model
 from superres.train.model_file import model_kind
 from superres.train.recipe import load_recipe
 from superres.weights import save_network
+from superres.zoo import PRETRAINED_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = ("Set5", "Set14", "BSD100")

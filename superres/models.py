@@ -18,7 +18,6 @@ from superres.archs import build_network, spec, specs
 from superres.errors import SuperresError
 
 WEIGHT_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin", ".safetensors", ".pth.tar", ".tar")
-PRETRAINED_DIR = zoo.PRETRAINED_DIR
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
@@ -134,9 +133,6 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise SuperresError("--device mps asked for, but MPS is not available")
     return device
-
-
-BF16_VERIFIED = zoo.BF16_VERIFIED  # the shipped models verified in bf16
 
 
 def cpu_has_native_bf16() -> bool:

@@ -4,8 +4,7 @@ Every network takes a float tensor N x C x H x W with values in [0, 1] and retur
 N x C' x (scale*H) x (scale*W), also meant to be in [0, 1] (not clamped). Each class
 declares ``supported_scales`` and carries ``scale``, ``in_channels`` and ``out_channels``.
 Each module under ``superres.archs`` listed in ``ARCH_MODULES`` declares its networks in
-``SPECS``; a module (and torch) is imported only when a spec is asked for. ``ARCHS``, the
-specs by name, is computed on access for the same reason.
+``SPECS``; a module (and torch) is imported only when a spec is asked for.
 """
 
 from __future__ import annotations
@@ -67,11 +66,6 @@ def spec(name: str) -> ArchSpec:
     except KeyError:
         raise KeyError(f"unknown network {name!r}; known: {', '.join(known)}") from None
 
-
-def __getattr__(attribute: str) -> Any:
-    if attribute == "ARCHS":
-        return specs()
-    raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")
 
 
 def arch_module(name: str) -> ModuleType:

@@ -105,9 +105,7 @@ def test_unknown_network_names_the_known_ones():
         spec("nope")
     with pytest.raises(KeyError, match="unknown network"):
         archs.arch_module("nope")
-    with pytest.raises(AttributeError):
-        archs.NOT_THERE  # noqa: B018
-    assert list(archs.ARCHS) == list(specs())  # listing order, as superres models shows it
+    assert list(specs())[:3] == ["bicubic", "srcnn", "fsrcnn"]  # listing order, as superres models shows it
 
 
 def test_the_registry_and_the_zoo_import_without_torch():

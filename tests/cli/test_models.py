@@ -6,11 +6,11 @@ from superres.cli import main
 
 
 def test_models_command_lists_every_network(capsys):
-    from superres.archs import ARCHS
+    from superres.archs import specs
 
     assert main(["models"]) == 0
     out = capsys.readouterr().out
-    for name in ARCHS:
+    for name in specs():
         assert f"\n{name} " in out
     assert "default model: x2:" in out
 

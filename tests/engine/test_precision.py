@@ -25,9 +25,10 @@ def test_auto_precision_is_bf16_only_for_verified_models_on_cpus_with_native_bf1
 
 @pytest.mark.slow
 def test_the_defaults_score_within_0_01_db_in_bf16(shared):
-    """What lets ``auto`` choose bf16 for them (models.BF16_VERIFIED)."""
+    """What lets ``auto`` choose bf16 for them (zoo.BF16_VERIFIED)."""
     from superres.evaluate import EvalOptions, evaluate_folder
-    from superres.models import BF16_VERIFIED, default_model_name
+    from superres.models import default_model_name
+    from superres.zoo import BF16_VERIFIED
 
     for scale in (2, 3, 4):
         name = default_model_name(scale)
