@@ -100,6 +100,7 @@ def upscale_file(
         )
     image = read_image(input_path, max_pixels=options.max_pixels)
     size = result_size(model, image.pixels, options.outscale)
+    check_output_size(*size, limit=options.output_pixel_limit, source=input_path)
     check_fits_format(output_path, *size, source=input_path)
     check_format_holds(output_path, image, source=input_path)
     in_bands = band_rows(model, image.pixels, options.tiling) < image.pixels.shape[0]
@@ -116,6 +117,16 @@ def upscale_file(
     return write_image(output_path, result, options.quality)
 
 
+def check_output_size(height: int, width: int, *, limit: int, source: object) -> None:
+    """SuperresError naming ``source`` when a height x width result is over ``limit`` pixels."""
+    if height * width > limit:
+        raise SuperresError(
+            f"the result would be {width}x{height} = {width * height:,} pixels,"
+            f" over --max-output-pixels ({limit:,})",
+            source,
+        )
+
+
 class Conveniences(TypedDict, total=False):
     """Keywords of :func:`upscale` that replace fields of its ``options``: any field of
     :class:`UpscaleOptions`, and ``tile``, ``tile_overlap`` and ``tta`` of its tiling."""
@@ -128,6 +139,7 @@ class Conveniences(TypedDict, total=False):
     alpha_upsampler: str | None
     quality: int | None
     max_pixels: int | None
+    max_output_pixels: int | None
 
 
 _TILING_KEYS = ("tile", "tile_overlap", "tta")

@@ -148,3 +148,12 @@ def test_a_file_superres_did_not_write_is_not_replaced_without_overwrite(tmp_pat
     assert superres.upscale(tmp_path / "photo.png", model=model, overwrite=True) == users
     assert Image.open(users).size == (24, 20)
     assert superres.upscale(tmp_path / "photo.png", model=model) == users  # its own result now
+
+
+def test_the_api_bounds_the_output_size_too(tmp_path):
+    Image.fromarray(smooth_image(100, 100, 3)).save(tmp_path / "photo.png")
+    limit = r"200x200 = 40,000 pixels, over --max-output-pixels \(39,999\)"
+    with pytest.raises(superres.SuperresError, match=limit):
+        superres.upscale(tmp_path / "photo.png", model="bicubic", scale=2, max_output_pixels=39_999)
+    assert not (tmp_path / "photo_x2.png").exists()
+    assert superres.UpscaleOptions(max_pixels=100).output_pixel_limit == 1600

@@ -22,6 +22,7 @@ from superres.cli.common import (
     report_error,
     tiling_options,
 )
+from superres.engine.options import OUTPUT_LIMIT_FACTOR
 from superres.errors import SuperresError
 
 if TYPE_CHECKING:  # not at run time: `superres --help` must not import torch
@@ -30,7 +31,6 @@ if TYPE_CHECKING:  # not at run time: `superres --help` must not import torch
     from superres.models import SRModel
 
 JPEG_NOTE_QUALITY = 90  # at or below it the models for real photos score higher (benchmarks/REAL_PHOTO.md)
-OUTPUT_LIMIT_FACTOR = 16  # the default --max-output-pixels, times --max-pixels
 READABLE = "PNG, JPEG, WebP, AVIF, BMP, GIF, TIFF, JPEG 2000, HEIC, TGA and PPM/PGM"
 
 
@@ -182,6 +182,7 @@ def _options(args: argparse.Namespace) -> UpscaleOptions:
         keep_dpi=args.keep_dpi,
         quality=args.quality,
         max_pixels=args.max_pixels,
+        max_output_pixels=args.max_output_pixels,
     )
 
 

@@ -9,6 +9,7 @@ from superres.errors import SuperresError
 from superres.io import DEFAULT_MAX_PIXELS
 
 DEFAULT_OVERLAP = 16
+OUTPUT_LIMIT_FACTOR = 16  # the default max_output_pixels, times max_pixels: a x4 of any input under it
 ALPHA_UPSAMPLERS = ("network", "bicubic")
 
 
@@ -35,7 +36,9 @@ class UpscaleOptions:
     (Real-ESRGAN's option: smoother edges, no halo, faster); ``keep_dpi``: keep the input's
     DPI (a larger print) instead of growing it with the pixels (the same print size);
     ``quality``: JPEG / WebP / AVIF / HEIC quality of a written file; ``max_pixels``: larger
-    input files are refused. An unknown ``alpha_upsampler`` is a SuperresError."""
+    input files are refused; ``max_output_pixels``: an input file whose result would be larger
+    is refused once read, before any upscaling (None: ``OUTPUT_LIMIT_FACTOR`` x
+    ``max_pixels``). An unknown ``alpha_upsampler`` is a SuperresError."""
 
     tiling: TileOptions = TileOptions()
     outscale: float | None = None
@@ -43,6 +46,11 @@ class UpscaleOptions:
     keep_dpi: bool = False
     quality: int = 95
     max_pixels: int = DEFAULT_MAX_PIXELS
+    max_output_pixels: int | None = None
+
+    @property
+    def output_pixel_limit(self) -> int:
+        return self.max_output_pixels or OUTPUT_LIMIT_FACTOR * self.max_pixels
 
     def __post_init__(self) -> None:
         check_alpha_upsampler(self.alpha_upsampler)

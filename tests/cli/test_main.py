@@ -246,3 +246,18 @@ def test_a_reader_that_stops_early_ends_the_command_quietly():
     done = subprocess.run(pipeline, capture_output=True, text=True, timeout=120)
     assert done.stderr == ""
     assert done.returncode == 141
+
+
+def test_the_output_size_is_limited_for_files_pillow_cannot_open(tmp_path, capsys):
+    """A 5-band float TIFF (read by tifffile, not Pillow): refused once read, before upscaling."""
+    import numpy as np
+    import tifffile
+
+    bands = np.random.default_rng(0).random((100, 100, 5), dtype=np.float32)
+    tifffile.imwrite(tmp_path / "bands.tif", bands, photometric="minisblack", planarconfig="contig")
+    args = ["upscale", str(tmp_path / "bands.tif"), "-m", "bicubic", "-s", "2", "-q"]
+    assert main([*args, "--max-output-pixels", "39999"]) == 1
+    err = capsys.readouterr().err
+    assert "bands.tif: the result would be 200x200 = 40,000 pixels, over --max-output-pixels (39,999)" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bands.tif"]
+    assert main(args) == 0  # under the default limit
