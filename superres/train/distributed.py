@@ -73,6 +73,16 @@ def all_ranks_finite(loss: torch.Tensor, ranks: Distributed) -> bool:
     return bool(finite.item())
 
 
+def any_rank_asked_to_stop(asked: bool, ranks: Distributed) -> bool:
+    """Whether a stop signal reached any rank: all must stop after the same step, or the
+    others hang in the next step's gradient exchange."""
+    if ranks.world_size == 1:
+        return asked
+    flag = torch.tensor([float(asked)])
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
+
+
 def ranks_hold_identical_weights(network: nn.Module) -> bool:
     """Whether every rank's ``network`` holds exactly the same parameters."""
     flat = torch.cat([p.detach().reshape(-1).float().cpu() for p in network.parameters()])

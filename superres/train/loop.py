@@ -12,7 +12,7 @@ from torch import nn
 from tqdm import tqdm
 
 from superres.errors import SuperresError
-from superres.train.distributed import Distributed, all_ranks_finite
+from superres.train.distributed import Distributed, all_ranks_finite, any_rank_asked_to_stop
 from superres.train.interrupt import StopRequest
 from superres.train.optim import learning_rate
 from superres.train.parts import Parts
@@ -123,7 +123,7 @@ def run_iterations(
                 f" {checkpoints.last_good}"
             ) from None
         done = iteration + 1
-        if stop is not None and stop.requested:
+        if stop is not None and any_rank_asked_to_stop(stop.requested, ranks):
             break
         waiting_since = time.perf_counter()
     return done

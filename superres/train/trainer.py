@@ -185,12 +185,12 @@ def _train(
         if recipe.val.sets:
             hooks.append(Validation(recipe, parts, params, before.history, log))
         hooks.append(checkpoints)
-    with stop_on_signals(enabled=ranks.world_size == 1) as stop_request:
+    with stop_on_signals() as stop_request:
         done = run_iterations(
             parts, cfg, loader, iterations=range(before.start, stop), ranks=ranks, checkpoints=checkpoints,
             hooks=hooks, bar=bar, stop=stop_request,
         )  # fmt: skip
-        if done < stop and checkpoints.saved_at != done:
+        if done < stop and checkpoints.saved_at != done and ranks.is_main:
             checkpoints.save(done)
     if log is not None:
         log.close()

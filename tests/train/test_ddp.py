@@ -58,3 +58,39 @@ def test_two_cpu_processes_match_one_process(shared, tmp_path):
     barely_trained, _ = train(one_step, progress=False)
     zero_net, *_ = load_network(barely_trained)
     assert not torch.allclose(zero_net.state_dict()["body.0.weight"], one_net.state_dict()["body.0.weight"])
+
+
+@pytest.mark.slow
+def test_a_distributed_run_stopped_by_a_signal_checkpoints_and_resumes(shared, tmp_path):
+    """Ctrl-C on torchrun: it passes the signal to both ranks, which agree to stop after the
+    same step; rank 0 checkpoints there (a DDP run lost everything since its last checkpoint
+    before, its ranks ending in tracebacks), and --resume continues in one process."""
+    import os
+    import signal
+    import time
+
+    from superres.train.checkpoint import CHECKPOINT_NAME
+    from tests.fuzz.conftest import run_superres
+
+    common = [f"data.train=[{shared / 'data/train/T91'}]", "val.sets=[]", "data.batch_size=4",
+              "train.iterations=100000", "train.checkpoint_interval=100000",
+              "train.log_interval=1"]  # fmt: skip
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                "--master_port", "29534"]  # fmt: skip
+    command = [*launcher, "-m", "superres", "train", str(TINY), "-q", "--set", f"output={tmp_path}", *common]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "tiny-test/log.jsonl"
+    deadline = time.time() + 240
+    while (not log.exists() or log.read_text().count("\n") < 3) and time.time() < deadline:
+        time.sleep(0.1)
+    os.kill(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    checkpoint = tmp_path / "tiny-test" / CHECKPOINT_NAME
+    assert checkpoint.exists(), err[-3000:]
+    assert "SIGINT: stopped at iteration" in err and "continue with --resume" in err, err[-3000:]
+    stopped = torch.load(checkpoint, weights_only=True)["iteration"]
+    assert 3 <= stopped < 100000
+    resumed = run_superres("train", TINY, "-q", "--resume", "--stop-after", str(stopped + 2),
+                           "--set", f"output={tmp_path}", *common)  # fmt: skip
+    assert resumed.code == 0, resumed.err
+    assert torch.load(checkpoint, weights_only=True)["iteration"] == stopped + 2
