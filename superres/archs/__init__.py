@@ -44,6 +44,8 @@ ARCH_MODULES = (
     "imdn_arch",
     "ecbsr_arch",
     "seed_arch",
+    "safmn_arch",
+    "safmn_bcie_arch",
 )
 
 
