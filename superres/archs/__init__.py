@@ -44,6 +44,7 @@ ARCH_MODULES = (
     "imdn_arch",
     "ecbsr_arch",
     "seed_arch",
+    "omnisr_arch",
     "span_arch",
     "safmn_arch",
     "safmn_bcie_arch",
