@@ -241,7 +241,7 @@ class OmniSR(nn.Module):
         scale: int = 4,
         in_channels: int = 3,
         num_feat: int = 64,
-        res_num: int = 1,
+        res_num: int = 5,
         block_num: int = 1,
         window_size: int = 8,
         pe: bool = True,

@@ -34,6 +34,7 @@ class SAFMNBCIE(nn.Module):
 
     def __init__(
         self,
+        scale: int = 1,
         in_channels: int = 3,
         dim: int = 32,
         n_blocks: int = 6,
@@ -42,6 +43,8 @@ class SAFMNBCIE(nn.Module):
         factor: int = 2,
     ) -> None:
         super().__init__()
+        if scale != 1:
+            raise ValueError(f"SAFMN-BCIE keeps the input size (scale 1), not x{scale}")
         self.scale = 1
         self.factor = factor
         self.in_channels = self.out_channels = in_channels
@@ -83,6 +86,7 @@ def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
     if hidden is None or "feats.0.layers.0.norm1.weight" not in state_dict:
         return None
     return {
+        "scale": 1,
         "in_channels": in_channels,
         "dim": dim,
         "n_blocks": n_blocks,

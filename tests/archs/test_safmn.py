@@ -18,7 +18,7 @@ from tests.conftest import SHARED
 SMALL = {
     "safmn": {"scale": 2, "dim": 8, "n_blocks": 1, "ffn_scale": 1.5},
     "safmn_ntire": {"scale": 3, "dim": 8, "n_blocks": 1, "ffn_scale": 2.0},
-    "safmn_bcie": {"dim": 8, "n_blocks": 1, "num_layers": 2, "ffn_scale": 2.0, "factor": 2},
+    "safmn_bcie": {"scale": 1, "dim": 8, "n_blocks": 1, "num_layers": 2, "ffn_scale": 2.0, "factor": 2},
 }
 
 
@@ -28,7 +28,9 @@ def test_safmn_vectors():
 
 
 def test_safmn_bcie_vector():
-    check_vector("SAFMNBCIE_02", "safmn_bcie", dim=8, n_blocks=3, num_layers=4, ffn_scale=5.0, factor=2)
+    check_vector(
+        "SAFMNBCIE_02", "safmn_bcie", scale=1, dim=8, n_blocks=3, num_layers=4, ffn_scale=5.0, factor=2
+    )
 
 
 def test_ntire_file_is_detected_as_the_variant():
