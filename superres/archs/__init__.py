@@ -46,6 +46,10 @@ ARCH_MODULES = (
     "swiftsrgan_arch",
     "ditn_arch",
     "dctlsa_arch",
+    "omnisr_arch",
+    "span_arch",
+    "safmn_arch",
+    "safmn_bcie_arch",
 )
 
 
