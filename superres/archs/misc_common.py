@@ -61,3 +61,49 @@ def fits(
         return False
     got = {k: tuple(v.shape) for k, v in state_dict.items() if not ignored(k)}
     return want == got
+
+
+class DySample(nn.Module):
+    """Learned point-sampling upsampler (Liu et al. 2023, "Learning to Upsample by Learning to
+    Sample"), in the form MoSR and RealPLKSR use: per output sub-pixel, a 1x1-conv offset
+    (scaled by a sigmoid "scope" and 0.5) added to the sub-pixel's base position, bilinear
+    sampling with border padding, per channel group; then an optional 1x1 conv."""
+
+    def __init__(
+        self, channels: int, out_channels: int, scale: int, *, groups: int = 4, end_conv: bool = True
+    ) -> None:
+        super().__init__()
+        if channels < groups or channels % groups:
+            raise ValueError(f"DySample: {channels} channels do not split into {groups} groups")
+        self.scale, self.groups = scale, groups
+        points = 2 * groups * scale * scale
+        if end_conv:
+            self.end_conv = nn.Conv2d(channels, out_channels, 1)
+        self.offset = nn.Conv2d(channels, points, 1)
+        self.scope = nn.Conv2d(channels, points, 1, bias=False)
+        self.register_buffer("init_pos", self._base_positions(), persistent=False)
+
+    def _base_positions(self) -> torch.Tensor:
+        """(x, y) offsets of the s x s sub-pixels from the LR pixel centre, in LR pixels,
+        as 2 x (groups * s * s) values: x first (varying fastest), then y."""
+        s = self.scale
+        steps = (torch.arange(s, dtype=torch.float32) - (s - 1) / 2) / s
+        ys, xs = torch.meshgrid(steps, steps, indexing="ij")
+        return torch.stack([xs, ys]).reshape(2, 1, s * s).repeat(1, self.groups, 1).reshape(1, -1, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        s, g = self.scale, self.groups
+        offset = self.offset(x) * self.scope(x).sigmoid() * 0.5 + self.init_pos.to(x.dtype)
+        rows = torch.arange(h, device=x.device, dtype=x.dtype) + 0.5
+        cols = torch.arange(w, device=x.device, dtype=x.dtype) + 0.5
+        grid_y, grid_x = torch.meshgrid(rows, cols, indexing="ij")
+        base = torch.stack([grid_x, grid_y]).view(1, 2, 1, h, w)
+        size = torch.tensor([w, h], device=x.device, dtype=x.dtype).view(1, 2, 1, 1, 1)
+        coords = 2 * (base + offset.view(b, 2, -1, h, w)) / size - 1
+        coords = nn.functional.pixel_shuffle(coords.reshape(b, -1, h, w), s)
+        coords = coords.view(b, 2, g, s * h, s * w).permute(0, 2, 3, 4, 1).reshape(b * g, s * h, s * w, 2)
+        out = nn.functional.grid_sample(
+            x.reshape(b * g, -1, h, w), coords, mode="bilinear", align_corners=False, padding_mode="border"
+        ).view(b, -1, s * h, s * w)
+        return self.end_conv(out) if hasattr(self, "end_conv") else out
