@@ -46,6 +46,7 @@ ARCH_MODULES = (
     "seed_arch",
     "plksr_arch",
     "mosr_arch",
+    "seemore_arch",
 )
 
 

@@ -4,6 +4,7 @@ the indices of a ``Sequential`` out of a state dict, and the final strictness ch
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -54,13 +55,18 @@ def fits(
     the keys and shapes of ``state_dict``, keys for which ``ignored`` holds left out on both
     sides. Any failure to build counts as no."""
     try:
-        with torch.device("meta"):
-            network = builder(**params)
-        want = {k: tuple(v.shape) for k, v in network.state_dict().items() if not ignored(k)}
+        want = _shapes(builder, tuple(sorted(params.items())))
     except Exception:  # detect must never raise
         return False
     got = {k: tuple(v.shape) for k, v in state_dict.items() if not ignored(k)}
-    return want == got
+    return {k: v for k, v in want.items() if not ignored(k)} == got
+
+
+@functools.lru_cache(maxsize=64)
+def _shapes(builder: Callable[..., nn.Module], params: tuple) -> dict[str, tuple[int, ...]]:
+    with torch.device("meta"):
+        network = builder(**dict(params))
+    return {k: tuple(v.shape) for k, v in network.state_dict().items()}
 
 
 class DySample(nn.Module):
@@ -87,7 +93,7 @@ class DySample(nn.Module):
         """(x, y) offsets of the s x s sub-pixels from the LR pixel centre, in LR pixels,
         as 2 x (groups * s * s) values: x first (varying fastest), then y."""
         s = self.scale
-        steps = (torch.arange(s, dtype=torch.float32) - (s - 1) / 2) / s
+        steps = (torch.arange(s, dtype=torch.float32, device="cpu") - (s - 1) / 2) / s  # not on meta
         ys, xs = torch.meshgrid(steps, steps, indexing="ij")
         return torch.stack([xs, ys]).reshape(2, 1, s * s).repeat(1, self.groups, 1).reshape(1, -1, 1, 1)
 
