@@ -47,6 +47,7 @@ ARCH_MODULES = (
     "plksr_arch",
     "mosr_arch",
     "seemore_arch",
+    "realcugan_arch",
 )
 
 
