@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from superres.archs.detect import conv_shape, is_state_dict
-from superres.archs.misc_common import fits, indices
+from superres.archs.misc_common import ChannelLayerNorm, DySample, fits, indices
 from superres.archs.spec import ArchSpec
 
 # Kernel sizes (first, second conv) of the channel mixer kinds.
@@ -132,6 +132,73 @@ class PLKSR(nn.Module):
         return self.to_img(self.feats(x) + base)
 
 
+class RealPLKBlock(nn.Module):
+    """RealPLKSR's block: [channel LayerNorm,] DCCM with Mish, partial large-kernel conv,
+    [element attention,] 1x1 refinement, [GroupNorm,] plus the input."""
+
+    def __init__(self, dim: int, options: dict) -> None:
+        super().__init__()
+        self.layer_norm = ChannelLayerNorm(dim) if options["layer_norm"] else nn.Identity()
+        self.channel_mixer = nn.Sequential(
+            nn.Conv2d(dim, dim * 2, 3, padding=1), nn.Mish(), nn.Conv2d(dim * 2, dim, 3, padding=1)
+        )
+        self.lk = PartialConv(options["split_channels"], options["kernel_size"])
+        self.attn = ElementAttention(dim) if options["use_ea"] else nn.Identity()
+        self.refine = nn.Conv2d(dim, dim, 1)
+        self.norm = nn.Identity() if options["layer_norm"] else nn.GroupNorm(options["norm_groups"], dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.lk(self.channel_mixer(self.layer_norm(x)))
+        return self.norm(self.refine(self.attn(y))) + x
+
+
+class RealPLKSR(nn.Module):
+    """The community variant (traiNNer-redux / neosr, widely used on OpenModelDB): PLKSR with
+    DCCM/Mish mixers, a GroupNorm (or a leading LayerNorm) per block, a dropout slot before
+    the last conv, and optionally DySample in place of the pixel shuffle."""
+
+    supported_scales = (1, 2, 3, 4)
+
+    def __init__(
+        self,
+        scale: int = 4,
+        dim: int = 64,
+        n_blocks: int = 28,
+        *,
+        kernel_size: int = 17,
+        split_channels: int | None = None,
+        use_ea: bool = True,
+        norm_groups: int = 4,
+        layer_norm: bool = False,
+        dysample: bool = False,
+    ) -> None:
+        super().__init__()
+        self.scale = scale
+        self.in_channels = self.out_channels = 3
+        options = {
+            "kernel_size": kernel_size,
+            "split_channels": dim // 4 if split_channels is None else split_channels,
+            "use_ea": use_ea,
+            "norm_groups": norm_groups,
+            "layer_norm": layer_norm,
+        }
+        self.feats = nn.Sequential(
+            nn.Conv2d(3, dim, 3, padding=1),
+            *[RealPLKBlock(dim, options) for _ in range(n_blocks)],
+            nn.Dropout2d(0.0),  # training-only; keeps the released index of the last conv
+            nn.Conv2d(dim, 3 * scale * scale, 3, padding=1),
+        )
+        if dysample:
+            groups = 3 if scale % 2 else 4
+            self.to_img = DySample(3 * scale * scale, 3, scale, groups=groups, end_conv=scale != 1)
+        else:
+            self.to_img = nn.PixelShuffle(scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        base = torch.repeat_interleave(x, self.scale * self.scale, dim=1)
+        return self.to_img(self.feats(x) + base)
+
+
 def _mixer_kind(state_dict: dict, prefix: str) -> str | None:
     first = conv_shape(state_dict, f"{prefix}.0.weight")
     second = conv_shape(state_dict, f"{prefix}.2.weight")
@@ -178,6 +245,44 @@ def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
     return params if fits(PLKSR, params, state_dict) else None
 
 
+def detect_real(state_dict: dict[str, torch.Tensor]) -> dict | None:
+    """RealPLKSR: ``feats`` conv, blocks (``channel_mixer``, ``lk.conv``, ``refine``, ``norm``
+    or ``layer_norm``), a key-less dropout slot, the conv to 3*s*s; ``to_img`` DySample keys
+    (``offset``, ``scope``, ``end_conv``, ``init_pos``) when it has one."""
+    if not is_state_dict(state_dict) or "feats.1.channel_mixer.0.weight" not in state_dict:
+        return None
+    first = conv_shape(state_dict, "feats.0.weight")
+    lk = conv_shape(state_dict, "feats.1.lk.conv.weight")
+    layers = indices(state_dict, "feats")
+    if first is None or lk is None or len(layers) < 3:
+        return None
+    last = conv_shape(state_dict, f"feats.{layers[-1]}.weight")
+    scale = math.isqrt(last[0] // 3) if last else 0
+    if scale < 1 or 3 * scale * scale != last[0]:
+        return None
+    params = {
+        "scale": scale,
+        "dim": first[0],
+        "n_blocks": len(layers) - 2,
+        "kernel_size": lk[2],
+        "split_channels": lk[0],
+        "use_ea": "feats.1.attn.f.0.weight" in state_dict,
+        # norm_groups leaves no trace (GroupNorm stores one weight per channel): released 4.
+        "layer_norm": "feats.1.layer_norm.weight" in state_dict,
+        "dysample": "to_img.offset.weight" in state_dict,
+    }
+    return params if fits(RealPLKSR, params, state_dict, _is_buffer) else None
+
+
+def _is_buffer(key: str) -> bool:
+    return key == "to_img.init_pos"
+
+
+def convert_real(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Drop DySample's stored base positions (recomputed)."""
+    return {k: v for k, v in state_dict.items() if not _is_buffer(k)}
+
+
 SPECS = (
     ArchSpec(
         "plksr",
@@ -186,5 +291,16 @@ SPECS = (
         detect=detect,
         detect_order=70,
         proof="vector PLKSR_50 matches to 1e-4",
+    ),
+    ArchSpec(
+        "realplksr",
+        "RealPLKSR, the community PLKSR variant (GroupNorm/LayerNorm, DySample)",
+        RealPLKSR,
+        detect=detect_real,
+        detect_order=74,
+        convert=convert_real,
+        # GroupNorm (the default form) normalises over the whole image.
+        tiles_equal_whole=False,
+        proof="no vector: equals spandrel's RealPLKSR on random weights (pixel shuffle, DySample, LayerNorm)",
     ),
 )

@@ -64,3 +64,41 @@ def test_odd_size_whole_and_tiled():
     assert whole.shape == (1, 3, 26, 38)
     tiled = upscale_tensor(tiny_model(network), x, TileOptions(tile=16, tile_overlap=14))
     assert (tiled - whole).abs().max().item() <= 1 / 255
+
+
+_REAL = {"scale": 2, "dim": 8, "n_blocks": 2, "kernel_size": 5}
+
+
+def test_realplksr_is_not_plksr_and_keeps_the_dropout_slot():
+    state = build_network("realplksr", **_REAL).state_dict()
+    assert "feats.4.weight" in state and not any(k.startswith("feats.3.") for k in state)
+    assert detect_arch(state)[0] == "realplksr"
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {"layer_norm": True},
+        {"dysample": True, "scale": 4},
+        {"dysample": True, "scale": 3, "use_ea": False, "split_channels": 4},
+    ],
+)
+def test_detects_realplksr_variants(variant):
+    params = {**_REAL, **variant}
+    state = build_network("realplksr", **params).state_dict()
+    if params.get("dysample"):  # released files store DySample's base positions
+        groups = 3 if params["scale"] % 2 else 4
+        state["to_img.init_pos"] = torch.zeros(1, 2 * groups * params["scale"] ** 2, 1, 1)
+    arch, found = detect_arch(state)
+    assert arch == "realplksr"
+    assert {k: found[k] for k in params} == params
+
+
+def test_realplksr_detect_is_strict():
+    check_detect_is_strict("realplksr", build_network("realplksr", **_REAL, dysample=True).state_dict())
+
+
+def test_realplksr_odd_size():
+    network = build_network("realplksr", **_REAL, dysample=True).eval()
+    with torch.no_grad():
+        assert network(torch.rand(1, 3, 13, 19)).shape == (1, 3, 26, 38)
