@@ -7,6 +7,7 @@ The valid convs eat a fixed border, so ``forward`` first reflect-pads the input 
 amount (18 / 14 / 19 pixels at x2 / x3 / x4) plus up to a multiple of 2 (x3: 4) and crops
 the result. Squeeze-excitation blocks pool over the whole feature map. ``pro`` files (a
 ``pro`` key) expect the image mapped to 0.15 + 0.7 x and give their result in that range.
+The community UpCunet2x_fast ("sudo_shuffle_cugan") loads too (``fast``).
 """
 
 from __future__ import annotations
@@ -111,21 +112,33 @@ class UNet2(nn.Module):
 
 
 class RealCUGAN(nn.Module):
+    """``fast``: the community "shuffle" UpCunet2x_fast (pixel-unshuffled input, 64-channel
+    U-Nets ending like x4 in a conv and a 2x pixel shuffle, plus the nearest-upscaled input)."""
+
     supported_scales = (2, 3, 4)
 
     def __init__(
-        self, scale: int = 2, in_channels: int = 3, out_channels: int = 3, *, pro: bool = False
+        self,
+        scale: int = 2,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        *,
+        pro: bool = False,
+        fast: bool = False,
     ) -> None:
         super().__init__()
-        if scale not in _PADDING:
-            raise ValueError(f"Real-CUGAN: no x{scale} network")
+        if scale not in _PADDING or (fast and (scale != 2 or pro)):
+            raise ValueError(
+                f"Real-CUGAN: no x{scale}{' fast' if fast else ''}{' pro' if pro else ''} network"
+            )
         self.scale, self.in_channels, self.out_channels = scale, in_channels, out_channels
-        self.border, self.size_multiple = _PADDING[scale]
+        # fast: reflect 38, and a multiple of 4 (the official multiple of 2 fails at 2 mod 4)
+        self.border, self.size_multiple = (38, 4) if fast else _PADDING[scale]
         if pro:  # the released pro files carry this marker; its value is never used
             self.register_buffer("pro", torch.zeros(1))
-        self.is_pro = pro
-        if scale == 4:  # the U-Nets work on 64 channels; a 2x pixel shuffle ends it
-            self.unet1 = UNet1(in_channels, 64, 2)
+        self.is_pro, self.fast = pro, fast
+        if scale == 4 or fast:  # the U-Nets work on 64 channels; a 2x pixel shuffle ends it
+            self.unet1 = UNet1(in_channels * (4 if fast else 1), 64, 2)
             self.unet2 = UNet2(64, 64)
             self.conv_final = nn.Conv2d(64, 4 * out_channels, 3)
         else:
@@ -138,13 +151,15 @@ class RealCUGAN(nn.Module):
             x = x * 0.7 + 0.15
         source = x
         x = _pad_input(x, self.border, self.size_multiple)
+        if self.fast:
+            x = F.pixel_unshuffle(x, 2)
         x = self.unet1(x)
         x = self.unet2(x) + _crop(x, 20)
-        if self.scale == 4:
+        if hasattr(self, "conv_final"):
             x = F.pixel_shuffle(_crop(self.conv_final(x), 1), 2)
         x = x[..., : h * self.scale, : w * self.scale]
-        if self.scale == 4:
-            x = x + F.interpolate(source, scale_factor=4, mode="nearest")
+        if hasattr(self, "conv_final"):
+            x = x + F.interpolate(source, scale_factor=self.scale, mode="nearest")
         if self.is_pro:
             x = (x - 0.15) / 0.7
         return x
@@ -178,10 +193,11 @@ def _scale_and_channels(state_dict: dict) -> tuple[int, int, int] | None:
         final = conv_shape(state_dict, "conv_final.weight")
         if final is None or final[0] % 4:
             return None
-        # A "fast" UpCunet2x (pixel-unshuffled input, same layout) is not supported: refused
-        # when its channel counts show it (unet1 input = 4 x output channels).
+        # The fast 2x takes the pixel-unshuffled image: its UNet1 input has 4 x the output
+        # channels (a x4 network with 4 input channels and 1 output would read the same; no
+        # such file is known).
         if first[1] == final[0]:
-            return None
+            return 2, first[1] // 4, final[0] // 4
         return 4, first[1], final[0] // 4
     # UNet2 takes UNet1's output with the input's channel count: only in == out can run.
     if first[1] != bottom2[0]:
@@ -204,6 +220,7 @@ def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
         "in_channels": in_channels,
         "out_channels": out_channels,
         "pro": "pro" in state_dict,
+        "fast": scale == 2 and "conv_final.weight" in state_dict,
     }
     return params if fits(RealCUGAN, params, state_dict) else None
 
@@ -217,6 +234,6 @@ SPECS = (
         detect_order=73,
         # Squeeze-excitation pools over the whole image; the forward pads internally.
         tiles_equal_whole=False,
-        proof="vector RealCUGAN_00 (UpCunet2x) matches to 1e-4",
+        proof="vector RealCUGAN_00 (x2) to 1e-4; x3/x4/pro/fast: equal to spandrel's code (random weights)",
     ),
 )

@@ -25,11 +25,13 @@ def test_vector_realcugan_00():
         {"scale": 3, "in_channels": 3, "out_channels": 3, "pro": False},
         {"scale": 4, "in_channels": 3, "out_channels": 3, "pro": True},
         {"scale": 2, "in_channels": 1, "out_channels": 1, "pro": True},
+        {"scale": 2, "in_channels": 3, "out_channels": 3, "fast": True},
     ],
 )
-def test_detects_scale_channels_and_pro(params):
+def test_detects_scale_channels_pro_and_fast(params):
     arch, found = detect_arch(build_network("realcugan", **params).state_dict())
-    assert (arch, found) == ("realcugan", params)
+    assert arch == "realcugan"
+    assert found == {"pro": False, "fast": False, **params}
 
 
 def test_detect_never_raises_and_claims_only_its_own():
@@ -51,10 +53,12 @@ def test_refuses_a_layout_that_cannot_run():
         pytest.param(3, (5, 2), marks=pytest.mark.slow),
         pytest.param(4, (1, 1), marks=pytest.mark.slow),
         pytest.param(4, (20, 21), marks=pytest.mark.slow),
+        pytest.param("fast", (42, 5), marks=pytest.mark.slow),  # 42: where the official fast fails
     ],
 )
 def test_any_size(scale, size):
-    network = build_network("realcugan", scale=scale).eval()
+    network = build_network("realcugan", **({"fast": True} if scale == "fast" else {"scale": scale})).eval()
+    scale = network.scale
     with torch.no_grad():
         y = network(torch.rand(1, 3, *size))
     assert y.shape == (1, 3, scale * size[0], scale * size[1])
