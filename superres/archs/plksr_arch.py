@@ -100,7 +100,7 @@ class PLKSR(nn.Module):
         dim: int = 64,
         n_blocks: int = 28,
         *,
-        ccm_type: str = "CCM",
+        ccm_type: str = "DCCM",  # the released PLKSR and PLKSR-tiny use DCCM
         kernel_size: int = 17,
         split_channels: int | None = None,
         lk_type: str = "PLK",

@@ -168,7 +168,7 @@ class SeemoRe(nn.Module):
     def __init__(
         self,
         scale: int = 4,
-        embedding_dim: int = 64,
+        embedding_dim: int = 36,  # defaults: SeemoRe-T
         num_layers: int = 6,
         expert_ranks: tuple[int, ...] = (2, 4, 8),
         *,
