@@ -1,6 +1,7 @@
-"""Pieces shared by PLKSR, MoSR, SeemoRe and RealCUGAN: a channels-first LayerNorm, reading
-the indices of a ``Sequential`` out of a state dict, and the final strictness check of their
-``detect`` functions (the dict holds exactly the keys and shapes of the network detected)."""
+"""Pieces shared by PLKSR/RealPLKSR, MoSR, SeemoRe and Real-CUGAN: a channels-first LayerNorm,
+the DySample upsampler, reading the indices of a ``Sequential`` out of a state dict, and the
+final strictness check of their ``detect`` functions (the dict holds exactly the keys and
+shapes of the network detected). Not a network module (not in ``ARCH_MODULES``)."""
 
 from __future__ import annotations
 
