@@ -198,6 +198,9 @@ def _scale_and_channels(state_dict: dict) -> tuple[int, int, int] | None:
         # such file is known).
         if first[1] == final[0]:
             return 2, first[1] // 4, final[0] // 4
+        # The nearest-upscaled input is added to the output: its channels must broadcast.
+        if first[1] not in (1, final[0] // 4):
+            return None
         return 4, first[1], final[0] // 4
     # UNet2 takes UNet1's output with the input's channel count: only in == out can run.
     if first[1] != bottom2[0]:
