@@ -50,6 +50,10 @@ ARCH_MODULES = (
     "span_arch",
     "safmn_arch",
     "safmn_bcie_arch",
+    "plksr_arch",
+    "mosr_arch",
+    "seemore_arch",
+    "realcugan_arch",
 )
 
 
