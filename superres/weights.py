@@ -99,10 +99,20 @@ def _checked(state_dict: dict[str, torch.Tensor], path: Path) -> dict[str, torch
     """``state_dict``, or SuperresError naming its first tensor a network cannot use: a NaN or
     Inf weight makes every output pixel NaN (written as black), an integer one loads truncated."""
     for key, tensor in state_dict.items():
+        if _is_index_buffer(key, tensor):
+            continue
         problem = _tensor_problem(tensor)
         if problem:
             raise SuperresError(f"tensor {_shown(key)} {problem}", path)
     return state_dict
+
+
+def _is_index_buffer(key: str, tensor: torch.Tensor) -> bool:
+    """An integer relative-position index of a window-attention network (SwinIR, HAT, ...):
+    released files hold them, networks recompute them and their ``convert`` drops them."""
+    name = key.rsplit(".", 1)[-1]
+    integer = not tensor.is_floating_point() and not tensor.is_complex() and tensor.dtype != torch.bool
+    return name.startswith("relative_position_index") and integer and tensor.layout == torch.strided
 
 
 def _tensor_problem(tensor: torch.Tensor) -> str | None:
