@@ -45,6 +45,7 @@ ARCH_MODULES = (
     "ecbsr_arch",
     "seed_arch",
     "swinir_arch",
+    "swin2sr_arch",
 )
 
 

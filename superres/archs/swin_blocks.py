@@ -487,12 +487,16 @@ def read_frame(state_dict: Any, block_prefix: str, heads_key: str) -> dict[str, 
     }
 
 
-def scale_paths_as_training(network: nn.Module, drop_path_rate: float = 0.1) -> None:
-    """Scale every block's residual branches by 1 / (1 - p), p rising linearly from 0 to
-    ``drop_path_rate`` over the blocks: what the official networks compute in training mode
-    when stochastic depth keeps every path. The published test vectors of these networks
-    were made that way (their network was left in training mode); inference never does it."""
-    blocks = [m for m in network.modules() if hasattr(m, "path_scale")]
+def scale_paths_as_training(
+    network: nn.Module, drop_path_rate: float = 0.1, dropped: tuple[tuple[int, int], ...] = ()
+) -> None:
+    """Make every block's residual branches (attention, MLP) compute what the official
+    networks compute in training mode: stochastic depth with rate p rising linearly from 0
+    to ``drop_path_rate`` over the blocks scales each kept branch by 1 / (1 - p) and zeroes
+    the ``dropped`` (block index, branch index) ones. The test vectors of these networks were
+    made with the network left in training mode; inference never calls this."""
+    blocks = [m for m in network.modules() if hasattr(m, "branch_scales")]
     rates = torch.linspace(0, drop_path_rate, len(blocks)).tolist() if blocks else []
-    for block, rate in zip(blocks, rates, strict=True):
-        block.path_scale = 1.0 / (1.0 - rate)
+    for i, (block, rate) in enumerate(zip(blocks, rates, strict=True)):
+        kept = 1.0 / (1.0 - rate)
+        block.branch_scales = tuple(0.0 if (i, j) in dropped else kept for j in range(2))

@@ -56,7 +56,7 @@ class SwinBlock(nn.Module):
     def __init__(self, dim: int, num_heads: int, window: int, hidden: int) -> None:
         super().__init__()
         self.window = window
-        self.path_scale = 1.0  # see swin_blocks.scale_paths_as_training
+        self.branch_scales = (1.0, 1.0)  # see swin_blocks.scale_paths_as_training
         self.norm1 = nn.LayerNorm(dim)
         self.attn = WindowAttention(dim, num_heads, window)
         self.norm2 = nn.LayerNorm(dim)
@@ -65,8 +65,8 @@ class SwinBlock(nn.Module):
     def forward(self, x: torch.Tensor, size: tuple[int, int], mask: torch.Tensor | None) -> torch.Tensor:
         b, n, c = x.shape
         y = windowed(self.attn, self.norm1(x).reshape(b, size[0], size[1], c), self.window, mask)
-        x = x + self.path_scale * y.reshape(b, n, c)
-        return x + self.path_scale * self.mlp(self.norm2(x))
+        x = x + self.branch_scales[0] * y.reshape(b, n, c)
+        return x + self.branch_scales[1] * self.mlp(self.norm2(x))
 
 
 class SwinIR(WindowSR):
