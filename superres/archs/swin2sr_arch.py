@@ -78,7 +78,7 @@ class SwinV2Block(nn.Module):
     def __init__(self, dim: int, num_heads: int, window: int, hidden: int) -> None:
         super().__init__()
         self.window = window
-        self.branch_scales = (1.0, 1.0)  # see swin_blocks.scale_paths_as_training
+        self.branch_scales = (1.0, 1.0)  # always 1 in inference (tests: training-mode vectors)
         self.attn = WindowAttentionV2(dim, num_heads, window)
         self.norm1 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, hidden)

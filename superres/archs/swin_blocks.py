@@ -485,18 +485,3 @@ def read_frame(state_dict: Any, block_prefix: str, heads_key: str) -> dict[str, 
         "upsampler": head["upsampler"],
         "num_feat": head["num_feat"],
     }
-
-
-def scale_paths_as_training(
-    network: nn.Module, drop_path_rate: float = 0.1, dropped: tuple[tuple[int, int], ...] = ()
-) -> None:
-    """Make every block's residual branches (attention, MLP) compute what the official
-    networks compute in training mode: stochastic depth with rate p rising linearly from 0
-    to ``drop_path_rate`` over the blocks scales each kept branch by 1 / (1 - p) and zeroes
-    the ``dropped`` (block index, branch index) ones. The test vectors of these networks were
-    made with the network left in training mode; inference never calls this."""
-    blocks = [m for m in network.modules() if hasattr(m, "branch_scales")]
-    rates = torch.linspace(0, drop_path_rate, len(blocks)).tolist() if blocks else []
-    for i, (block, rate) in enumerate(zip(blocks, rates, strict=True)):
-        kept = 1.0 / (1.0 - rate)
-        block.branch_scales = tuple(0.0 if (i, j) in dropped else kept for j in range(2))

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from superres.archs import detection_order
-from superres.archs.swin_blocks import is_buffer, scale_paths_as_training, shift_mask
+from superres.archs.swin_blocks import is_buffer, shift_mask
 from superres.archs.swinir_arch import SwinIR
 from superres.engine.options import TileOptions
 from superres.engine.tiles import upscale_tensor
@@ -19,6 +19,21 @@ from tests.archs.test_detect import _mutations
 from tests.archs.vectors import VECTORS, vector_entry
 
 SMALL = {"embed_dim": 12, "depths": [2, 1], "num_heads": [2, 3], "window_size": 4, "mlp_ratio": 2.0}
+
+
+def scale_paths_as_training(
+    network: torch.nn.Module, drop_path_rate: float = 0.1, dropped: tuple[tuple[int, int], ...] = ()
+) -> None:
+    """Make every block's residual branches (attention, MLP) compute what the official
+    networks compute in training mode: stochastic depth with rate p rising linearly from 0
+    to ``drop_path_rate`` over the blocks scales each kept branch by 1 / (1 - p) and zeroes
+    the ``dropped`` (block index, branch index) ones. The test vectors of these networks were
+    made with the network left in training mode; inference never calls this."""
+    blocks = [m for m in network.modules() if hasattr(m, "branch_scales")]
+    rates = torch.linspace(0, drop_path_rate, len(blocks)).tolist() if blocks else []
+    for i, (block, rate) in enumerate(zip(blocks, rates, strict=True)):
+        kept = 1.0 / (1.0 - rate)
+        block.branch_scales = tuple(0.0 if (i, j) in dropped else kept for j in range(2))
 
 
 def released_layout(network: torch.nn.Module, window: int) -> dict[str, torch.Tensor]:
