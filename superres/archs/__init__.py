@@ -46,6 +46,7 @@ ARCH_MODULES = (
     "seed_arch",
     "swinir_arch",
     "swin2sr_arch",
+    "hat_arch",
 )
 
 

@@ -74,13 +74,14 @@ def check_training_mode_vector(name: str, arch: str, dropped: tuple = (), **expe
     assert error <= 1e-4, f"{name}: max abs error {error:.3g}"
 
 
-def check_round_trip(tmp_path: Path, network: torch.nn.Module, arch: str, params: dict) -> None:
-    """A file in the released layout is recognised as ``arch`` with ``params``, loads strictly
-    and runs as the original; our own format round-trips too."""
+def check_round_trip(tmp_path: Path, network: torch.nn.Module, arch: str, params: dict, layout=None) -> None:
+    """A file in the released layout (``layout(network, window)``, by default
+    :func:`released_layout`) is recognised as ``arch`` with ``params``, loads strictly and
+    runs as the original; our own format round-trips too."""
     network.eval()
     window = params["window_size"]
     path = tmp_path / "third_party.pth"
-    torch.save({"params": released_layout(network, window)}, path)
+    torch.save({"params": (layout or released_layout)(network, window)}, path)
     loaded, found, detected, _ = load_network(path)
     assert (found, detected) == (arch, params)
     x = torch.rand(1, params.get("in_channels", 3), 2 * window + 3, window + 1)
