@@ -9,6 +9,8 @@ networks recompute them; released files that store them have them dropped by
 
 from __future__ import annotations
 
+import ast
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -245,20 +247,25 @@ def window_from_buffers(state_dict: dict[str, Any], prefix: str) -> int | None:
 def fits(builder: Callable[..., nn.Module], params: dict[str, Any], state_dict: dict[str, Any]) -> bool:
     """Whether ``builder(**params)``, built on the meta device, has exactly the file's
     parameters (buffers aside), with the same shapes, all floating point."""
-    try:
-        with torch.device("meta"):
-            expected = builder(**params).state_dict()
-    except Exception:  # odd params fail in any way: not this network
-        return False
+    expected = _meta_shapes(builder, repr(sorted(params.items())))
     found = drop_buffers(state_dict)
-    if set(found) != set(expected):
+    if expected is None or set(found) != set(expected):
         return False
     return all(
-        isinstance(found[k], torch.Tensor)
-        and found[k].is_floating_point()
-        and tuple(found[k].shape) == tuple(v.shape)
+        isinstance(found[k], torch.Tensor) and found[k].is_floating_point() and tuple(found[k].shape) == v
         for k, v in expected.items()
     )
+
+
+@functools.lru_cache(maxsize=32)
+def _meta_shapes(builder: Callable[..., nn.Module], params: str) -> dict[str, tuple[int, ...]] | None:
+    """Parameter shapes of ``builder(**params)`` (``params``: the repr of its sorted items)."""
+    try:
+        with torch.device("meta"):
+            state = builder(**dict(ast.literal_eval(params))).state_dict()
+    except Exception:  # odd params fail in any way: not this network
+        return None
+    return {k: tuple(v.shape) for k, v in state.items()}
 
 
 # ---------------------------------------------------------------- the shared network frame
@@ -326,7 +333,8 @@ class WindowSR(nn.Module):
         self.in_channels = self.out_channels = in_channels
         self.window_size = self.size_multiple = window_size
         self.img_range = float(head.get("img_range", 1.0))
-        self.upsampler = head.get("upsampler", "pixelshuffle")
+        upsampler = head.get("upsampler")  # None: the classical head, or none at x1
+        self.upsampler = upsampler if upsampler is not None else ("pixelshuffle" if scale > 1 else "")
         self.register_buffer("mean", image_mean(in_channels), persistent=False)
         self.conv_first = nn.Conv2d(in_channels, embed_dim, 3, 1, 1)
         self.patch_embed = PatchEmbed(embed_dim, proj=self.patch_proj, norm=True)

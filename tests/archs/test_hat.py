@@ -71,7 +71,9 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, marks=() if c == "x2" else pytest.mark.slow) for c in sorted(CASES)]
+)
 def test_released_layouts_round_trip(tmp_path, case):
     params = _params(CASES[case])
     torch.manual_seed(0)
