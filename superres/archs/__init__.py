@@ -54,6 +54,9 @@ ARCH_MODULES = (
     "mosr_arch",
     "seemore_arch",
     "realcugan_arch",
+    "swinir_arch",
+    "swin2sr_arch",
+    "hat_arch",
 )
 
 
