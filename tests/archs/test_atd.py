@@ -97,3 +97,24 @@ def test_any_size_whole_and_tiled():
     tiled = upscale_tensor(model, x, TileOptions(tile=12, tile_overlap=4))
     assert tiled.shape == (1, 3, 26, 38)
     assert torch.isfinite(tiled).all()
+
+
+@pytest.mark.parametrize(
+    "released",
+    [
+        # ATD and ATD-light (options/test/*.yml): x2, x3, x4 each
+        {"embed_dim": 210, "depths": (6,) * 6, "num_heads": (6,) * 6, "window_size": 16, "num_tokens": 128,
+         "reducted_dim": 20, "convffn_kernel_size": 5, "mlp_ratio": 2, "upsampler": "pixelshuffle"},
+        {"embed_dim": 48, "depths": (6,) * 4, "num_heads": (4,) * 4, "window_size": 16, "num_tokens": 64,
+         "reducted_dim": 8, "convffn_kernel_size": 7, "mlp_ratio": 1, "upsampler": "pixelshuffledirect"},
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_released_layouts(released, scale):
+    params = {"scale": scale, **released}
+    with torch.device("meta"):
+        state = ATD(**params).state_dict()
+    state["relative_position_index_SA"] = torch.zeros(256, 256, dtype=torch.int64)
+    found = detect(state)
+    assert {k: found[k] for k in params} == params
+    assert found["category_size"] == (256 if released["embed_dim"] == 210 else 128)

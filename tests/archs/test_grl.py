@@ -3,6 +3,8 @@ vector's layout, any input size."""
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -21,11 +23,14 @@ SMALL = {
 }  # fmt: skip
 
 
+@functools.cache
+def _stored(window: int, stripe: tuple[int, int], down: int) -> dict:
+    return tables((64, 64), window, stripe, down)
+
+
 def _with_buffers(state: dict, params: dict) -> dict:
     """``state`` plus the tables, indices and masks the official model stores (at 64 x 64)."""
-    stored = tables(
-        (64, 64), params["window_size"], params["stripe_size"], params["anchor_window_down_factor"]
-    )
+    stored = _stored(params["window_size"], params["stripe_size"], params["anchor_window_down_factor"])
     return {**state, **stored}
 
 
@@ -109,3 +114,33 @@ def test_vector_grl_24_output():
     from tests.archs.test_atd import check_vector_with_index_buffers
 
     check_vector_with_index_buffers("GRL_24", "grl", scale=4, embed_dim=32)
+
+
+@pytest.mark.parametrize(
+    "released",
+    [
+        # GRL-T, GRL-S and GRL-B for bicubic x4 SR (config/model/grl/*.yaml + experiment/sr)
+        {"embed_dim": 64, "depths": (4,) * 4, "heads": 2, "upsampler": "pixelshuffledirect", "local": False},
+        {"embed_dim": 128, "depths": (4,) * 4, "heads": 2, "upsampler": "pixelshuffle", "local": False},
+        {
+            "embed_dim": 180,
+            "depths": (4, 4, 8, 8, 8, 4, 4),
+            "heads": 3,
+            "upsampler": "pixelshuffle",
+            "local": True,
+        },
+    ],
+)
+def test_released_layouts(released):
+    n = len(released["depths"])
+    params = {
+        "scale": 4, "embed_dim": released["embed_dim"], "depths": released["depths"],
+        "num_heads_window": (released["heads"],) * n, "num_heads_stripe": (released["heads"],) * n,
+        "window_size": 32, "stripe_size": (64, 64), "anchor_window_down_factor": 4, "mlp_ratio": 2,
+        "local_connection": released["local"], "upsampler": released["upsampler"],
+    }  # fmt: skip
+    with torch.device("meta"):
+        state = GRL(**params).state_dict()
+    found = detect(_with_buffers(state, params))
+    assert {k: found[k] for k in params} == params
+    assert detect(state) == found  # the same without the stored tables
