@@ -57,6 +57,8 @@ ARCH_MODULES = (
     "swinir_arch",
     "swin2sr_arch",
     "hat_arch",
+    "atd_arch",
+    "grl_arch",
 )
 
 
