@@ -301,6 +301,6 @@ SPECS = (
         convert=convert_real,
         # GroupNorm (the default form) normalises over the whole image.
         tiles_equal_whole=False,
-        proof="tests/archs/data/realplksr vectors of neosr's code (pixel shuffle x4, DySample x2/x3), 1e-4",
+        proof="tests/archs/data/realplksr vectors of neosr (GroupNorm, DySample), traiNNer (LayerNorm) code",
     ),
 )

@@ -1,6 +1,7 @@
-"""RealPLKSR (pixel shuffle, DySample x2 / x3) and MoSR's ``gps`` / ``dys`` upsamplers:
-seeded vectors of neosr's original code (tests/archs/data/realplksr and tests/archs/data/mosr,
-see their README), each loaded by the file alone and matched to 1e-4."""
+"""RealPLKSR (pixel shuffle, DySample x2 / x3; LayerNorm) and MoSR's ``gps`` / ``dys``
+upsamplers: seeded vectors of neosr's original code (the LayerNorm form: traiNNer-redux's)
+in tests/archs/data/realplksr and tests/archs/data/mosr (see their README), each loaded by
+the file alone and matched to 1e-4."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ VECTORS = [  # (folder, file, network, parameters the file must be detected with
     ("realplksr", "realplksr_ps_x4", "realplksr", {"scale": 4, "dim": 16, "n_blocks": 2, "dysample": False}),
     ("realplksr", "realplksr_dys_x2", "realplksr", {"scale": 2, "use_ea": False, "dysample": True}),
     ("realplksr", "realplksr_dys_x3", "realplksr", {"scale": 3, "kernel_size": 5, "dysample": True}),
+    ("realplksr", "realplksr_ln_x2", "realplksr", {"scale": 2, "layer_norm": True, "dysample": False}),
     ("mosr", "mosr_gps_x2", "mosr", {"scale": 2, "dim": 16, "n_block": 2, "upsampler": "gps"}),
     ("mosr", "mosr_dys_x4", "mosr", {"scale": 4, "dim": 16, "upsampler": "dys"}),
     ("mosr", "mosr_dys_x3", "mosr", {"scale": 3, "dim": 8, "kernel_size": 5, "upsampler": "dys"}),
