@@ -172,6 +172,6 @@ SPECS = (
         detect=detect,
         detect_order=71,
         convert=convert,
-        proof="vector MoSR_50 (ps upsampler) to 1e-4; gps/dys: equal to spandrel's code (random weights)",
+        proof="vector MoSR_50 (ps) to 1e-4; gps/dys: tests/archs/data/mosr vectors of neosr's code",
     ),
 )

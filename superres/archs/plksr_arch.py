@@ -301,6 +301,6 @@ SPECS = (
         convert=convert_real,
         # GroupNorm (the default form) normalises over the whole image.
         tiles_equal_whole=False,
-        proof="no vector: equals spandrel's RealPLKSR on random weights (pixel shuffle, DySample, LayerNorm)",
+        proof="tests/archs/data/realplksr vectors of neosr (GroupNorm, DySample), traiNNer (LayerNorm) code",
     ),
 )

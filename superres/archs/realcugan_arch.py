@@ -7,7 +7,8 @@ The valid convs eat a fixed border, so ``forward`` first reflect-pads the input 
 amount (18 / 14 / 19 pixels at x2 / x3 / x4) plus up to a multiple of 2 (x3: 4) and crops
 the result. Squeeze-excitation blocks pool over the whole feature map. ``pro`` files (a
 ``pro`` key) expect the image mapped to 0.15 + 0.7 x and give their result in that range.
-The community UpCunet2x_fast ("sudo_shuffle_cugan") loads too (``fast``).
+UpCunet2x_fast (official VapourSynth code; the community "sudo_shuffle_cugan" weights)
+loads too (``fast``).
 """
 
 from __future__ import annotations
@@ -67,17 +68,17 @@ class UNet1(nn.Module):
     """One down/up level; the bottom is a transposed conv (x2: kernel 4, stride 2, padding 3;
     x3: kernel 5, stride 3, padding 2)."""
 
-    def __init__(self, in_channels: int, out_channels: int, up: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, up: int, width: int = 64) -> None:
         super().__init__()
-        self.conv1 = UNetConv((in_channels, 32, 64), se=False)
-        self.conv1_down = nn.Conv2d(64, 64, 2, stride=2)
-        self.conv2 = UNetConv((64, 128, 64), se=True)
-        self.conv2_up = nn.ConvTranspose2d(64, 64, 2, stride=2)
-        self.conv3 = nn.Conv2d(64, 64, 3)
+        self.conv1 = UNetConv((in_channels, width // 2, width), se=False)
+        self.conv1_down = nn.Conv2d(width, width, 2, stride=2)
+        self.conv2 = UNetConv((width, 2 * width, width), se=True)
+        self.conv2_up = nn.ConvTranspose2d(width, width, 2, stride=2)
+        self.conv3 = nn.Conv2d(width, width, 3)
         if up == 3:
-            self.conv_bottom = nn.ConvTranspose2d(64, out_channels, 5, stride=3, padding=2)
+            self.conv_bottom = nn.ConvTranspose2d(width, out_channels, 5, stride=3, padding=2)
         else:
-            self.conv_bottom = nn.ConvTranspose2d(64, out_channels, 4, stride=2, padding=3)
+            self.conv_bottom = nn.ConvTranspose2d(width, out_channels, 4, stride=2, padding=3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x1 = self.conv1(x)
@@ -89,18 +90,19 @@ class UNet1(nn.Module):
 class UNet2(nn.Module):
     """Two down/up levels; the bottom is a valid 3x3 conv."""
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, width: int = 64) -> None:
         super().__init__()
-        self.conv1 = UNetConv((in_channels, 32, 64), se=False)
-        self.conv1_down = nn.Conv2d(64, 64, 2, stride=2)
-        self.conv2 = UNetConv((64, 64, 128), se=True)
-        self.conv2_down = nn.Conv2d(128, 128, 2, stride=2)
-        self.conv3 = UNetConv((128, 256, 128), se=True)
-        self.conv3_up = nn.ConvTranspose2d(128, 128, 2, stride=2)
-        self.conv4 = UNetConv((128, 64, 64), se=True)
-        self.conv4_up = nn.ConvTranspose2d(64, 64, 2, stride=2)
-        self.conv5 = nn.Conv2d(64, 64, 3)
-        self.conv_bottom = nn.Conv2d(64, out_channels, 3)
+        w = width
+        self.conv1 = UNetConv((in_channels, w // 2, w), se=False)
+        self.conv1_down = nn.Conv2d(w, w, 2, stride=2)
+        self.conv2 = UNetConv((w, w, 2 * w), se=True)
+        self.conv2_down = nn.Conv2d(2 * w, 2 * w, 2, stride=2)
+        self.conv3 = UNetConv((2 * w, 4 * w, 2 * w), se=True)
+        self.conv3_up = nn.ConvTranspose2d(2 * w, 2 * w, 2, stride=2)
+        self.conv4 = UNetConv((2 * w, w, w), se=True)
+        self.conv4_up = nn.ConvTranspose2d(w, w, 2, stride=2)
+        self.conv5 = nn.Conv2d(w, w, 3)
+        self.conv_bottom = nn.Conv2d(w, out_channels, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x1 = self.conv1(x)
@@ -113,7 +115,9 @@ class UNet2(nn.Module):
 
 class RealCUGAN(nn.Module):
     """``fast``: the community "shuffle" UpCunet2x_fast (pixel-unshuffled input, 64-channel
-    U-Nets ending like x4 in a conv and a 2x pixel shuffle, plus the nearest-upscaled input)."""
+    U-Nets ending like x4 in a conv and a 2x pixel shuffle, plus the nearest-upscaled input).
+    ``num_feat``: the U-Nets' base width (64 in every released file; its half, double and
+    quadruple are the other widths), smaller only in the test vectors."""
 
     supported_scales = (2, 3, 4)
 
@@ -125,6 +129,7 @@ class RealCUGAN(nn.Module):
         *,
         pro: bool = False,
         fast: bool = False,
+        num_feat: int = 64,
     ) -> None:
         super().__init__()
         if scale not in _PADDING or (fast and (scale != 2 or pro)):
@@ -137,13 +142,14 @@ class RealCUGAN(nn.Module):
         if pro:  # the released pro files carry this marker; its value is never used
             self.register_buffer("pro", torch.zeros(1))
         self.is_pro, self.fast = pro, fast
-        if scale == 4 or fast:  # the U-Nets work on 64 channels; a 2x pixel shuffle ends it
-            self.unet1 = UNet1(in_channels * (4 if fast else 1), 64, 2)
-            self.unet2 = UNet2(64, 64)
-            self.conv_final = nn.Conv2d(64, 4 * out_channels, 3)
+        w = num_feat
+        if scale == 4 or fast:  # the U-Nets work on num_feat channels; a 2x pixel shuffle ends it
+            self.unet1 = UNet1(in_channels * (4 if fast else 1), w, 2, w)
+            self.unet2 = UNet2(w, w, w)
+            self.conv_final = nn.Conv2d(w, 4 * out_channels, 3)
         else:
-            self.unet1 = UNet1(in_channels, out_channels, scale)
-            self.unet2 = UNet2(in_channels, out_channels)
+            self.unet1 = UNet1(in_channels, out_channels, scale, w)
+            self.unet2 = UNet2(in_channels, out_channels, w)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
@@ -224,8 +230,21 @@ def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
         "out_channels": out_channels,
         "pro": "pro" in state_dict,
         "fast": scale == 2 and "conv_final.weight" in state_dict,
+        "num_feat": 2 * conv_shape(state_dict, "unet1.conv1.conv.0.weight")[0],
     }
-    return params if fits(RealCUGAN, params, state_dict) else None
+    return params if fits(RealCUGAN, params, state_dict, _is_marker) else None
+
+
+def _is_marker(key: str) -> bool:
+    return key == "pro"
+
+
+def convert(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The ``pro`` marker's value is never used (the official code only asks whether the key
+    is there): whatever tensor a file holds, it becomes the network's one-element buffer."""
+    if "pro" not in state_dict:
+        return state_dict
+    return {**state_dict, "pro": torch.zeros(1)}
 
 
 SPECS = (
@@ -235,8 +254,9 @@ SPECS = (
         RealCUGAN,
         detect=detect,
         detect_order=73,
+        convert=convert,
         # Squeeze-excitation pools over the whole image; the forward pads internally.
         tiles_equal_whole=False,
-        proof="vector RealCUGAN_00 (x2) to 1e-4; x3/x4/pro/fast: equal to spandrel's code (random weights)",
+        proof="vector RealCUGAN_00 (x2); x3/x4/pro/fast: tests/archs/data/realcugan vectors of bilibili code",
     ),
 )

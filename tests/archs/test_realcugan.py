@@ -31,7 +31,7 @@ def test_vector_realcugan_00():
 def test_detects_scale_channels_pro_and_fast(params):
     arch, found = detect_arch(build_network("realcugan", **params).state_dict())
     assert arch == "realcugan"
-    assert found == {"pro": False, "fast": False, **params}
+    assert found == {"pro": False, "fast": False, "num_feat": 64, **params}
 
 
 def test_detect_never_raises_and_claims_only_its_own():
