@@ -45,6 +45,7 @@ ARCH_MODULES = (
     "ecbsr_arch",
     "seed_arch",
     "rlfn_arch",
+    "rfdn_arch",
 )
 
 

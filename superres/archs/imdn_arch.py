@@ -90,16 +90,28 @@ class IMDN(nn.Module):
         return self.upsampler(out)
 
 
+def _module_count(state_dict: dict, prefix: str) -> int:
+    """Number of modules ``{prefix}1``..``{prefix}N``, or 0 when they are not numbered 1..N."""
+    found = {int(m.group(1)) for k in state_dict if (m := re.match(rf"{prefix}(\d+)\.", k))}
+    return len(found) if found == set(range(1, len(found) + 1)) else 0
+
+
+def _scale_of(up: tuple[int, ...], in_channels: int) -> int | None:
+    """The pixel-shuffle factor of an upsampler conv of ``up`` shape, or None."""
+    scale = round((up[0] / in_channels) ** 0.5)
+    return scale if scale >= 1 and scale * scale * in_channels == up[0] else None
+
+
 def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
     first = conv_shape(state_dict, "fea_conv.weight") if is_state_dict(state_dict) else None
     up = conv_shape(state_dict, "upsampler.0.weight") if first else None
-    if first is None or up is None:
+    fuse = conv_shape(state_dict, "c.0.weight") if up else None
+    if first is None or up is None or fuse is None or conv_shape(state_dict, "IMDB1.c1.weight") is None:
         return None
     num_feat, in_channels = first[:2]
-    num_modules = len({m.group(1) for k in state_dict if (m := re.match(r"IMDB(\d+)\.", k))})
-    up_channels = up[0]
-    scale = round((up_channels / in_channels) ** 0.5)
-    if scale * scale * in_channels != up_channels:
+    num_modules = _module_count(state_dict, "IMDB")
+    scale = _scale_of(up, in_channels)
+    if scale is None or not num_modules or fuse[1] != num_feat * num_modules:
         return None
     return {
         "scale": scale,
