@@ -46,6 +46,7 @@ ARCH_MODULES = (
     "seed_arch",
     "rlfn_arch",
     "rfdn_arch",
+    "pan_arch",
 )
 
 
