@@ -21,6 +21,7 @@ from torch.nn import functional as F
 
 from superres.archs.detect import conv_shape, is_state_dict
 from superres.archs.spec import ArchSpec
+from superres.resize import imresize
 
 _SLOPE = 0.05  # the official LeakyReLU slope
 _RTE_RANGE = 255.0  # model_RTE.pth works on 0..255 (Set5 x2: 35.3 dB; on 0..1 input, 17.5)
@@ -120,8 +121,6 @@ class IMDNAS(IMDN):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from superres.resize import imresize  # imported here: the registry stays light to import
-
         height, width = x.shape[-2] * self.scale, x.shape[-1] * self.scale
         x = imresize(x, self.scale)
         pad_h, pad_w = -height % 4, -width % 4  # the official code crops overlapping parts instead

@@ -17,6 +17,7 @@ from torch.nn import functional as F
 
 from superres.archs.detect import conv_shape, is_state_dict
 from superres.archs.spec import ArchSpec
+from superres.resize import imresize
 
 _SLOPE = 0.2  # the official LeakyReLU slope
 
@@ -127,8 +128,6 @@ def _probe_scale(state_dict: dict[str, torch.Tensor], params: dict) -> int:
     :func:`_probe_pictures` shrunk by MATLAB's bicubic. The released files differ by 7 dB or
     more (gains on the two pictures: PANx2 +7.8/+7.3 dB at x2, +3.1/+4.0 at x3; PANx3 -1.0/+4.8
     at x2, +7.5/+6.9 at x3). 2 when the weights cannot run."""
-    from superres.resize import imresize  # imported here: the registry stays light to import
-
     hr = _probe_pictures(params["in_channels"])
     gains = {}
     threads = torch.get_num_threads()
