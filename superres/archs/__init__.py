@@ -59,6 +59,9 @@ ARCH_MODULES = (
     "hat_arch",
     "atd_arch",
     "grl_arch",
+    "rlfn_arch",
+    "rfdn_arch",
+    "pan_arch",
 )
 
 
