@@ -135,11 +135,15 @@ def _describe(state_dict: dict[str, torch.Tensor]) -> str:
     return f"{len(keys)} tensors, first: {shown}"
 
 
-def load_network(path: str | Path) -> tuple[torch.nn.Module, str, dict[str, Any], dict[str, Any]]:
+def load_network(
+    path: str | Path, *, scale: int | None = None
+) -> tuple[torch.nn.Module, str, dict[str, Any], dict[str, Any]]:
     """Build the network a weights file describes and load its weights.
 
     Returns ``(network, arch name, arch params, model card)``; raises SuperresError with
     what was found when the file matches no known network or its shapes do not fit.
+    A file holding several scales' upsamplers (its parameters list them as ``scales``: CARN's
+    release) runs at ``scale`` when it holds it, else at its detected default.
     """
     path = Path(path)
     state_dict, metadata = read_state_dict(path)
@@ -154,6 +158,9 @@ def load_network(path: str | Path) -> tuple[torch.nn.Module, str, dict[str, Any]
         convert = spec(arch).convert
         if convert is not None:
             state_dict = convert(state_dict)
+    held = params.get("scales")
+    if scale is not None and isinstance(held, list | tuple) and scale in held:
+        params = {**params, "scale": scale}
     declared = metadata.get("format") == FORMAT_TAG
     return _network(arch, params, state_dict, path=path, declared=declared), arch, params, card
 

@@ -45,6 +45,7 @@ ARCH_MODULES = (
     "ecbsr_arch",
     "seed_arch",
     "rcan_arch",
+    "carn_arch",
 )
 
 
