@@ -46,6 +46,7 @@ ARCH_MODULES = (
     "seed_arch",
     "rcan_arch",
     "carn_arch",
+    "esrt_arch",
 )
 
 

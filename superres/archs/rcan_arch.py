@@ -71,8 +71,8 @@ class ResidualGroup(nn.Module):
         return self.body(x) + x
 
 
-def _upsampler(n_feats: int, scale: int) -> nn.Sequential:
-    """x2^n: n stages of 3x3 conv (4C) + shuffle(2); x3: conv (9C) + shuffle(3)."""
+def upsampler(n_feats: int, scale: int) -> nn.Sequential:
+    """EDSR/RCAN's: x2^n: n stages of 3x3 conv (4C) + shuffle(2); x3: conv (9C) + shuffle(3)."""
     layers: list[nn.Module] = []
     if scale == 3:
         layers += [_conv(n_feats, 9 * n_feats, 3), nn.PixelShuffle(3)]
@@ -117,7 +117,7 @@ class RCAN(nn.Module):
         ]
         body.append(_conv(n_feats, n_feats, kernel_size))
         self.body = nn.Sequential(*body)
-        self.tail = nn.Sequential(_upsampler(n_feats, scale), _conv(n_feats, in_channels, kernel_size))
+        self.tail = nn.Sequential(upsampler(n_feats, scale), _conv(n_feats, in_channels, kernel_size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.head(self.sub_mean(x * self.rgb_range))
@@ -137,10 +137,12 @@ def _indices(state_dict: dict, pattern: str) -> list[int]:
     return sorted({int(m.group(1)) for k in state_dict if (m := re.match(pattern, k))})
 
 
-def _scale(state_dict: dict, n_feats: int) -> int | None:
-    """x3 from one conv of 9C outputs; x2^n from n convs of 4C at tail.0.0, .2, .4 ..."""
-    convs = _indices(state_dict, r"tail\.0\.(\d+)\.weight$")
-    shapes = [conv_shape(state_dict, f"tail.0.{i}.weight") for i in convs]
+def upsampler_scale(state_dict: dict, prefix: str, n_feats: int) -> int | None:
+    """The scale of an :func:`upsampler` stored under ``prefix``: x3 from one conv of 9C
+    outputs; x2^n from n convs of 4C at ``prefix``.0, .2, .4 ...; None when it is neither."""
+    pattern = rf"{re.escape(prefix)}\.(\d+)\.weight$"
+    convs = _indices(state_dict, pattern)
+    shapes = [conv_shape(state_dict, f"{prefix}.{i}.weight") for i in convs]
     if not convs or None in shapes or convs != list(range(0, 2 * len(convs), 2)):
         return None
     if len(shapes) == 1 and shapes[0][:2] == (9 * n_feats, n_feats):
@@ -177,7 +179,7 @@ def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
     squeezed = attention[0]
     if attention[1] != n_feats or n_feats % squeezed:
         return None
-    scale = _scale(state_dict, n_feats)
+    scale = upsampler_scale(state_dict, "tail.0", n_feats)
     norm = "sub_mean.weight" in state_dict or "add_mean.weight" in state_dict
     rgb_range = _rgb_range(state_dict, in_channels) if norm else 255.0
     if scale is None or rgb_range is None:
