@@ -230,7 +230,7 @@ def load_model(
     if source.path is None:
         network, params = build_network("bicubic", scale=scale or 4), {"scale": scale or 4}
         return SRModel(network.eval(), "bicubic", params, "bicubic", torch_device, "fp32", {})
-    network, arch, params, card = load_network(source.path)
+    network, arch, params, card = load_network(source.path, scale=scale)
     if scale is not None and network.scale != scale:
         raise SuperresError(f"model is x{network.scale}, but --scale {scale} was asked for", source.path)
     network = network.to(torch_device)

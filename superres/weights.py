@@ -185,16 +185,24 @@ def identify_weights(path: str | Path) -> IdentifiedWeights:
     return IdentifiedWeights(arch, params, {}, metadata, state_dict, declared=False)
 
 
-def load_network(path: str | Path) -> tuple[torch.nn.Module, str, dict[str, Any], dict[str, Any]]:
+def load_network(
+    path: str | Path, *, scale: int | None = None
+) -> tuple[torch.nn.Module, str, dict[str, Any], dict[str, Any]]:
     """Build the network a weights file describes and load its weights.
 
     Returns ``(network, arch name, arch params, model card)``; raises SuperresError with
     what was found when the file matches no known network or its shapes do not fit.
+    A file holding several scales' upsamplers (its parameters list them as ``scales``: CARN's
+    release) runs at ``scale`` when it holds it, else at its detected default.
     """
     path = Path(path)
     found = identify_weights(path)
-    network = _network(found.arch, found.params, found.state_dict, path=path, declared=found.declared)
-    return network, found.arch, found.params, found.card
+    params = found.params
+    held = params.get("scales")
+    if scale is not None and isinstance(held, list | tuple) and scale in held:
+        params = {**params, "scale": scale}
+    network = _network(found.arch, params, found.state_dict, path=path, declared=found.declared)
+    return network, found.arch, params, found.card
 
 
 def fit_problem(found: IdentifiedWeights) -> str | None:

@@ -62,6 +62,9 @@ ARCH_MODULES = (
     "rlfn_arch",
     "rfdn_arch",
     "pan_arch",
+    "rcan_arch",
+    "carn_arch",
+    "esrt_arch",
 )
 
 

@@ -89,9 +89,18 @@ class EDSR(nn.Module):
         return self.add_mean(self.tail(x)) / self.rgb_range
 
 
+# Every key of an EDSR checkpoint has one of these forms (RCAN's, with the same head/body/tail
+# names, has channel-attention keys that do not).
+_KEY_FORMS = re.compile(
+    r"(sub_mean|add_mean|head\.0|tail\.1|tail\.0\.\d+|body\.\d+|body\.\d+\.body\.[02])\.(weight|bias)"
+)
+
+
 def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
     """Official EDSR-PyTorch keys: head.0, body.N.body.{0,2}, tail.0.*, tail.1."""
-    head = conv_shape(state_dict, "head.0.weight") if is_state_dict(state_dict) else None
+    if not is_state_dict(state_dict) or not all(_KEY_FORMS.fullmatch(k) for k in state_dict):
+        return None
+    head = conv_shape(state_dict, "head.0.weight")
     if head is None or conv_shape(state_dict, "tail.1.weight") is None:
         return None
     num_feat, in_channels = head[:2]
