@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +100,23 @@ def _checked(state_dict: dict[str, torch.Tensor], path: Path) -> dict[str, torch
     """``state_dict``, or SuperresError naming its first tensor a network cannot use: a NaN or
     Inf weight makes every output pixel NaN (written as black), an integer one loads truncated."""
     for key, tensor in state_dict.items():
-        problem = _tensor_problem(tensor)
+        problem = None if _is_index_buffer(key, tensor) else _tensor_problem(tensor)
         if problem:
             raise SuperresError(f"tensor {_shown(key)} {problem}", path)
     return state_dict
+
+
+# Integer lookup tables that window-attention networks (Swin-style relative position indices:
+# DAT, CRAFT, ...) keep as buffers; their specs recompute them and ``convert`` drops them.
+_INDEX_BUFFER = re.compile(r"(relative_position_index|rpi)(_\w+)?")
+
+
+def _is_index_buffer(key: str, tensor: torch.Tensor) -> bool:
+    """An integer tensor named like a relative-position index (not a weight)."""
+    if tensor.layout != torch.strided or tensor.is_quantized or tensor.device.type != "cpu":
+        return False
+    integer = not tensor.is_floating_point() and not tensor.is_complex() and tensor.dtype != torch.bool
+    return integer and bool(_INDEX_BUFFER.fullmatch(key.rsplit(".", 1)[-1]))
 
 
 def _tensor_problem(tensor: torch.Tensor) -> str | None:

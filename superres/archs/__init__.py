@@ -44,6 +44,7 @@ ARCH_MODULES = (
     "imdn_arch",
     "ecbsr_arch",
     "seed_arch",
+    "dat_arch",
 )
 
 
