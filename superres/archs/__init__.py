@@ -45,6 +45,7 @@ ARCH_MODULES = (
     "ecbsr_arch",
     "seed_arch",
     "dat_arch",
+    "craft_arch",
 )
 
 
