@@ -32,14 +32,14 @@ def window_merge(windows: torch.Tensor, hs: int, ws: int, size: tuple[int, int])
 
 def offset_grid(hs: int, ws: int) -> torch.Tensor:
     """Every relative offset (dy, dx) of an hs x ws window, dy major: (2hs-1)(2ws-1) x 2."""
-    dy = torch.arange(1 - hs, hs, dtype=torch.float32)
-    dx = torch.arange(1 - ws, ws, dtype=torch.float32)
+    dy = torch.arange(1 - hs, hs, dtype=torch.float32, device="cpu")
+    dx = torch.arange(1 - ws, ws, dtype=torch.float32, device="cpu")
     return torch.stack(torch.meshgrid(dy, dx, indexing="ij")).flatten(1).t().contiguous()
 
 
 def relative_index(hs: int, ws: int) -> torch.Tensor:
     """Row of :func:`offset_grid` (hs, ws) for each pair of tokens of a window: N x N."""
-    ys, xs = torch.meshgrid(torch.arange(hs), torch.arange(ws), indexing="ij")
+    ys, xs = torch.meshgrid(torch.arange(hs, device="cpu"), torch.arange(ws, device="cpu"), indexing="ij")
     coords = torch.stack((ys.flatten(), xs.flatten()))
     rel = coords[:, :, None] - coords[:, None, :]
     return (rel[0] + hs - 1) * (2 * ws - 1) + rel[1] + ws - 1
@@ -76,7 +76,7 @@ def grid_extent(grid: object) -> tuple[int, int] | None:
 def _shift_mask_cpu(size: tuple[int, int], window: tuple[int, int], shift: tuple[int, int]) -> torch.Tensor:
     h, w = size
     hs, ws = window
-    labels = torch.zeros(1, 1, h, w)
+    labels = torch.zeros(1, 1, h, w, device="cpu")
     rows = (slice(0, -hs), slice(-hs, -shift[0]), slice(-shift[0], None))
     cols = (slice(0, -ws), slice(-ws, -shift[1]), slice(-shift[1], None))
     for i, r in enumerate(rows):
