@@ -423,6 +423,6 @@ SPECS = (
         # Window attention with internal padding, and channel attention and pooled channel
         # maps over the whole input: tiles are not the whole-image run.
         tiles_equal_whole=False,
-        proof="",
+        proof="DAT_light_x4.pth meets Set5/Set14/BSD100 32.57/28.87/27.74 within 0.01 dB (Set14 gray as RGB)",
     ),
 )
