@@ -65,6 +65,8 @@ ARCH_MODULES = (
     "rcan_arch",
     "carn_arch",
     "esrt_arch",
+    "dat_arch",
+    "craft_arch",
 )
 
 
