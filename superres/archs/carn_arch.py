@@ -311,7 +311,6 @@ SPECS = (
         # 28.42/27.44), x3 34.06/30.10/28.94 (33.99/30.08/28.91), x2 37.68/33.30/31.98
         # (37.53/33.26/31.92); Set14 with gray images as RGB, as upstream's loader reads them.
         # The release is a retrained model (README: larger batches, grouped upsampler).
-        proof=_PROOF.format("carn_m_*")
-        + "; the released carn_m.pth within 0.07 dB of the paper but Set5 x2 +0.15",
+        proof=_PROOF.format("carn_m_*"),
     ),
 )

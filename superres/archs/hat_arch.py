@@ -259,7 +259,7 @@ SPECS = (
         convert=drop_buffers,
         # Window attention over the padded tile, and channel attention pooled over the tile.
         tiles_equal_whole=False,
-        proof="vectors HAT_50 (x4), HAT_51 (x2) match to 2e-7 (with their training-mode drop path); "
-        "equals official hat_arch.py with its test padding to 0.0",
+        proof="vectors HAT_50 (x4), HAT_51 (x2) match to 2e-7 (made in training mode: their drop path "
+        "is reproduced in the test)",
     ),
 )
