@@ -423,11 +423,11 @@ SPECS = (
         convert=convert,
         # windowed and stripe attention over the padded input: tiles are not the whole run
         tiles_equal_whole=False,
-        # Its output equals the official code's (models/networks/grl.py) bit for bit on
-        # vector GRL_24's weights and on random GRL-S/GRL-B-like layouts (local branch, 3conv,
-        # pixelshuffle x2/x3, nearest+conv), detection reading the official model's stored
-        # tables; but GRL_24's stored output matches neither its INDEX config (max 0.74) nor
-        # the released window sizes (0.22), nor any of 22 window/stripe/anchor variants tried.
-        proof="matches the official GRL code exactly on GRL_24's weights; GRL_24's output unmatched",
+        # Vectors made with the official code (tests/archs/data/grl: GRL-T-like window 8 /
+        # stripe 16 / anchor 4 with stripe shift; local branch + 3conv, 1 channel) load by the
+        # file alone and match it exactly (0.0). The shared GRL_24's stored output matches
+        # neither its INDEX config (max 0.74) nor the released window sizes (0.22), nor any of
+        # 22 window/stripe/anchor variants tried, though the official code on its weights does.
+        proof="vectors of the official code (tests/archs/data/grl) match to 1e-4; shared GRL_24 unmatched",
     ),
 )

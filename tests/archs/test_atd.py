@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 
-from superres.archs import spec
 from superres.archs.atd_arch import ATD, detect
 from superres.engine.options import TileOptions
 from superres.engine.tiles import upscale_tensor
-from superres.errors import SuperresError
 from superres.models import SRModel
 from superres.weights import detect_arch
 from tests.archs.test_detect import _mutations
-from tests.archs.vectors import VECTORS, check_vector, vector_entry
+from tests.archs.vectors import check_vector
 
 SMALL = {
     "scale": 2, "embed_dim": 8, "depths": (2,), "num_heads": (2,), "window_size": 4,
@@ -23,32 +19,10 @@ SMALL = {
 }  # fmt: skip
 
 
-def check_vector_with_index_buffers(name: str, arch: str, **expected):
-    """check_vector; where the file reader still refuses the integer index buffers that
-    released files hold, the same steps (detect by the file alone, convert, strict load)."""
-    try:
-        return check_vector(name, arch, **expected)
-    except SuperresError as exc:
-        if "not floating point" not in str(exc):
-            raise
-    state = load_file(str(VECTORS / f"{name}.safetensors"))
-    found, params = detect_arch(state)
-    assert found == arch
-    assert all(params[k] == v for k, v in expected.items()), params
-    network = spec(arch).builder(**params)
-    network.load_state_dict(spec(arch).convert(state), strict=True)
-    x = torch.from_numpy(np.load(VECTORS / f"{name}.input.npy"))
-    with torch.no_grad():
-        got = network.eval()(x).numpy()
-    assert network.scale == vector_entry(name)["scale"]
-    assert float(np.abs(got - np.load(VECTORS / f"{name}.output.npy")).max()) <= 1e-4
-    return network
-
-
 def test_vector_atd_50():
     # the vector's INDEX entry names category_size 64, but its output is the one of 256 (the
     # released ATD's), which detection assumes: see atd_arch.detect
-    check_vector_with_index_buffers(
+    check_vector(
         "ATD_50", "atd", scale=4, embed_dim=24, depths=(2, 2), num_heads=(2, 2), window_size=8,
         num_tokens=16, reducted_dim=4, upsampler="pixelshuffledirect", category_size=256,
     )  # fmt: skip
