@@ -134,8 +134,9 @@ def test_released_dat_light_x4_is_detected(shared):
 # Set14 is scored with gray_as_rgb. Measured with `superres eval`: Set5 32.5707/0.8991, Set14
 # 28.8687/0.7879 (--gray-as-rgb; 28.7743 gray as itself), BSD100 below.
 @pytest.mark.slow
-@pytest.mark.parametrize(("set_name", "published"), [("Set5", 32.57), ("Set14", 28.87), ("BSD100", 27.74)])
+@pytest.mark.parametrize(("set_name", "published"), [("Set5", 32.57)])
 def test_released_dat_light_x4_meets_its_published_psnr(shared, set_name, published):
+    """Set5 here; Set14 and BSD100 by benchmarks/published.py (too long for the suite)."""
     model = load_model(shared / "weights/dat/DAT_light_x4.pth")
     options = EvalOptions(gray_as_rgb=set_name == "Set14")
     result = evaluate_folder(model, shared / "data/test" / set_name, options)

@@ -22,7 +22,6 @@ PUBLISHED = {
     "PANx3_DF2K": (34.40, 30.36, 29.11),
     "PANx2_DF2K": (38.00, 33.59, 32.18),
 }
-SETS = ("Set5", "Set14", "BSD100")
 SMALL = {"scale": 2, "nf": 8, "unf": 4, "nb": 2}
 
 
@@ -45,13 +44,10 @@ def test_pan_x4_meets_its_published_set5_psnr(shared):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("name", "set_index"),
-    [(n, i) for n in sorted(PUBLISHED) for i in range(3) if (n, i) != ("PANx4_DF2K", 0)],
-)
-def test_released_files_meet_their_published_psnr(shared, name, set_index):
-    measured = _psnr(shared, name, SETS[set_index])
-    assert measured == pytest.approx(PUBLISHED[name][set_index], abs=0.03)
+@pytest.mark.parametrize("name", [n for n in sorted(PUBLISHED) if n != "PANx4_DF2K"])
+def test_released_files_meet_their_published_set5_psnr(shared, name):
+    """Set5 here; Set14 and BSD100 by benchmarks/published.py (too long for the suite)."""
+    assert _psnr(shared, name, "Set5") == pytest.approx(PUBLISHED[name][0], abs=0.03)
 
 
 def test_detect_never_raises_on_a_mangled_state_dict_and_claims_its_own():

@@ -22,12 +22,6 @@ PUBLISHED = {
     "rlfn_x2": (38.07, 33.72, 32.22),
     "rlfn_s_x2": (38.05, 33.68, 32.19),
 }
-SETS = ("Set5", "Set14", "BSD100")
-# The one number the released file does not meet: rlfn_s_x2.pth scores 33.62 on Set14 (33.53 with
-# bridge.png as gray), 0.06 under the paper, while its Set5 and BSD100 and the other three files'
-# Set14 are within 0.02 by the same code (no protocol variant tried lifts it alone: Y unrounded,
-# as the EDSR framework computes it, gives the same 33.62). Pinned to what it measures.
-MEASURED_INSTEAD = {("rlfn_s_x2", 1): 33.62}
 SMALL = {"scale": 2, "feature_channels": 8, "esa_channels": 4, "num_blocks": 2}
 
 
@@ -52,14 +46,12 @@ def test_rlfn_s_x4_meets_its_published_set5_psnr(shared):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("name", "set_index"),
-    [(n, i) for n in sorted(PUBLISHED) for i in range(3) if (n, i) != ("rlfn_s_x4", 0)],
-)
-def test_released_files_meet_their_published_psnr(shared, name, set_index):
-    measured = _psnr(shared, name, SETS[set_index])
-    expected = MEASURED_INSTEAD.get((name, set_index), PUBLISHED[name][set_index])
-    assert measured == pytest.approx(expected, abs=0.03 if expected in PUBLISHED[name] else 0.005)
+@pytest.mark.parametrize("name", [n for n in sorted(PUBLISHED) if n != "rlfn_s_x4"])
+def test_released_files_meet_their_published_set5_psnr(shared, name):
+    """Set5 here; Set14 and BSD100 by benchmarks/published.py (too long for the suite), where
+    rlfn_s_x2's Set14 measures 33.62, 0.06 under its paper (33.53 with bridge.png as gray),
+    while the other three files' Set14 are within 0.02 by the same code."""
+    assert _psnr(shared, name, "Set5") == pytest.approx(PUBLISHED[name][0], abs=0.03)
 
 
 def test_detect_never_raises_on_a_mangled_state_dict_and_claims_its_own():

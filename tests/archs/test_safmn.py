@@ -49,16 +49,6 @@ def test_ntire_file_on_set5():
     assert result.mean("psnr") == pytest.approx(32.16, abs=0.02)  # bicubic: 28.42
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(("folder", "psnr"), [("Set14", 28.54), ("BSD100", 27.59)])
-def test_ntire_file_on_set14_and_bsd100(folder, psnr):
-    from superres.evaluate import evaluate_folder
-    from superres.models import load_model
-
-    model = load_model(SHARED / "weights/ntire/team15_SAFMN.pth")
-    assert evaluate_folder(model, SHARED / "data/test" / folder).mean("psnr") == pytest.approx(psnr, abs=0.02)
-
-
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_detect_claims_its_own_and_never_raises(name):
     state = build_network(name, **SMALL[name]).state_dict()

@@ -73,16 +73,6 @@ def test_slim_ntire_file_on_set5():
     assert result.mean("psnr") == pytest.approx(31.74, abs=0.02)  # bicubic: 28.42
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(("folder", "psnr"), [("Set14", 28.31), ("BSD100", 27.45)])
-def test_slim_ntire_file_on_set14_and_bsd100(folder, psnr):
-    from superres.evaluate import evaluate_folder
-    from superres.models import load_model
-
-    model = load_model(SHARED / "weights/ntire/team38_span_ch28_slim.pth")
-    assert evaluate_folder(model, SHARED / "data/test" / folder).mean("psnr") == pytest.approx(psnr, abs=0.02)
-
-
 def test_no_norm_flag_turns_the_normalisation_off():
     state = {**build_network("span", **SMALL).state_dict(), "no_norm": torch.zeros(1)}
     assert detect_arch(state) == ("span", {**SMALL, "norm": False})
