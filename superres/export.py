@@ -48,7 +48,7 @@ def export_onnx(model: SRModel, path: str | Path, *, opset: int = OPSET, check: 
     except ImportError:
         raise SuperresError("ONNX export needs the onnx extra: pip install 'superres[onnx]'") from None
     network = copy.deepcopy(model.network).to("cpu", torch.float32).eval()  # the model may be in use
-    sample = torch.rand(1, model.in_channels, 32, 32, generator=torch.Generator().manual_seed(0))
+    sample = torch.rand(2, model.in_channels, 32, 32, generator=torch.Generator().manual_seed(0))
     dynamic = torch.export.Dim.DYNAMIC
     with atomic_output(path) as tmp:
         try:
