@@ -279,5 +279,9 @@ SPECS = (
         # feature map: a tile picks experts and context from its own content.
         tiles_equal_whole=False,
         proof="vector SeemoRe_09 matches to 1e-4",
+        onnx_export=(
+            "each image picks its experts by its content (top-k routing): not expressible"
+            " as a static ONNX graph"
+        ),
     ),
 )
