@@ -32,7 +32,7 @@ ROUNDING_ALLOWANCE = 4.0
 _CHECK_SIZE = (27, 40)  # not the export's 32 x 32 sample, so the dynamic axes are exercised
 
 
-class NotExportable(SuperresError):
+class NotExportableError(SuperresError):
     """A network that cannot be written as ONNX at all (the command's usage error, exit 2)."""
 
 
@@ -49,10 +49,12 @@ def export_onnx(model: SRModel, path: str | Path, *, opset: int = OPSET, check: 
     (warnings, logging, prints) are left alone: `superres export` holds them back."""
     path = Path(path)
     if model.arch == "bicubic":
-        raise NotExportable("bicubic is a fixed resize, not a trained network: there is nothing to export")
+        raise NotExportableError(
+            "bicubic is a fixed resize, not a trained network: there is nothing to export"
+        )
     reason = _refusal(model.arch)
     if reason:
-        raise NotExportable(f"{model.arch} cannot be exported to ONNX: {reason}")
+        raise NotExportableError(f"{model.arch} cannot be exported to ONNX: {reason}")
     try:
         import onnx
         import onnxscript  # noqa: F401  (torch.onnx.export needs it)

@@ -139,7 +139,13 @@ _WINDOWED = {
     "dctlsa": {"scale": 2, "nf": 20, "num_heads": 4},  # 16 x 16 windows
     "swinir": {"scale": 2, **_SMALL_WINDOWS, "upsampler": "pixelshuffle"},
     "swin2sr": {"scale": 2, **_SMALL_WINDOWS, "upsampler": "pixelshuffle_aux"},  # bicubic to the size
-    "hat": {"scale": 2, **_SMALL_WINDOWS, "compress_ratio": 2, "squeeze_factor": 4, "upsampler": "pixelshuffle"},
+    "hat": {
+        "scale": 2,
+        **_SMALL_WINDOWS,
+        "compress_ratio": 2,
+        "squeeze_factor": 4,
+        "upsampler": "pixelshuffle",
+    },
 }
 
 
@@ -169,13 +175,13 @@ def test_a_network_that_cannot_be_onnx_is_refused_up_front(tmp_path, capsys, mon
     export is tried, and nothing written."""
     import superres.cli.export
     from superres.archs import spec, specs
-    from superres.export import NotExportable, export_onnx
+    from superres.export import NotExportableError, export_onnx
 
     assert all(isinstance(s.onnx_export, str) for s in specs().values())
     assert spec("seemore").onnx_export and not spec("swinir").onnx_export
     model = _random_model("seemore", {"scale": 2, "embedding_dim": 8, "num_layers": 1})
     monkeypatch.setattr(torch.onnx, "export", lambda *a, **k: pytest.fail("export tried"))
-    with pytest.raises(NotExportable, match=r"^seemore cannot be exported to ONNX: .*top-k routing"):
+    with pytest.raises(NotExportableError, match=r"^seemore cannot be exported to ONNX: .*top-k routing"):
         export_onnx(model, tmp_path / "m.onnx")
     monkeypatch.setattr(superres.cli.export, "load_model_or_report", lambda args: model)
     assert main(["export", "-m", "seemore", "-o", str(tmp_path / "m.onnx")]) == 2
