@@ -137,6 +137,8 @@ _WINDOWED = {
     "safmn_ntire": {"scale": 2, "dim": 16, "n_blocks": 1},  # to H/16
     "safmn_bcie": {"dim": 16, "n_blocks": 1, "num_layers": 1},  # pixel unshuffle by 2
     "dctlsa": {"scale": 2, "nf": 20, "num_heads": 4},  # 16 x 16 windows
+    # routes each image to its top-k experts: the export runs all, weighting the others by 0
+    "seemore": {"scale": 2, "embedding_dim": 8, "num_layers": 1, "topk": 2},
     "swinir": {"scale": 2, **_SMALL_WINDOWS, "upsampler": "pixelshuffle"},
     "swin2sr": {"scale": 2, **_SMALL_WINDOWS, "upsampler": "pixelshuffle_aux"},  # bicubic to the size
     "hat": {
@@ -171,22 +173,25 @@ def test_windowed_networks_export_for_any_size(arch, tmp_path):
 
 
 def test_a_network_that_cannot_be_onnx_is_refused_up_front(tmp_path, capsys, monkeypatch):
-    """SeemoRe picks each image's experts by its content: one line and exit 2, before any
-    export is tried, and nothing written."""
+    """A spec with a reason in ``onnx_export``: one line and exit 2, before any export is
+    tried, and nothing written. (No registered network needs it at present.)"""
+    import dataclasses
+
+    import superres.archs
     import superres.cli.export
-    from superres.archs import spec, specs
     from superres.export import NotExportableError, export_onnx
 
-    assert all(isinstance(s.onnx_export, str) for s in specs().values())
-    assert spec("seemore").onnx_export and not spec("swinir").onnx_export
-    model = _random_model("seemore", {"scale": 2, "embedding_dim": 8, "num_layers": 1})
+    assert all(isinstance(s.onnx_export, str) for s in superres.archs.specs().values())
+    refused = dataclasses.replace(superres.archs.spec("seemore"), onnx_export="routes by magic")
+    monkeypatch.setattr(superres.archs, "spec", lambda name: refused)
     monkeypatch.setattr(torch.onnx, "export", lambda *a, **k: pytest.fail("export tried"))
-    with pytest.raises(NotExportableError, match=r"^seemore cannot be exported to ONNX: .*top-k routing"):
+    model = _random_model("seemore", {"scale": 2, "embedding_dim": 8, "num_layers": 1})
+    with pytest.raises(NotExportableError, match=r"^seemore cannot be exported to ONNX: routes by magic$"):
         export_onnx(model, tmp_path / "m.onnx")
     monkeypatch.setattr(superres.cli.export, "load_model_or_report", lambda args: model)
     assert main(["export", "-m", "seemore", "-o", str(tmp_path / "m.onnx")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: seemore cannot be exported to ONNX: ") and err.count("\n") == 1
+    assert err == "error: seemore cannot be exported to ONNX: routes by magic\n"
     assert list(tmp_path.iterdir()) == []
 
 
