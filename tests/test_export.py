@@ -111,3 +111,100 @@ def test_export_makes_its_folder_or_says_why_it_cannot(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     assert main(["export", "-m", "compact-x2-kd", "-o", str(tmp_path / "file/m.onnx"), "--no-check"]) == 1
     assert f"error: {tmp_path / 'file/m.onnx'}: cannot write" in capsys.readouterr().err
+
+
+def _random_model(arch: str, params: dict):
+    """A small ``arch`` network with random weights, none left at an initial 0 or 1 (zero
+    inits would hide a branch from the comparison)."""
+    from superres.archs import build_network
+    from superres.models import SRModel
+
+    torch.manual_seed(0)
+    network = build_network(arch, **params).eval()
+    with torch.no_grad():
+        for parameter in network.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    return SRModel(network, arch, params, arch, torch.device("cpu"))
+
+
+_SMALL_WINDOWS = {"embed_dim": 16, "depths": [2], "num_heads": [2], "window_size": 4, "num_feat": 8}
+# Networks that pad to a window or patch multiple, pool to a fraction of the input, or build
+# shifted-window masks from its size: each must follow the size in the exported graph.
+_WINDOWED = {
+    "ditn": {"scale": 2, "dim": 16, "itl_blocks": 1, "sal_blocks": 1},  # 8 x 8 patches
+    "omnisr": {"scale": 2, "num_feat": 16, "res_num": 1, "window_size": 8},
+    "safmn": {"scale": 2, "dim": 16, "n_blocks": 1},  # adaptive pooling to H/8
+    "safmn_ntire": {"scale": 2, "dim": 16, "n_blocks": 1},  # to H/16
+    "safmn_bcie": {"dim": 16, "n_blocks": 1, "num_layers": 1},  # pixel unshuffle by 2
+    "dctlsa": {"scale": 2, "nf": 20, "num_heads": 4},  # 16 x 16 windows
+    # routes each image to its top-k experts: the export runs all, weighting the others by 0
+    "seemore": {"scale": 2, "embedding_dim": 8, "num_layers": 1, "topk": 2},
+    "swinir": {"scale": 2, **_SMALL_WINDOWS, "upsampler": "pixelshuffle"},
+    "swin2sr": {"scale": 2, **_SMALL_WINDOWS, "upsampler": "pixelshuffle_aux"},  # bicubic to the size
+    "hat": {
+        "scale": 2,
+        **_SMALL_WINDOWS,
+        "compress_ratio": 2,
+        "squeeze_factor": 4,
+        "upsampler": "pixelshuffle",
+    },
+}
+
+
+@pytest.mark.slow  # an export takes 30 to 60 s on a loaded 2-core machine
+@pytest.mark.parametrize("arch", sorted(_WINDOWED))
+@pytest.mark.filterwarnings("ignore")  # the exporter's own notes
+def test_windowed_networks_export_for_any_size(arch, tmp_path):
+    """Exported at 32 x 32, the graph runs sizes that are no multiple of the network's window,
+    patch or pooling (and one under a window) as PyTorch does."""
+    from superres.export import export_onnx
+
+    model = _random_model(arch, _WINDOWED[arch])
+    result = export_onnx(model, tmp_path / "m.onnx")
+    assert result.max_difference is not None and result.max_difference < 1e-4
+    session = onnxruntime.InferenceSession(str(result.path), providers=["CPUExecutionProvider"])
+    for batch, h, w in ((1, 27, 41), (2, 13, 19), (1, 5, 3)):
+        lr = torch.rand(batch, 3, h, w, generator=torch.Generator().manual_seed(h))
+        (sr,) = session.run(["sr"], {"lr": lr.numpy()})
+        with torch.no_grad():
+            expected = model.network(lr).numpy()
+        assert sr.shape == expected.shape == (batch, 3, h * model.scale, w * model.scale)
+        assert np.abs(sr - expected).max() < 1e-4, (h, w)
+
+
+def test_a_network_that_cannot_be_onnx_is_refused_up_front(tmp_path, capsys, monkeypatch):
+    """A spec with a reason in ``onnx_export``: one line and exit 2, before any export is
+    tried, and nothing written. (No registered network needs it at present.)"""
+    import dataclasses
+
+    import superres.archs
+    import superres.cli.export
+    from superres.export import NotExportableError, export_onnx
+
+    assert all(isinstance(s.onnx_export, str) for s in superres.archs.specs().values())
+    refused = dataclasses.replace(superres.archs.spec("seemore"), onnx_export="routes by magic")
+    monkeypatch.setattr(superres.archs, "spec", lambda name: refused)
+    monkeypatch.setattr(torch.onnx, "export", lambda *a, **k: pytest.fail("export tried"))
+    model = _random_model("seemore", {"scale": 2, "embedding_dim": 8, "num_layers": 1})
+    with pytest.raises(NotExportableError, match=r"^seemore cannot be exported to ONNX: routes by magic$"):
+        export_onnx(model, tmp_path / "m.onnx")
+    monkeypatch.setattr(superres.cli.export, "load_model_or_report", lambda args: model)
+    assert main(["export", "-m", "seemore", "-o", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: seemore cannot be exported to ONNX: routes by magic\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_check_allows_the_networks_own_rounding_error():
+    """A network computing at 0..255 (SPAN) rounds by ~1e-4 in float32: the check allows a few
+    times the float32 output's distance from the float64 one, and no more."""
+    from superres.export import _rounding_error
+
+    class Loud(torch.nn.Module):
+        def forward(self, x):
+            return (x * 1e6 + 1) / 1e6  # float32 rounds this by ~1e-7 times 1e6 / 1e6
+
+    lr = torch.rand(1, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    expected = Loud()(lr).numpy()
+    assert 1e-8 < _rounding_error(Loud(), lr, expected) < 1e-5
+    assert _rounding_error(torch.nn.Identity(), lr, lr.numpy()) == 0.0

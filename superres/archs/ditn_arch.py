@@ -167,16 +167,13 @@ class DITN(nn.Module):
 
 def _pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     """Reflect-pad bottom and right to a multiple; replicate what reflection cannot reach
-    (an input smaller than the padding)."""
+    (an input smaller than the padding). Both pads always run (possibly by 0 pixels) and
+    the amounts stay symbolic, so an ONNX export pads any size as PyTorch does."""
     h, w = x.shape[-2:]
     pad_h, pad_w = -h % multiple, -w % multiple
-    if not (pad_h or pad_w):
-        return x
-    reflect_h, reflect_w = min(pad_h, h - 1), min(pad_w, w - 1)
+    reflect_h, reflect_w = torch.sym_min(pad_h, h - 1), torch.sym_min(pad_w, w - 1)
     x = F.pad(x, (0, reflect_w, 0, reflect_h), mode="reflect")
-    if pad_h > reflect_h or pad_w > reflect_w:
-        x = F.pad(x, (0, pad_w - reflect_w, 0, pad_h - reflect_h), mode="replicate")
-    return x
+    return F.pad(x, (0, pad_w - reflect_w, 0, pad_h - reflect_h), mode="replicate")
 
 
 def _count(state_dict: StateDict, prefix: str, suffix: str) -> int | None:

@@ -124,14 +124,16 @@ class WindowAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
         n = shape[3] * shape[4]
-        tokens = x.reshape(-1, n, shape[5])
+        windows = shape[0] * shape[1] * shape[2]  # explicit sizes, no -1: exported as computed
+        tokens = x.reshape(windows, n, shape[5])
         q, k, v = (
-            t.reshape(t.shape[0], n, HEADS, -1).transpose(1, 2) for t in self.to_qkv(tokens).chunk(3, dim=-1)
+            t.reshape(windows, n, HEADS, shape[5] // HEADS).transpose(1, 2)
+            for t in self.to_qkv(tokens).chunk(3, dim=-1)
         )
         sim = (q * self.scale) @ k.transpose(-2, -1)
         if self.with_pe:
             sim = sim + self.rel_pos_bias(self.rel_pos_indices).permute(2, 0, 1)
-        out = (sim.softmax(dim=-1) @ v).transpose(1, 2).reshape(-1, n, shape[5])
+        out = (sim.softmax(dim=-1) @ v).transpose(1, 2).reshape(windows, n, shape[5])
         return self.to_out(out).view(shape)
 
 
@@ -264,7 +266,8 @@ class OmniSR(nn.Module):
         h, w = x.shape[-2:]
         ws = self.window_size
         least = math.ceil(15 / ws) * ws  # ESA's stride-2 conv and 7-pixel pool need 15 pixels
-        pad_h, pad_w = max(least, math.ceil(h / ws) * ws) - h, max(least, math.ceil(w / ws) * ws) - w
+        # max(least, h rounded up to ws) - h, kept symbolic for the ONNX export
+        pad_h, pad_w = torch.sym_max(least - h, -h % ws), torch.sym_max(least - w, -w % ws)
         x = F.pad(x, (0, pad_w, 0, pad_h))
         residual = self.input(x)
         out = self.output(self.residual_layer(residual)) + residual

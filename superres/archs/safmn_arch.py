@@ -61,6 +61,26 @@ class CCM(nn.Module):
         return self.ccm(x)
 
 
+def _bins(size: int, out: int, width: int, device: torch.device) -> torch.Tensor:
+    """out x width indices of adaptive pooling's bins over ``size`` (bin i spans
+    floor(i size / out) to ceil((i + 1) size / out); short bins repeat their last index)."""
+    i = torch.arange(out, device=device)
+    start, end = (i * size) // out, ((i + 1) * size + out - 1) // out
+    return torch.minimum(start[:, None] + torch.arange(width, device=device), end[:, None] - 1)
+
+
+def adaptive_max_pool(x: torch.Tensor, out_h: int, out_w: int, width: int) -> torch.Tensor:
+    """``F.adaptive_max_pool2d(x, (out_h, out_w))``, whose bins are at most ``width`` wide.
+    ONNX has no adaptive pooling to a size known only at run time, so an export gathers
+    each bin's pixels and takes their maximum (rows, then columns): the same values."""
+    if not torch.compiler.is_exporting():
+        return F.adaptive_max_pool2d(x, (out_h, out_w))
+    n, c, h, w = x.shape
+    rows = x[:, :, _bins(h, out_h, width, x.device).flatten(), :].reshape(n, c, out_h, width, w).amax(3)
+    cols = rows[..., _bins(w, out_w, width, x.device).flatten()].reshape(n, c, out_h, out_w, width)
+    return cols.amax(4)
+
+
 class SAFM(nn.Module):
     """Four channel groups: the first gets a depthwise 3x3 at full size, group i > 0 is
     max-pooled to (H, W) / 2^(i + shift), convolved and nearest-upsampled back; a 1x1 conv
@@ -83,7 +103,7 @@ class SAFM(nn.Module):
                 out.append(conv(part))
                 continue
             div = 2 ** (i + self.shift)
-            pooled = conv(F.adaptive_max_pool2d(part, (h // div, w // div)))
+            pooled = conv(adaptive_max_pool(part, h // div, w // div, 2 * div))
             out.append(F.interpolate(pooled, size=(h, w), mode="nearest"))
         return F.gelu(self.aggr(torch.cat(out, dim=1))) * x
 
@@ -115,13 +135,12 @@ def hidden_channels(dim: int, ffn_scale: float) -> int:
 
 def pad_to(x: torch.Tensor, multiple: int, minimum: int) -> torch.Tensor:
     """Pad bottom/right (edge replication) to a multiple of ``multiple`` and at least
-    ``minimum`` pixels a side; the official code refuses such sizes, so any padding is ours."""
+    ``minimum`` pixels a side; the official code refuses such sizes, so any padding is ours.
+    The pad always runs (often by 0 pixels), its amounts symbolic for the ONNX export."""
     h, w = x.shape[-2:]
-    new_h = max(minimum, -(-h // multiple) * multiple)
-    new_w = max(minimum, -(-w // multiple) * multiple)
-    if (new_h, new_w) == (h, w):
-        return x
-    return F.pad(x, (0, new_w - w, 0, new_h - h), mode="replicate")
+    pad_h = torch.sym_max(minimum - h, -h % multiple)
+    pad_w = torch.sym_max(minimum - w, -w % multiple)
+    return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
 
 
 class SAFMN(nn.Module):

@@ -82,6 +82,12 @@ class MoELayer(nn.Module):
     def forward(self, x: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
         weights = F.softmax(self.gate(x), dim=1, dtype=torch.float).to(x.dtype)
         top_weights, top_experts = torch.topk(weights, self.topk)
+        if torch.compiler.is_exporting():  # ONNX: no graph picks modules by data; run them all
+            chosen = torch.zeros_like(weights).scatter(1, top_experts, top_weights)
+            out = x
+            for e, expert in enumerate(self.experts):  # an expert not chosen adds 0 x its output
+                out = out + expert(x, key) * chosen[:, e, None, None, None]
+            return out
         # Per image, its own top-k experts in rank order (the official code routes a batch by
         # its first image; the same for one image).
         out = []
@@ -216,11 +222,25 @@ def _pad_to(x: torch.Tensor, size: int) -> torch.Tensor:
     """``x`` padded at the bottom and right to at least ``size`` x ``size`` (reflected where
     the image is large enough, else its edge repeated)."""
     h, w = x.shape[-2:]
+    if torch.compiler.is_exporting():
+        return _pad_to_symbolic(x, size)
     ph, pw = max(size - h, 0), max(size - w, 0)
     if ph == pw == 0:
         return x
     mode = "reflect" if ph < h and pw < w else "replicate"
     return F.pad(x, (0, pw, 0, ph), mode=mode)
+
+
+def _pad_to_symbolic(x: torch.Tensor, size: int) -> torch.Tensor:
+    """:func:`_pad_to` for the ONNX export: both paddings (by symbolic amounts, often 0),
+    the reflected one where reflection reaches far enough."""
+    h, w = x.shape[-2:]
+    ph, pw = torch.sym_max(size - h, 0), torch.sym_max(size - w, 0)
+    rh, rw = torch.sym_min(ph, h - 1), torch.sym_min(pw, w - 1)
+    reflected = F.pad(F.pad(x, (0, rw, 0, rh), mode="reflect"), (0, pw - rw, 0, ph - rh), mode="replicate")
+    zero = x.new_zeros((), dtype=torch.long)
+    reaches = ((zero + ph) < h) & ((zero + pw) < w)
+    return torch.where(reaches, reflected, F.pad(x, (0, pw, 0, ph), mode="replicate"))
 
 
 def _expert_ranks(state_dict: dict) -> tuple[int, ...] | None:

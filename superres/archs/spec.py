@@ -27,7 +27,8 @@ class ArchSpec:
     the whole-image run up to rounding (attention pooled over the whole input). ``proof``
     says what shows that third-party weights run as their publisher's code runs them (a real
     file meeting its published numbers, a reference output, a test vector); empty for
-    networks only superres trains."""
+    networks only superres trains. ``onnx_export`` is empty when ``superres export`` can
+    write the network as ONNX, else the reason it cannot (refused before trying)."""
 
     name: str
     summary: str
@@ -41,6 +42,7 @@ class ArchSpec:
     bf16_verified: bool = False
     tiles_equal_whole: bool = True
     proof: str = ""
+    onnx_export: str = ""
 
     def __post_init__(self) -> None:
         if (self.detect is None) != (self.detect_order is None):

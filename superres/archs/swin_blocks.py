@@ -55,14 +55,13 @@ def relative_position_index(size: int) -> torch.Tensor:
 
 def shift_mask(height: int, width: int, size: int, shift: int) -> torch.Tensor:
     """windows x size² x size² additive mask of shifted-window attention: -100 between
-    pixels that the cyclic shift brought together from different image regions."""
-    regions = torch.zeros(1, height, width, 1)
-    bands = (slice(0, -size), slice(-size, -shift), slice(-shift, None))
-    label = 0
-    for rows in bands:
-        for cols in bands:
-            regions[:, rows, cols, :] = label
-            label += 1
+    pixels that the cyclic shift brought together from different image regions (the image
+    is cut into 3 x 3 regions at size and shift pixels from the bottom and right edges;
+    computed with tensor ops, so an ONNX export follows the input size)."""
+    rows, cols = torch.arange(height), torch.arange(width)
+    row_band = (rows >= height - size).long() + (rows >= height - shift).long()
+    col_band = (cols >= width - size).long() + (cols >= width - shift).long()
+    regions = (row_band[:, None] * 3 + col_band[None, :]).float()[None, :, :, None]
     labels = window_partition(regions, size).squeeze(-1)
     differ = labels.unsqueeze(1) - labels.unsqueeze(2)
     return differ.masked_fill(differ != 0, -100.0).masked_fill(differ == 0, 0.0)
@@ -70,17 +69,17 @@ def shift_mask(height: int, width: int, size: int, shift: int) -> torch.Tensor:
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     """Pad bottom and right by reflection to a multiple of ``multiple`` (as the official
-    ``check_image_size``); inputs smaller than the padding are reflected in several steps."""
+    ``check_image_size``); inputs smaller than the padding are reflected in several steps,
+    and a single row or column is repeated. The steps are a fixed number (each may pad 0
+    pixels) with symbolic amounts, so an ONNX export pads any size as PyTorch does."""
     pad_h = -x.shape[-2] % multiple
     pad_w = -x.shape[-1] % multiple
-    while pad_h or pad_w:
-        step_h = min(pad_h, x.shape[-2] - 1)
-        step_w = min(pad_w, x.shape[-1] - 1)
-        if step_h == 0 and step_w == 0:  # a single row or column: repeat it
-            return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+    for _ in range(max(multiple - 1, 1).bit_length() + 1):  # a side of s >= 2 pixels reaches 2s - 1
+        step_h = torch.sym_min(pad_h, x.shape[-2] - 1)
+        step_w = torch.sym_min(pad_w, x.shape[-1] - 1)
         x = F.pad(x, (0, step_w, 0, step_h), mode="reflect")
         pad_h, pad_w = pad_h - step_h, pad_w - step_w
-    return x
+    return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
 
 
 def to_image(tokens: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -33,7 +33,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from superres.export import export_onnx
+    from superres.export import NotExportableError, export_onnx
 
     if Path(args.output).suffix.lower() != ".onnx":
         report_error(f"{args.output}: the output must be an .onnx file")
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
             result = export_onnx(model, args.output, opset=args.opset, check=not args.no_check)
     except SuperresError as exc:
         report_error(exc)
-        return 2 if model.arch == "bicubic" else 1
+        return 2 if isinstance(exc, NotExportableError) else 1  # bicubic, a refused network
     except OSError as exc:  # a folder that cannot be made or written
         report_error(f"{args.output}: cannot write ({exc.strerror or exc})")
         return 1
