@@ -286,6 +286,6 @@ SPECS = (
         detect=detect_ntire,
         detect_order=64,
         tiles_equal_whole=False,  # GRN and SAFM pool over the whole tile
-        proof="team15_SAFMN.pth x4 Set5/Set14/BSD100 32.16/28.54/27.59 (bicubic 28.42/26.00/25.96)",
+        proof="team15_SAFMN.pth x4 Set5 32.16 dB (bicubic 28.42); all sets: benchmarks/PUBLISHED.md",
     ),
 )
