@@ -18,7 +18,6 @@ from superres.archs.swin_blocks import (
     BlockList,
     Mlp,
     ResidualGroup,
-    WindowSR,
     add_mask,
     drop_buffers,
     fits,
@@ -27,6 +26,7 @@ from superres.archs.swin_blocks import (
     window_from_buffers,
     windowed,
 )
+from superres.archs.swinir_arch import SwinIR
 
 _BLOCKS = "layers.{i}.residual_group.blocks."
 _CPB_HIDDEN = 512  # width of the official bias MLP
@@ -92,40 +92,12 @@ class SwinV2Block(nn.Module):
         return x + self.branch_scales[1] * self.norm2(self.mlp(x))
 
 
-class Swin2SR(WindowSR):
-    """Swin2SR; defaults are the classical x4 model (6 groups of 6 blocks, 180 wide)."""
+class Swin2SR(SwinIR):
+    """Swin2SR: SwinIR's constructor and frame with Swin V2 blocks and a projection in each
+    residual group's patch embedding; defaults are the classical x4 model (6 groups of 6
+    blocks, 180 wide, window 8 as every released model but the JPEG one, 7)."""
 
     patch_proj = True
-
-    def __init__(
-        self,
-        scale: int = 4,
-        in_channels: int = 3,
-        *,
-        embed_dim: int = 180,
-        depths: tuple[int, ...] | list[int] = (6, 6, 6, 6, 6, 6),
-        num_heads: tuple[int, ...] | list[int] = (6, 6, 6, 6, 6, 6),
-        window_size: int = DEFAULT_WINDOW,
-        mlp_ratio: float = 2.0,
-        resi_connection: str = "1conv",
-        upsampler: str | None = None,
-        num_feat: int = 64,
-        img_range: float = 1.0,
-    ) -> None:
-        self._hidden = int(embed_dim * mlp_ratio + 1e-6)
-        self._dim, self._window, self._resi = embed_dim, window_size, resi_connection
-        super().__init__(
-            scale=scale,
-            in_channels=in_channels,
-            embed_dim=embed_dim,
-            window_size=window_size,
-            depths=list(depths),
-            num_heads=list(num_heads),
-            resi_connection=resi_connection,
-            upsampler=upsampler,
-            num_feat=num_feat,
-            img_range=img_range,
-        )
 
     def make_layer(self, depth: int, num_heads: int) -> nn.Module:
         blocks = [SwinV2Block(self._dim, num_heads, self._window, self._hidden) for _ in range(depth)]
