@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from superres.archs.spec import ArchSpec
+from superres.archs.swin_blocks import residual_conv
 
 _RGB_MEAN = (0.4488, 0.4371, 0.4040)  # DIV2K mean the released models subtract
 _PREFIX = "layers.{}.residual_group.layers.{}."
@@ -224,25 +225,13 @@ class ResidualGroup(nn.Module):
         return x
 
 
-def _residual_conv(dim: int, kind: str) -> nn.Module:
-    if kind == "1conv":
-        return nn.Conv2d(dim, dim, 3, padding=1)
-    return nn.Sequential(
-        nn.Conv2d(dim, dim // 4, 3, padding=1),
-        nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(dim // 4, dim // 4, 1),
-        nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(dim // 4, dim, 3, padding=1),
-    )
-
-
 class ATDB(nn.Module):
     """Residual block: a group of ATD layers, then a conv, with a skip connection."""
 
     def __init__(self, cfg: dict, depth: int, resi_connection: str) -> None:
         super().__init__()
         self.residual_group = ResidualGroup(cfg, depth)
-        self.conv = _residual_conv(cfg["dim"], resi_connection)
+        self.conv = residual_conv(cfg["dim"], resi_connection)
 
     def forward(self, x: torch.Tensor, size: tuple[int, int], mask: torch.Tensor) -> torch.Tensor:
         y = self.residual_group(x, size, mask)
@@ -320,7 +309,7 @@ class ATD(nn.Module):
             }  # fmt: skip
             self.layers.append(ATDB(cfg, depth, resi_connection))
         self.norm = nn.LayerNorm(embed_dim)
-        self.conv_after_body = _residual_conv(embed_dim, resi_connection)
+        self.conv_after_body = residual_conv(embed_dim, resi_connection)
         if upsampler == "pixelshuffle":
             self.conv_before_upsample = nn.Sequential(
                 nn.Conv2d(embed_dim, 64, 3, padding=1), nn.LeakyReLU(inplace=True)

@@ -19,6 +19,7 @@ from torch.nn import functional as F
 
 from superres.archs.rwin_blocks import RectWindowAttention, decode_index, grid_extent, shift_mask
 from superres.archs.spec import ArchSpec
+from superres.archs.swin_blocks import residual_conv
 
 _RGB_MEAN = (0.4488, 0.4371, 0.4040)
 _DEFAULT_SPLIT = (8, 32)  # DAT, DAT-2 and DAT-light; DAT-S uses (8, 16)
@@ -165,18 +166,6 @@ class DATBlock(nn.Module):
         return x + self.ffn(self.norm2(x), size)
 
 
-def _residual_conv(dim: int, resi_connection: str) -> nn.Module:
-    if resi_connection == "1conv":
-        return nn.Conv2d(dim, dim, 3, padding=1)
-    return nn.Sequential(
-        nn.Conv2d(dim, dim // 4, 3, padding=1),
-        nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(dim // 4, dim // 4, 1),
-        nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(dim // 4, dim, 3, padding=1),
-    )
-
-
 def _is_shifted(group: int, block: int) -> bool:
     """The official schedule: blocks 2, 6, 10, ... of even groups, 0, 4, 8, ... of odd ones."""
     return (group % 2 == 0 and block > 0 and (block - 2) % 4 == 0) or (group % 2 == 1 and block % 4 == 0)
@@ -196,7 +185,7 @@ class ResidualGroup(nn.Module):
                 attn = ChannelAttention(dim, num_heads, options["qkv_bias"])
             blocks.append(DATBlock(dim, attn, hidden))
         self.blocks = nn.ModuleList(blocks)
-        self.conv = _residual_conv(dim, options["resi_connection"])
+        self.conv = residual_conv(dim, options["resi_connection"])
 
     def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         res = x
@@ -276,7 +265,7 @@ class DAT(nn.Module):
             for i, (d, heads) in enumerate(zip(depth, num_heads, strict=True))
         )
         self.norm = nn.LayerNorm(embed_dim)
-        self.conv_after_body = _residual_conv(embed_dim, resi_connection)
+        self.conv_after_body = residual_conv(embed_dim, resi_connection)
         for name, module in _upsampler(upsampler, scale, embed_dim, num_feat, in_channels).items():
             setattr(self, name, module)
 

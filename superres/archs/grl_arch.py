@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from superres.archs.atd_arch import upsample_layers
 from superres.archs.grl_blocks import AnchorStripeAttention, Size, WindowAttention, tables
 from superres.archs.spec import ArchSpec
+from superres.archs.swin_blocks import residual_conv
 
 _RGB_MEAN = (0.4488, 0.4371, 0.4040)
 
@@ -144,17 +145,8 @@ class MixAttnBlock(nn.Module):
 
 
 def last_conv(dim: int, kind: str) -> nn.Module:
-    if kind == "1conv":
-        return nn.Conv2d(dim, dim, 3, padding=1)
-    if kind == "1conv1x1":
-        return nn.Conv2d(dim, dim, 1)
-    return nn.Sequential(
-        nn.Conv2d(dim, dim // 4, 3, padding=1),
-        nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(dim // 4, dim // 4, 1),
-        nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(dim // 4, dim, 3, padding=1),
-    )
+    """SwinIR's closing conv ('1conv', '3conv'), or GRL's '1conv1x1'."""
+    return nn.Conv2d(dim, dim, 1) if kind == "1conv1x1" else residual_conv(dim, kind)
 
 
 class TransformerStage(nn.Module):
