@@ -205,18 +205,18 @@ def load_network(
     return network, found.arch, params, found.card
 
 
-def fit_problem(found: IdentifiedWeights) -> str | None:
-    """Why the weights would not load into their network (built on the meta device: nothing
-    allocated), or None when they would."""
-    problem = _params_problem(found.params, found.state_dict)
+def fit_problem(arch: str, params: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> str | None:
+    """Why ``state_dict`` would not load into network ``arch(**params)`` (built on the meta
+    device: nothing allocated), or None when it would."""
+    problem = _params_problem(params, state_dict)
     if problem is not None:
         return problem
     try:
         with torch.device("meta"):
-            expected = build_network(found.arch, **found.params).state_dict()
+            expected = build_network(arch, **params).state_dict()
     except Exception as exc:  # a constructor given odd params fails in any way
         return f"{type(exc).__name__}: {_first_line(exc)}"
-    return _fit_problem(expected, found.state_dict)
+    return _fit_problem(expected, state_dict)
 
 
 def _network(
@@ -227,7 +227,7 @@ def _network(
     allocate nothing."""
     detail = ", ".join(f"{k}={_shown(v)}" for k, v in params.items())
     claim = f"names {arch} with arch_params {detail}" if declared else f"looks like {arch}({detail})"
-    problem = fit_problem(IdentifiedWeights(arch, params, {}, {}, state_dict, declared))
+    problem = fit_problem(arch, params, state_dict)
     if problem is None:
         try:
             network = build_network(arch, **params)

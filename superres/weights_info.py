@@ -68,7 +68,7 @@ def weights_info(path: str | Path) -> WeightsInfo:
         parameters=count_parameters(network),
         stored=dict(stored.most_common()),
         proof=declared.proof,
-        fits=fit_problem(found),
+        fits=fit_problem(found.arch, found.params, found.state_dict),
         size_multiple=int(getattr(network, "size_multiple", 1)),
         card=found.card,
     )
