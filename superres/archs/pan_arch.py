@@ -130,8 +130,6 @@ def _probe_scale(state_dict: dict[str, torch.Tensor], params: dict) -> int:
     at x2, +7.5/+6.9 at x3). 2 when the weights cannot run."""
     hr = _probe_pictures(params["in_channels"])
     gains = {}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a tiny run: more threads only wait on each other on a busy machine
     try:
         for scale in (2, 3):
             network = PAN(**{**params, "scale": scale})
@@ -143,8 +141,6 @@ def _probe_scale(state_dict: dict[str, torch.Tensor], params: dict) -> int:
             gains[scale] = _psnr_sum(sr, hr, scale) - _psnr_sum(bicubic, hr, scale)
     except Exception:  # weights that do not fit: loading reports it
         return 2
-    finally:
-        torch.set_num_threads(threads)
     return 3 if gains[3] > gains[2] else 2
 
 
