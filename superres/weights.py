@@ -42,6 +42,8 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     """Tensors and (for safetensors) metadata of a weights file; wrappers and ``module.`` removed.
     SuperresError unless it holds named, dense, finite floating-point tensors."""
     path = Path(path)
+    if path.is_dir():
+        raise SuperresError("is a folder, not a weights file", path)
     if not path.is_file():
         raise SuperresError("weights file not found", path)
     metadata: dict[str, str] = {}

@@ -42,3 +42,8 @@ def test_inspect_says_when_weights_do_not_fit_and_refuses_unknown_files(tmp_path
     looked_for = ", ".join(s.name for s in detection_order())
     found = "1 tensors, first: encoder.weight (2, 2, 3, 3)"
     assert err == f"error: {unknown}: matches no known network ({found}); looked for: {looked_for}\n"
+
+
+def test_inspect_of_a_folder_says_it_is_a_folder(tmp_path, capsys):
+    assert main(["inspect", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path}: is a folder, not a weights file\n"
