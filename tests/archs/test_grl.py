@@ -17,7 +17,8 @@ from superres.engine.tiles import upscale_tensor
 from superres.models import SRModel
 from superres.weights import detect_arch, load_network
 from tests.archs.test_detect import _mutations
-from tests.archs.vectors import VECTORS, check_vector
+from tests.archs.test_swinir import check_training_mode_vector
+from tests.archs.vectors import VECTORS
 
 DATA = Path(__file__).parent / "data" / "grl"
 OFFICIAL = {  # vector -> parameters the file alone must give
@@ -136,13 +137,11 @@ def test_any_size_whole_and_tiled():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="GRL_24 misses by 0.223 max abs (0.22-0.74 under every window/stripe/shift tried); "
-    "the official GRL code on its weights gives superres' output exactly",
-)
 def test_vector_grl_24_output():
-    check_vector("GRL_24", "grl", scale=4, embed_dim=32)
+    """GRL_24 was made in training mode, as SwinIR's and HAT's: stochastic depth 0.1 scaled the
+    kept branches and dropped block 8's attention branch (found by trying each branch; 1e-6
+    max abs then, 0.22 in eval mode)."""
+    check_training_mode_vector("GRL_24", "grl", dropped=((8, 0),), scale=4, embed_dim=32)
 
 
 @pytest.mark.parametrize(
