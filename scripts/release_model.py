@@ -65,7 +65,21 @@ def release(weights: Path, shared: Path, strength: float | None = None) -> None:
         **card["training"],
         "degradation": asdict(recipe.data.degradation) if recipe.data.degradation else None,
     }
-    metrics = ("psnr", "ssim", "niqe", "grid") if card["kind"] == "gan" else ("psnr", "ssim")
+    card["eval"] = eval_table(model, name, shared, gan=card["kind"] == "gan")
+    if card["kind"] == "real":
+        card["eval"]["degraded"] = [degraded_scores(model, name, shared, d) for d in DEGRADED]
+    card["recipe"] = f"recipes/{name}.yaml"
+    card["description"] = recipe.description  # the recipe's current text
+    card["parameters"] = sum(p.numel() for p in model.network.parameters())  # counted afresh, never 0
+    out = PRETRAINED_DIR / f"{name}.safetensors"
+    save_network(out, trained.network, trained.arch, trained.arch_params, card)
+    print(f"wrote {out.relative_to(ROOT)} (x{model.scale}, {card['kind']})")
+
+
+def eval_table(model: SRModel, name: str, shared: Path, *, gan: bool = False) -> dict:
+    """The card's ``eval``: Set5/Set14/BSD100 scores with the published protocol (GAN models
+    also NIQE and grid strength) and the command that reproduces them."""
+    metrics = ("psnr", "ssim", "niqe", "grid") if gan else ("psnr", "ssim")
     table = {}
     for set_name in SETS:
         result = evaluate_folder(
@@ -76,19 +90,11 @@ def release(weights: Path, shared: Path, strength: float | None = None) -> None:
         table[set_name] = {m: round(result.mean(m), 4) for m in metrics}
         print(set_name, table[set_name], file=sys.stderr)
     data = " ".join(f"../shared/data/test/{s}" for s in SETS)
-    card["eval"] = {
+    return {
         "protocol": "MATLAB-bicubic LR, Y channel, border = scale cropped, gray images as themselves",
         "command": f"superres eval -m {name} --data {data} --metrics {','.join(metrics)}",
         "sets": table,
     }
-    if card["kind"] == "real":
-        card["eval"]["degraded"] = [degraded_scores(model, name, shared, d) for d in DEGRADED]
-    card["recipe"] = f"recipes/{name}.yaml"
-    card["description"] = recipe.description  # the recipe's current text
-    card["parameters"] = sum(p.numel() for p in model.network.parameters())  # counted afresh, never 0
-    out = PRETRAINED_DIR / f"{name}.safetensors"
-    save_network(out, trained.network, trained.arch, trained.arch_params, card)
-    print(f"wrote {out.relative_to(ROOT)} (x{model.scale}, {card['kind']})")
 
 
 def degraded_scores(model: SRModel, name: str, shared: Path, degradation: LRDegradation) -> dict:

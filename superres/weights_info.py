@@ -96,7 +96,7 @@ def format_weights_info(info: WeightsInfo, *, as_json: bool = False) -> str:
     card = info.card
     for key in ("name", "kind", "description", "licence", "license", "origin"):
         if card.get(key):
-            rows.append((f"card {key}", str(card[key])))
+            rows.append((f"card {key}", _origin_line(card[key]) if key == "origin" else str(card[key])))
     scores = card.get("eval", {}).get("sets") or card.get("metrics", {})
     if isinstance(scores, dict) and scores:
         psnr = {name: s["psnr"] for name, s in scores.items() if isinstance(s, dict) and "psnr" in s}
@@ -105,3 +105,12 @@ def format_weights_info(info: WeightsInfo, *, as_json: bool = False) -> str:
             rows.append(("card PSNR", ", ".join(shown)))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+
+
+def _origin_line(origin: Any) -> str:
+    """A third-party model's origin (scripts/ship_third_party.py) as one line."""
+    if not isinstance(origin, dict) or not {"source", "file", "licence"} <= set(origin):
+        return str(origin)
+    commit = f" @ {str(origin['commit'])[:7]}" if origin.get("commit") else ""
+    text = f", text in superres/pretrained/{origin['licence_file']}" if origin.get("licence_file") else ""
+    return f"{origin['source']} {origin['file']}{commit}; {origin['licence']}{text}"

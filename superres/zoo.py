@@ -4,6 +4,10 @@ A file in ``superres/pretrained/`` ships only when it is declared in ``SHIPPED``
 checks both ways), and the default model of each scale is the declared one: shipping
 another file never changes it. The release check (``best_psnr_model``, tests/models) keeps
 each declared default the best shipped PSNR model of its scale by its card's scores.
+
+Third-party models ship unchanged under a licence that allows it; their card's ``origin``
+names the publisher's file, its SHA-256 and licence, whose text ships in
+``superres/pretrained/licenses/`` (scripts/ship_third_party.py writes them).
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 
 # Roles: why a model ships.
 DEFAULT = "default"  # the best PSNR model of its scale: what -m default and no -m pick
-FASTER = "faster"  # a smaller network than the default of its scale: faster, lower PSNR
+FASTER = "faster"  # faster than the default of its scale, lower PSNR
 GAN = "gan"  # photo-realistic texture (kind gan)
 GAN_START = "gan start"  # what the GAN was tuned from and blends with (--strength)
 REAL_PHOTO = "real photo"  # restores noisy, JPEG-compressed photos (kind real)
 ROLES = (DEFAULT, FASTER, GAN, GAN_START, REAL_PHOTO)
+# Licences under which a third-party model may ship inside the package
+SHIPPABLE_LICENCES = ("Apache-2.0", "MIT", "BSD-2-Clause", "BSD-3-Clause", "CC0-1.0")
 
 
 @dataclass(frozen=True)
@@ -44,9 +50,14 @@ class ShippedModel:
 
 
 SHIPPED = (
-    ShippedModel("compact64-x2-kd", "psnr", 2, DEFAULT, bf16_verified=True),
+    # RLFN-S (bytedance/RLFN, Apache-2.0): +0.39 (x2) and +0.57 dB (x4) on Set5 over ours at
+    # 0.8x their speed (benchmarks/EFFICIENT_PEERS.md). Not bf16-verified: bf16 moved its Set5
+    # by -0.022 dB at x2 and -0.010 at x4 (docs/models.md).
+    ShippedModel("rlfn-s-x2", "psnr", 2, DEFAULT),
     ShippedModel("compact64-x3-kd", "psnr", 3, DEFAULT, bf16_verified=True),
-    ShippedModel("compact64-x4-kd", "psnr", 4, DEFAULT, bf16_verified=True),
+    ShippedModel("rlfn-s-x4", "psnr", 4, DEFAULT),
+    ShippedModel("compact64-x2-kd", "psnr", 2, FASTER, bf16_verified=True),
+    ShippedModel("compact64-x4-kd", "psnr", 4, FASTER, bf16_verified=True),
     ShippedModel("compact-x2-kd", "psnr", 2, FASTER, bf16_verified=True),
     ShippedModel("compact-x3-kd", "psnr", 3, FASTER, bf16_verified=True),
     ShippedModel("compact-x4-kd", "psnr", 4, FASTER, bf16_verified=True),

@@ -63,11 +63,13 @@ def shipped_table(shipped: dict[str, dict]) -> str:
     for name, meta in shipped.items():
         card = meta.get("card", {})
         scores = card.get("eval", {}).get("sets") or card.get("metrics", {})
-        training = card.get("training", {})
+        training, origin = card.get("training", {}), card.get("origin")
         trained = f"{training.get('wall_time_s', 0) / 60:.0f} min, {training.get('hardware', '?')}"
+        if origin:  # a third-party model, shipped as its publisher released it
+            trained = f"publisher's weights, {origin['licence']}: {origin['source'].removeprefix('https://')}"
         lines.append(
             f"{name:<{width}} {card.get('kind', '?'):<5} x{card.get('scale', '?'):<4} "
-            f"{card.get('arch', '?'):<8} "
+            f"{card.get('arch') or meta.get('arch', '?'):<8} "
             f"{card.get('parameters', 0):>8,}  "
             + "  ".join(f"{_card_score(scores, s, 'psnr', 2):>11}" for s in sets)
             + f"  {_card_score(scores, 'BSD100', 'niqe', 3):>11}  {trained}"

@@ -47,3 +47,14 @@ def test_inspect_says_when_weights_do_not_fit_and_refuses_unknown_files(tmp_path
 def test_inspect_of_a_folder_says_it_is_a_folder(tmp_path, capsys):
     assert main(["inspect", str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"error: {tmp_path}: is a folder, not a weights file\n"
+
+
+def test_inspect_names_a_third_party_models_origin_and_licence(capsys):
+    from superres.zoo import SHIPPED_BY_NAME
+
+    assert main(["inspect", str(SHIPPED_BY_NAME["rlfn-s-x2"].file)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("card origin"))
+    assert line.endswith(
+        "https://github.com/bytedance/RLFN model_zoo/rlfn_s_x2.pth @ bccfde9; Apache-2.0,"
+        " text in superres/pretrained/licenses/RLFN-Apache-2.0.txt"
+    )

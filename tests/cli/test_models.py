@@ -23,3 +23,10 @@ def test_shipped_table_columns_line_up_with_long_names():
     lines = shipped_table({"short": {"card": card}, "a-much-longer-model-name": {"card": card}}).splitlines()
     assert len({line.index(" psnr ") for line in lines[1:]}) == 1
     assert lines[0].index("kind") == lines[1].index("psnr")
+
+
+def test_third_party_models_say_whose_weights_and_licence(capsys):
+    assert main(["models"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("rlfn-s-x4 ")]
+    assert len(rows) == 1
+    assert " rlfn " in rows[0] and "publisher's weights, Apache-2.0: github.com/bytedance/RLFN" in rows[0]

@@ -16,7 +16,8 @@ def test_auto_precision_is_bf16_only_for_verified_models_on_cpus_with_native_bf1
 
     for native in (False, True):
         monkeypatch.setattr(models, "cpu_has_native_bf16", lambda native=native: native)
-        assert load_model(scale=2).precision == ("bf16" if native else "fp32")  # the x2 default
+        assert load_model(scale=3).precision == ("bf16" if native else "fp32")  # the x3 default
+        assert load_model(scale=4).precision == "fp32"  # RLFN-S: bf16 not verified
         assert load_model("compact-x4-kd").precision == ("bf16" if native else "fp32")
         assert load_model("compact64-x4-kd", precision="fp32").precision == "fp32"
         assert load_model("photo-gan").precision == "fp32"  # not verified
@@ -24,15 +25,13 @@ def test_auto_precision_is_bf16_only_for_verified_models_on_cpus_with_native_bf1
 
 
 @pytest.mark.slow
-def test_the_defaults_score_within_0_01_db_in_bf16(shared):
-    """What lets ``auto`` choose bf16 for them (zoo.BF16_VERIFIED)."""
+def test_the_bf16_verified_models_score_within_0_01_db_in_bf16(shared):
+    """What lets ``auto`` choose bf16 for them (zoo.BF16_VERIFIED); the x2 and x4 defaults
+    (RLFN-S) are not among them: -0.022 and -0.010 dB."""
     from superres.evaluate import EvalOptions, evaluate_folder
-    from superres.models import default_model_name
     from superres.zoo import BF16_VERIFIED
 
-    for scale in (2, 3, 4):
-        name = default_model_name(scale)
-        assert name in BF16_VERIFIED
+    for name in sorted(BF16_VERIFIED):
         scores = []
         for precision in ("fp32", "bf16"):
             result = evaluate_folder(

@@ -59,13 +59,31 @@ def test_shipped_weights_are_small_and_carry_a_model_card():
         assert path.stat().st_size < 8 * 1024 * 1024, name
         card = read_metadata(path)["card"]
         assert card["kind"] in ("psnr", "gan", "real") and card["scale"] in (2, 3, 4), name
+        assert set(card["eval"]["sets"]) == {"Set5", "Set14", "BSD100"}, name
+        assert card["parameters"] == sum(p.numel() for p in load_network(path)[0].parameters()), name
+        if "origin" in card:  # a third-party model: checked below
+            continue
         training = card["training"]
         for key in ("data", "iterations", "wall_time_s", "hardware", "losses"):
             assert training[key], (name, key)
         assert card["metrics"]["Set5"]["psnr"] > 0, name
-        assert set(card["eval"]["sets"]) == {"Set5", "Set14", "BSD100"}, name
         assert (ROOT / card["recipe"]).is_file(), name
-        assert card["parameters"] == sum(p.numel() for p in load_network(path)[0].parameters()), name
+
+
+def test_third_party_models_name_their_origin_and_ship_their_licence():
+    """A model we did not train ships only under a licence that allows it, with the licence
+    text in the package and the publisher's file named by repository, path, commit and hash."""
+    from superres.zoo import PRETRAINED_DIR, SHIPPABLE_LICENCES
+
+    third_party = {n: _card(n)["origin"] for n in SHIPPED if "origin" in _card(n)}
+    assert set(third_party) == {"rlfn-s-x2", "rlfn-s-x4"}
+    for name, origin in third_party.items():
+        assert origin["licence"] in SHIPPABLE_LICENCES, name
+        text = (PRETRAINED_DIR / origin["licence_file"]).read_text()
+        assert "Apache License" in text and "Version 2.0" in text, name
+        assert origin["source"].startswith("https://github.com/") and origin["file"], name
+        assert len(origin["commit"]) == 40 and len(origin["sha256"]) == 64, name
+        assert "none to the weights" in origin["changes"], name
 
 
 @pytest.mark.slow

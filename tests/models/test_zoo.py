@@ -20,10 +20,13 @@ def _card(model: zoo.ShippedModel) -> dict:
 
 def test_every_declared_file_ships_and_every_shipped_file_is_declared():
     assert all(m.file.is_file() for m in zoo.SHIPPED)
-    on_disk = {p.name for p in zoo.PRETRAINED_DIR.iterdir() if p.name != "__pycache__"}
+    on_disk = {p.name for p in zoo.PRETRAINED_DIR.iterdir() if p.name not in ("__pycache__", "licenses")}
     assert on_disk == {m.file.name for m in zoo.SHIPPED}
+    licences = {p.name for p in (zoo.PRETRAINED_DIR / "licenses").iterdir()}
+    named = {Path(_card(m)["origin"]["licence_file"]).name for m in zoo.SHIPPED if "origin" in _card(m)}
+    assert licences == named
     assert shipped_weights() == {m.name: m.file for m in sorted(zoo.SHIPPED, key=lambda m: m.name)}
-    assert len(zoo.SHIPPED_BY_NAME) == len(zoo.SHIPPED) == 10
+    assert len(zoo.SHIPPED_BY_NAME) == len(zoo.SHIPPED) == 12
 
 
 def test_each_declaration_agrees_with_its_card():
@@ -35,7 +38,7 @@ def test_each_declaration_agrees_with_its_card():
 
 
 def test_one_declared_default_per_scale_and_bicubic_elsewhere():
-    assert zoo.DEFAULTS == {2: "compact64-x2-kd", 3: "compact64-x3-kd", 4: "compact64-x4-kd"}
+    assert zoo.DEFAULTS == {2: "rlfn-s-x2", 3: "compact64-x3-kd", 4: "rlfn-s-x4"}
     assert [default_model_name(s) for s in (2, 3, 4)] == [zoo.DEFAULTS[s] for s in (2, 3, 4)]
     assert default_model_name(8) == "bicubic" and load_model("default", scale=8).arch == "bicubic"
     assert {m.scale for m in zoo.SHIPPED if m.role == zoo.FASTER} == {2, 3, 4}
@@ -48,12 +51,14 @@ def test_every_model_a_shipped_model_blends_with_ships():
         if model.role in (zoo.GAN, zoo.REAL_PHOTO):
             start = Path(_card(model)["training"]["pretrained"]).stem
             assert start in zoo.SHIPPED_BY_NAME, model.name
-            expected_role = zoo.GAN_START if model.role == zoo.GAN else zoo.DEFAULT
-            assert zoo.SHIPPED_BY_NAME[start].role == expected_role, model.name
+            start_model = zoo.SHIPPED_BY_NAME[start]
+            assert (start_model.kind, start_model.scale) == ("psnr", model.scale), model.name
+            if model.role == zoo.GAN:
+                assert start_model.role == zoo.GAN_START, model.name
     assert {m.name for m in zoo.SHIPPED if m.role == zoo.GAN_START} == {"compact64-x4-mse"}
 
 
-def test_bf16_is_verified_for_the_psnr_defaults_and_the_faster_tier_only():
+def test_bf16_is_verified_for_our_psnr_models_only():
     defaults_and_faster = {f"compact64-x{s}-kd" for s in (2, 3, 4)} | {f"compact-x{s}-kd" for s in (2, 3, 4)}
     assert defaults_and_faster == zoo.BF16_VERIFIED
 
@@ -90,7 +95,7 @@ def test_load_model_takes_its_options_by_keyword():
 
     with pytest.raises(TypeError):
         load_model("default", 4, "cpu")  # type: ignore[misc]
-    assert load_model("default", 4, device="cpu").name == "compact64-x4-kd"
+    assert load_model("default", 4, device="cpu").name == "rlfn-s-x4"
     for name, message in (
         ("compact-x2", "no model or weights file named 'compact-x2'"),
         ("srvgg", "network 'srvgg' has no shipped weights; pass a weights file"),
