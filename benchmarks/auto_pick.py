@@ -8,7 +8,8 @@ JPEG LR counts as a JPEG file of that quality, as it would be on disk), so it is
 ``superres upscale`` without ``-m`` would give on those files.
 
 Usage: nice python benchmarks/auto_pick.py [--shared ../shared] [--scales 4 2] [--sets Set14 BSD100]
-Writes benchmarks/AUTO_PICK.md.
+[--lr clean jpeg95 noise2 ...] [--report AUTO_PICK.md]
+Writes benchmarks/AUTO_PICK.md (or --report), rewritten after each scale and set.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ SCORED = (
     LRDegradation(noise_sigma=5),
     LRDegradation(noise_sigma=7),
 )
-THRESHOLDS = (3.0, NOISE_THRESHOLD, 5.0)  # auto's score with each noise threshold
+THRESHOLDS = (4.0, NOISE_THRESHOLD, 6.0)  # auto's score with each noise threshold
 
 
 def estimates(folder: Path, scale: int, degradation: LRDegradation) -> dict[str, float]:
@@ -86,14 +87,21 @@ def auto_scores(
     return f"{psnr:.2f} / {ssim:.4f} ({sum(pick == real for pick in picks.values())})"
 
 
-def score_rows(shared: Path, scale: int, set_name: str) -> list[str]:
+def label(degradation: LRDegradation) -> str:
+    """``clean``, ``jpeg95`` or ``noise5``: how --lr names a degradation."""
+    if degradation.jpeg_quality is not None:
+        return f"jpeg{degradation.jpeg_quality}"
+    return f"noise{degradation.noise_sigma:g}" if degradation.noise_sigma else "clean"
+
+
+def score_rows(shared: Path, scale: int, set_name: str, scored: list[LRDegradation]) -> list[str]:
     """Per degraded LR: PSNR / SSIM of the default, the model for real photos and auto; each
     image's noise estimate and PSNRs go to stderr."""
     names = [default_model_name(scale), *sorted(shipped_of_kind("real", scale))]
     models = {name: load_model(name, scale=scale, precision="fp32") for name in names}
     folder = shared / "data/test" / set_name
     rows = []
-    for degradation in SCORED:
+    for degradation in scored:
         options = EvalOptions(degradation=degradation)
         results = {name: evaluate_folder(model, folder, options) for name, model in models.items()}
         found = estimates(folder, scale, degradation)
@@ -118,14 +126,16 @@ def report(minutes: float, noise: list[list[str]], sections: list[str]) -> list[
     return [
         "# What `auto` picks",
         "",
-        written_by("auto_pick.py", minutes) + " LR: the published protocol's MATLAB-bicubic LR, then"
+        written_by(" ".join(["auto_pick.py", *sys.argv[1:]]), minutes)
+        + " LR: the published protocol's MATLAB-bicubic LR, then"
         " Gaussian noise seeded per image or JPEG by Pillow (`superres eval --lr-noise S`,"
         " `--lr-jpeg Q`). PSNR in dB and SSIM on Y against the clean HR image, border of the scale"
         " cropped. `auto` runs the scale's model for real photos on a JPEG at quality"
         f" {JPEG_QUALITY_THRESHOLD} or below or an image whose noise estimate is over the noise"
-        f" threshold ({NOISE_THRESHOLD:g} in `superres/engine/input_kind.py`; the columns show 3, 4"
-        " and 5), the default otherwise; in brackets, on how many images it ran the model for real"
-        " photos. JPEG quality 90 and below, and noise 10: [REAL_PHOTO.md](REAL_PHOTO.md), where"
+        f" threshold ({NOISE_THRESHOLD:g} in `superres/engine/input_kind.py`; the columns show"
+        f" {', '.join(f'{t:g}' for t in THRESHOLDS)}), the default otherwise; in brackets, on how"
+        " many images it ran the model for real photos. JPEG quality 90 and below, and noise 10:"
+        " [REAL_PHOTO.md](REAL_PHOTO.md), where"
         " auto's score is the model for real photos' (it picks that model for every such image).",
         "",
         "## The noise estimate on LR images (8-bit units)",
@@ -143,8 +153,11 @@ def main() -> int:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--scales", type=int, nargs="+", default=[4, 2])
     parser.add_argument("--sets", nargs="+", default=["Set14", "BSD100"])
+    parser.add_argument("--lr", nargs="+", choices=[label(d) for d in SCORED], help="default: all")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks")
+    parser.add_argument("--report", default="AUTO_PICK.md")
     args = parser.parse_args()
+    scored = [d for d in SCORED if args.lr is None or label(d) in args.lr]
     started = time.perf_counter()
     noise = [row for scale in args.scales for row in estimator_rows(args.shared, scale, ["Set5", *args.sets])]
     sections: list[str] = []
@@ -153,11 +166,11 @@ def main() -> int:
             sections += [
                 f"## x{scale} {set_name}: PSNR / SSIM",
                 "",
-                *score_rows(args.shared, scale, set_name),
+                *score_rows(args.shared, scale, set_name, scored),
                 "",
             ]
             minutes = (time.perf_counter() - started) / 60
-            write_report(args.out / "AUTO_PICK.md", report(minutes, noise, sections))
+            write_report(args.out / args.report, report(minutes, noise, sections))
     return 0
 
 

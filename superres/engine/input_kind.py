@@ -30,7 +30,7 @@ import numpy as np
 # photos loses in detail (benchmarks/AUTO_PICK.md, benchmarks/REAL_PHOTO.md).
 JPEG_QUALITY_THRESHOLD = 90
 # Above it (8-bit units), an image is taken for noisy (benchmarks/AUTO_PICK.md).
-NOISE_THRESHOLD = 4.0
+NOISE_THRESHOLD = 5.0
 FLAT_FRACTION = 0.05  # of each band's pixels: the flattest, where the noise is measured
 _KERNEL = ((1, -2, 1), (-2, 4, -2), (1, -2, 1))
 _MAX_SIDE = 2048  # a larger image is measured on its central 2048 x 2048 (enough pixels, less time)
