@@ -211,7 +211,10 @@ def upscale(
     """Upscale a path, PIL image or numpy array and return the same kind.
 
     ``model``: an :class:`SRModel`, or what :func:`superres.load_model` takes (with ``scale``
-    and ``device``). ``options``: an :class:`UpscaleOptions`; the :class:`Conveniences`
+    and ``device``); None or ``"auto"`` (unlike ``load_model``'s None, the PSNR default):
+    the scale's model for real photos for a JPEG file at quality 90 or below or a noisy
+    image, the scale's default otherwise (:mod:`superres.engine.auto`).
+    ``options``: an :class:`UpscaleOptions`; the :class:`Conveniences`
     (``outscale=2.5``, ``tile=256``, ``tta=True``, ...), where given and not None, replace
     its fields.
 
@@ -224,7 +227,10 @@ def upscale(
     from PIL import Image as PILImage
 
     options = _with_conveniences(options, dict(conveniences))
-    sr_model = model if isinstance(model, SRModel) else load_model(model, scale=scale, device=device)
+    if model is None or model == "auto":
+        sr_model = _auto_pick(image, scale or 4, device, options.max_pixels)
+    else:
+        sr_model = model if isinstance(model, SRModel) else load_model(model, scale=scale, device=device)
     if isinstance(image, (str, os.PathLike)):
         source = Path(image)
         if output is None:
@@ -241,4 +247,19 @@ def upscale(
         has_alpha = pixels.shape[2] in (2, 4)
         result = upscale_image(sr_model, ImageData(pixels, has_alpha), options).pixels
         return result[:, :, 0] if image.ndim == 2 else result
+    raise TypeError(f"cannot upscale a {type(image).__name__}; give a path, PIL image or numpy array")
+
+
+def _auto_pick(image: object, scale: int, device: str | None, max_pixels: int) -> SRModel:
+    """The model ``auto`` runs on ``image`` (a path, PIL image or array) at ``scale``."""
+    from superres.engine.auto import AutoModels
+
+    auto = AutoModels(scale, lambda name: load_model(name, scale=scale, device=device))
+    if isinstance(image, (str, os.PathLike)):
+        return auto.for_file(image, max_pixels=max_pixels)[0]
+    if isinstance(image, np.ndarray):
+        return auto.for_pixels(image, has_alpha=image.ndim == 3 and image.shape[2] in (2, 4))[0]
+    if hasattr(image, "mode"):  # PIL
+        data = from_pil(image)
+        return auto.for_pixels(data.pixels, has_alpha=data.has_alpha)[0]
     raise TypeError(f"cannot upscale a {type(image).__name__}; give a path, PIL image or numpy array")

@@ -173,6 +173,8 @@ def resolve_model(name_or_path: str | Path | None, scale: int | None = None) -> 
     name = str(name_or_path) if name_or_path is not None else "default"
     if name == "default":
         name = default_model_name(scale or 4)
+    if name == "auto":  # superres.engine.auto: a pick per image, not one model
+        raise SuperresError("auto picks a model image by image (superres upscale); name one model here")
     shipped = shipped_weights()
     if name not in shipped and f"{name}-x{scale or 4}" in shipped:
         name = f"{name}-x{scale or 4}"  # a shipped name without its scale: photo-gan -> photo-gan-x4

@@ -22,23 +22,27 @@ from superres.cli.common import (
     report_error,
     tiling_options,
 )
+from superres.engine.auto import AUTO
+from superres.engine.input_kind import JPEG_QUALITY_THRESHOLD
 from superres.engine.options import OUTPUT_LIMIT_FACTOR
 from superres.errors import SuperresError
 
 if TYPE_CHECKING:  # not at run time: `superres --help` must not import torch
     from superres.api import UpscaleOptions
     from superres.batch import BatchPlan, Inputs
+    from superres.engine.auto import AutoModels
     from superres.models import SRModel
 
-JPEG_NOTE_QUALITY = 90  # at or below it the models for real photos score higher (benchmarks/REAL_PHOTO.md)
 READABLE = "PNG, JPEG, WebP, AVIF, BMP, GIF, TIFF, JPEG 2000, HEIC, TGA and PPM/PGM"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     shared = [
         model_options(
-            model_help="shipped model (see `superres models`; photo-gan: the GAN), network name,"
-            " or weights file",
+            model_help="auto (the default: per image, the scale's model for real photos for a JPEG"
+            f" at quality {JPEG_QUALITY_THRESHOLD} or below or a noisy image, else the scale's"
+            " default), a shipped model (see `superres models`; default: the PSNR default;"
+            " photo-gan: the GAN), network name, or weights file",
             scale_help="upscaling factor of the model (default: the model's own)",
         ),
         tiling_options(
@@ -83,7 +87,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         " the same print size); a microscope's calibration is always rescaled",
     )
     _add_batch_options(up)
-    up.set_defaults(func=run)
+    up.set_defaults(func=run, model=AUTO)
 
 
 def _add_batch_options(up: argparse.ArgumentParser) -> None:
@@ -135,16 +139,18 @@ def run(args: argparse.Namespace) -> int:
             f" --max-output-pixels ({max_output:,})"
         )
         return 2
-    model = load_model_or_report(args)
-    if model is None:
+    auto = _auto_models(args) if args.model == AUTO else None
+    model = None if args.model == AUTO else load_model_or_report(args)
+    if model is None and auto is None:
         return 2
-    shown_scale = args.outscale if args.outscale is not None else model.scale
+    scale = auto.scale if auto else model.scale
+    shown_scale = args.outscale if args.outscale is not None else scale
     suffix = args.suffix if args.suffix is not None else f"_x{shown_scale:g}"
     naming = OutputNaming(args.output, suffix, args.ext)
     plan = plan_batch(inputs, naming, skip_existing=args.skip_existing, overwrite=args.overwrite)
     if not _report_plan(plan, args.quiet):
         return 2
-    note = None if args.quiet else jpeg_note(model, [job.source for job in plan.jobs])
+    note = None if args.quiet or auto else jpeg_note(model, [job.source for job in plan.jobs])
     if note:
         print(note, file=sys.stderr)
     from superres.atomic import remove_stale_temp_files
@@ -154,16 +160,67 @@ def run(args: argparse.Namespace) -> int:
     failures = [f"{item}: no such file, folder or matching glob" for item in inputs.missing]
     failures += inputs.not_files + plan.clashes
     count = len(plan.jobs) + len(failures)
-    limits = _OutputLimit(args.outscale or model.scale, args.max_pixels, max_output)
-    failures += _run_jobs(model, plan, _options(args), limits, quiet=args.quiet, debug=debugging(args))
+    limits = _OutputLimit(args.outscale or scale, args.max_pixels, max_output)
+    chooser = _Chooser(model, auto, args.max_pixels, args.quiet)
+    failures += _run_jobs(chooser, plan, _options(args), limits, quiet=args.quiet, debug=debugging(args))
     if failures:
         print(f"{len(failures)} of {count} inputs failed:", file=sys.stderr)
         for line in failures:
             print(f"  {one_line(line)}", file=sys.stderr)
         return 1
     if not args.quiet:
-        print(f"wrote {len(plan.jobs)} image(s)", file=sys.stderr)
+        ran = f": {auto.summary()}" if auto and len(plan.jobs) > 1 else ""
+        print(f"wrote {len(plan.jobs)} image(s){ran}", file=sys.stderr)
     return 0
+
+
+def _auto_models(args: argparse.Namespace) -> AutoModels | None:
+    """The models ``auto`` picks from, none loaded yet; None after printing why when
+    --device or --precision cannot be used (checked by loading bicubic, which has no weights,
+    so the batch does not fail file by file). --strength goes to the model for real photos;
+    the default has none to set."""
+    from superres.engine.auto import AutoModels
+    from superres.models import default_model_name, load_model
+
+    scale = args.scale or 4
+    try:
+        load_model("bicubic", scale=scale, device=args.device, precision=args.precision)
+    except Exception as exc:  # the boundary: one line, exit 2
+        report_error(failure_line(exc, AUTO, debug=debugging(args)))
+        return None
+
+    def load(name: str) -> SRModel:
+        strength = None if name == default_model_name(scale) else args.strength
+        return load_model(name, scale=scale, device=args.device, precision=args.precision, strength=strength)
+
+    return AutoModels(scale, load)
+
+
+@dataclass(frozen=True)
+class _Chooser:
+    """The model for each input: the one named, or ``auto``'s pick (said on stderr)."""
+
+    model: SRModel | None
+    auto: AutoModels | None
+    max_pixels: int
+    quiet: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.model.name} x{self.model.scale}" if self.model else f"auto x{self.auto.scale}"
+
+    def __call__(self, source: Path) -> SRModel:
+        if self.model is not None:
+            return self.model
+        model, kind = self.auto.for_file(source, max_pixels=self.max_pixels)
+        if not self.quiet:
+            from tqdm import tqdm
+
+            unmatched = (
+                "" if kind.degraded == (model.card.get("kind") == "real") else " (none for real photos ships)"
+            )
+            tqdm.write(f"{one_line(source)}: {kind.describe()} -> {model.name}{unmatched}", file=sys.stderr)
+        return model
 
 
 def _names_a_file_that_is_not_an_image(output: str | None) -> bool:
@@ -251,7 +308,13 @@ class _OutputLimit:
 
 
 def _run_jobs(
-    model: SRModel, plan: BatchPlan, options: UpscaleOptions, limit: _OutputLimit, *, quiet: bool, debug: bool
+    choose: _Chooser,
+    plan: BatchPlan,
+    options: UpscaleOptions,
+    limit: _OutputLimit,
+    *,
+    quiet: bool,
+    debug: bool,
 ) -> list[str]:
     """Run the planned jobs; a failure line for each that failed (the batch goes on)."""
     from tqdm import tqdm
@@ -260,7 +323,7 @@ def _run_jobs(
 
     failures: list[str] = []
     hidden = not progress_shown(quiet)
-    for job in tqdm(plan.jobs, desc=f"{model.name} x{model.scale}", unit="img", disable=hidden):
+    for job in tqdm(plan.jobs, desc=choose.label, unit="img", disable=hidden):
         tiles = tqdm(total=0, desc=one_line(job.source.name), unit="tile", leave=False, disable=hidden)
 
         def on_tile(done: int, total: int, bar=tiles) -> None:
@@ -273,6 +336,7 @@ def _run_jobs(
             if refusal is not None:
                 raise refusal
             limit.check(job.source)
+            model = choose(job.source)
             job.target.parent.mkdir(parents=True, exist_ok=True)
             # The plan refused targets superres did not write (unless --overwrite): job.refusal().
             api.upscale_file(model, job.source, job.target, options, on_tile=on_tile, overwrite=True)
@@ -286,7 +350,8 @@ def _run_jobs(
 
 def jpeg_note(model: SRModel, sources: list[Path]) -> str | None:
     """A note for JPEG inputs compressed hard enough that the shipped model for real photos
-    restores them better than the clean-LR model in use (README, Shipped models)."""
+    restores them better than the clean-LR model named with -m (which ``auto`` would have
+    picked for them: docs/models.md, Real photos)."""
     if model.card.get("kind") != "psnr":
         return None
     from superres.io import jpeg_quality
@@ -298,13 +363,13 @@ def jpeg_note(model: SRModel, sources: list[Path]) -> str | None:
     low = {}
     for path in sources:
         found = jpeg_quality(path) if path.suffix.lower() in (".jpg", ".jpeg") else None
-        if found is not None and found <= JPEG_NOTE_QUALITY:
+        if found is not None and found <= JPEG_QUALITY_THRESHOLD:
             low[path] = found
     if not low:
         return None
     first, found = next(iter(low.items()))
     return (
-        f"note: {len(low)} input(s) are JPEGs saved at quality {JPEG_NOTE_QUALITY} or below ({first.name}:"
-        f" about {found}); {model.name} sharpens their compression artefacts with the detail,"
-        f" -m {real[0]} removes them"
+        f"note: {len(low)} input(s) are JPEGs saved at quality {JPEG_QUALITY_THRESHOLD} or below"
+        f" ({first.name}: about {found}); {model.name} sharpens their compression artefacts with the"
+        f" detail; auto (no -m) or -m {real[0]} removes them"
     )

@@ -7,7 +7,9 @@
 - :mod:`~superres.engine.channels`: band counts the network was not made for;
 - :mod:`~superres.engine.rows`: a page upscaled in bands of rows, and a stack page by page;
 - :mod:`~superres.engine.progress`: one tile count over a whole job;
-- :mod:`~superres.engine.metadata`: resolution, EXIF, XMP and OME-XML of the result.
+- :mod:`~superres.engine.metadata`: resolution, EXIF, XMP and OME-XML of the result;
+- :mod:`~superres.engine.input_kind`: what an input carries (JPEG quality, a noise estimate);
+- :mod:`~superres.engine.auto`: ``auto``, the model picked per input from that.
 
 Rules, applied by :func:`superres.api.upscale_image`:
 

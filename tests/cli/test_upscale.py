@@ -354,29 +354,6 @@ def test_shared_weights_through_the_cli(shared, tmp_path):
     assert Image.open(tmp_path / "a_x3.png").size == (72, 60)
 
 
-def test_hard_compressed_jpegs_get_a_note_naming_the_real_photo_model(tmp_path, capsys):
-    """The clean-LR default sharpens JPEG blocks; a batch with JPEGs saved at quality 90 or below
-    says once which shipped model removes them. Not for good JPEGs, other models, or -q."""
-    pixels = smooth_image(16, 16)
-    Image.fromarray(pixels).save(tmp_path / "low.jpg", quality=60)
-    Image.fromarray(pixels).save(tmp_path / "high.jpg", quality=95)
-    assert (
-        main(["upscale", str(tmp_path / "low.jpg"), str(tmp_path / "high.jpg"), "-o", str(tmp_path / "out")])
-        == 0
-    )
-    err = capsys.readouterr().err
-    assert "note: 1 input(s) are JPEGs saved at quality 90 or below (low.jpg: about 60)" in err
-    assert "-m real-photo-x4 removes them" in err
-    for extra in (["-q"], ["-m", "real-photo-x4"], ["-m", "photo-gan"], ["-s", "3"]):
-        assert main(["upscale", str(tmp_path / "low.jpg"), "-o", str(tmp_path / "out2"), *extra]) == 0
-        err = capsys.readouterr().err
-        assert "JPEGs saved at quality" not in err, extra  # x3: no model for real photos ships
-    # another scale's clean-LR model names that scale's model for real photos
-    for extra in (["-s", "2"], ["-m", "compact-x2-kd"]):
-        assert main(["upscale", str(tmp_path / "low.jpg"), "-o", str(tmp_path / "out3"), *extra]) == 0
-        assert "-m real-photo-x2 removes them" in capsys.readouterr().err
-
-
 @pytest.mark.parametrize("suffix", ["/../escaped", "_x2/..", "..", "_x2\\0"])
 def test_a_suffix_that_is_a_path_is_a_usage_error(tmp_path, capsys, suffix):
     src = tmp_path / "in"
