@@ -56,7 +56,7 @@ class ThirdParty:
 THIRD_PARTY = {
     "rlfn-s-x4": ThirdParty(
         "rlfn/rlfn_s_x4.pth",
-        "x4; RLFN-S (48 channels, 6 blocks), its publishers' weights trained on DIV2K",
+        "x4; RLFN-S (48 channels, 6 blocks), its publishers' weights as released",
         Origin(
             RLFN,
             "model_zoo/rlfn_s_x4.pth",
@@ -69,7 +69,7 @@ THIRD_PARTY = {
     ),
     "rlfn-s-x2": ThirdParty(
         "rlfn/rlfn_s_x2.pth",
-        "x2; RLFN-S (48 channels, 6 blocks), its publishers' weights trained on DIV2K",
+        "x2; RLFN-S (48 channels, 6 blocks), its publishers' weights as released",
         Origin(
             RLFN,
             "model_zoo/rlfn_s_x2.pth",
