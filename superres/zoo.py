@@ -51,7 +51,7 @@ class ShippedModel:
 
 SHIPPED = (
     # RLFN-S (bytedance/RLFN, Apache-2.0): +0.39 (x2) and +0.57 dB (x4) on Set5 over ours at
-    # 0.8x their speed (benchmarks/EFFICIENT_PEERS.md). Not bf16-verified: bf16 moved its Set5
+    # 0.8-0.9x their speed (benchmarks/EFFICIENT_PEERS.md). Not bf16-verified: bf16 moved its Set5
     # by -0.022 dB at x2 and -0.010 at x4 (docs/models.md).
     ShippedModel("rlfn-s-x2", "psnr", 2, DEFAULT),
     ShippedModel("compact64-x3-kd", "psnr", 3, DEFAULT, bf16_verified=True),
