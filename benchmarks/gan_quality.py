@@ -134,7 +134,7 @@ def main() -> int:
     peers = args.peers if args.peers is not None else [p.format(shared=args.shared) for p in PEERS]
     params = args.shared / "data/niqe/niqe_pris_params.npz"
     loaded = {_label(name): _load(name, args.shared) for name in [*args.models, *peers]}
-    peers_labels = {_label(name) for name in peers}
+    peer_labels = [_label(name) for name in peers]
     models = {label: model for label, (model, _) in loaded.items()}
     started, load_before = time.perf_counter(), os.getloadavg()[0]
     hr = [hr_scores(args.shared / "data/test" / s, params) for s in SETS]
@@ -148,7 +148,7 @@ def main() -> int:
     pictured = {label: model for label, model in models.items() if "@" not in label}
     crops_picture(pictured, args.shared, args.out / "gan_crops.png", CROPS, SCALE)
     minutes = (time.perf_counter() - started) / 60
-    sources = "; ".join(f"{label}: {source}" for label, (_, source) in loaded.items() if label in peers_labels)
+    sources = "; ".join(f"{label}: {loaded[label][1]}" for label in peer_labels)
     lines = [
         "# x4 GAN model and its peers: NIQE / Y-PSNR / grid, parameters, CPU speed",
         "",
