@@ -85,11 +85,9 @@ def _load(name: str, shared: Path):
 
 
 def _label(name: str) -> str:
-    """A row's label: a model's name, or a file's name without its suffixes."""
+    """A row's label: a model's name (``NAME@S`` too), or a file's name without its suffixes."""
     path = Path(name)
-    if path.suffix:
-        return path.name.split(".")[0]
-    return name
+    return path.name.split(".")[0] if path.is_file() else name
 
 
 def _row(label: str, model, results: list[SetResult], bsd_pixels: int) -> dict:
@@ -139,11 +137,13 @@ def main() -> int:
     started, load_before = time.perf_counter(), os.getloadavg()[0]
     hr = [hr_scores(args.shared / "data/test" / s, params) for s in SETS]
     options = EvalOptions(("psnr", "niqe", "grid"), niqe_params=params)
-    rows = []
-    for label, model in models.items():
-        results = [evaluate_folder(model, args.shared / "data/test" / s, options) for s in SETS]
-        rows.append(_row(label, model, results, hr[-1][2]))
-        print(rows[-1], file=sys.stderr)
+    done = {}
+    # The GAN and its peers first (the table keeps the given order): a run cut short has them.
+    for label in sorted(models, key=lambda x: 0 if x == "photo-gan-x4" else 1 if x in peer_labels else 2):
+        results = [evaluate_folder(models[label], args.shared / "data/test" / s, options) for s in SETS]
+        done[label] = _row(label, models[label], results, hr[-1][2])
+        print(done[label], file=sys.stderr, flush=True)
+    rows = [done[label] for label in models]
     load_after = os.getloadavg()[0]
     pictured = {label: model for label, model in models.items() if "@" not in label}
     crops_picture(pictured, args.shared, args.out / "gan_crops.png", CROPS, SCALE)

@@ -142,3 +142,15 @@ def test_a_named_models_file_of_another_network_is_refused_at_load(shared, monke
     )
     with pytest.raises(SuperresError, match=r"is swiftsrgan x4, not realesrgan-x4plus \(rrdbnet x4\)"):
         load_model("realesrgan")
+
+
+def test_external_names_shadow_no_shipped_model_or_network():
+    from superres.archs import specs
+
+    names = [n for m in zoo.EXTERNAL for n in (m.name, *m.aliases)]
+    assert len(names) == len(set(names))
+    assert not set(names) & (set(zoo.SHIPPED_BY_NAME) | set(specs()))
+    for model in zoo.EXTERNAL:
+        assert model.sha256s and all(len(h) == 64 for h in model.sha256s)
+        assert model.url.startswith("https://") and model.licence and model.origin
+        assert model.card()["kind"] == model.kind and model.kind in ("psnr", "gan", "real")
