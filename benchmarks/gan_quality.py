@@ -172,10 +172,8 @@ def main() -> int:
     crops_picture(pictured, args.shared, args.out / "gan_crops.png", CROPS, SCALE)
     minutes = (time.perf_counter() - started) / 60
     sources = "; ".join(f"{label}: {loaded[label][1]}" for label in peer_labels)
-    shown_sets = ", ".join(
-        f"{s} ({len(r.images)} images{'' if args.images is None else f', the first {args.images}'})"
-        for s, r in zip(args.sets, results, strict=True)
-    )
+    shown_sets = ", ".join(f"{s} ({len(r.images)})" for s, r in zip(args.sets, results, strict=True))
+    shown_sets += "" if args.images is None else f", at most the first {args.images} images of each set"
     command = " ".join(["gan_quality.py", *sys.argv[1:]])
     lines = [
         "# x4 GAN model and its peers: NIQE / Y-PSNR / grid, parameters, CPU speed",
