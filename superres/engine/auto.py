@@ -44,7 +44,7 @@ class AutoModels:
     ) -> tuple[SRModel, InputKind]:
         """The model for decoded ``pixels`` (read from ``source``, if given, whose JPEG
         quality counts too), and what they carry."""
-        kind = input_kind(pixels, has_alpha=has_alpha, source=source)
+        kind = input_kind(pixels, has_alpha=has_alpha, source=source, scale=self.scale)
         name = auto_model_name(kind, self.scale)
         self.picked[name] += 1
         if kind.degraded and name not in self.examples:

@@ -29,8 +29,11 @@ import numpy as np
 # At or below it, a JPEG's artefacts cost the clean-LR default more than the model for real
 # photos loses in detail (benchmarks/AUTO_PICK.md, benchmarks/REAL_PHOTO.md).
 JPEG_QUALITY_THRESHOLD = 90
-# Above it (8-bit units), an image is taken for noisy (benchmarks/AUTO_PICK.md).
+# Above it (8-bit units), an image is taken for noisy: where the scale's model for real
+# photos starts to beat its default on Set14 with --lr-noise (benchmarks/AUTO_PICK.md: x4
+# rlfn-s-x4 still wins at sigma 5, real-photo-x4 at 7; x2 real-photo-x2 wins from 5).
 NOISE_THRESHOLD = 5.0
+NOISE_THRESHOLDS = {4: 6.0}  # per scale, where it differs from NOISE_THRESHOLD
 FLAT_FRACTION = 0.05  # of each band's pixels: the flattest, where the noise is measured
 _KERNEL = ((1, -2, 1), (-2, 4, -2), (1, -2, 1))
 _MAX_SIDE = 2048  # a larger image is measured on its central 2048 x 2048 (enough pixels, less time)
@@ -43,6 +46,7 @@ class InputKind:
 
     jpeg_quality: int | None
     noise: float
+    noise_threshold: float = NOISE_THRESHOLD  # the scale's (NOISE_THRESHOLDS)
 
     @property
     def compressed(self) -> bool:
@@ -50,7 +54,7 @@ class InputKind:
 
     @property
     def noisy(self) -> bool:
-        return self.noise > NOISE_THRESHOLD
+        return self.noise > self.noise_threshold
 
     @property
     def degraded(self) -> bool:
@@ -106,15 +110,19 @@ def noise_sigma(pixels: np.ndarray, *, has_alpha: bool = False) -> float:
     return float(np.mean(sigmas)) * 255 / peak if sigmas else 0.0
 
 
-def input_kind(pixels: np.ndarray, *, has_alpha: bool = False, source: str | Path | None = None) -> InputKind:
+def input_kind(
+    pixels: np.ndarray, *, has_alpha: bool = False, source: str | Path | None = None, scale: int | None = None
+) -> InputKind:
     """What ``pixels`` (the first page of an image, read from ``source`` if given) carry: the
-    JPEG quality of ``source`` when it is a JPEG file, and the noise estimate."""
+    JPEG quality of ``source`` when it is a JPEG file, and the noise estimate, judged noisy
+    or not by the threshold of ``scale``."""
     quality = None
     if source is not None:
         from superres.io import jpeg_quality
 
         quality = jpeg_quality(source)
-    return InputKind(quality, noise_sigma(pixels, has_alpha=has_alpha))
+    threshold = NOISE_THRESHOLDS.get(scale, NOISE_THRESHOLD) if scale else NOISE_THRESHOLD
+    return InputKind(quality, noise_sigma(pixels, has_alpha=has_alpha), threshold)
 
 
 def auto_model_name(kind: InputKind, scale: int) -> str:
