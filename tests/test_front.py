@@ -58,7 +58,7 @@ TABLE = """# Peer benchmark
 | model | scale | Set5 | Set14 | BSD100 | MP/s | speed vs IMDN | peak RSS (MiB) | rise (MiB) |
 |---|---|---|---|---|---|---|---|---|
 | RLFN (official weights) | x2 | 38.07 / 0.9607 | 33.62 / 0.9188 | 32.24 / 0.9004 | 0.55 | 1.12x | 584 | 325 |
-| superres m --tta (x8 self-ensemble) | x4 | 31.80 / 0.89 | 28.25 / 0.77 | 27.47 / 0.73 | 0.41 | 0.23x | 1 | 1 |
+| superres m --tta (x8 self-ensemble) | x4 | 31.80 / 0.9 | 28.25 / 0.8 | 27.47 / 0.7 | 0.41 | 0.23x | 1 | 1 |
 
 | model | scale | Set5 | Set14 | BSD100 | target 1 met | vs IMDN (measured) | speed vs IMDN |
 |---|---|---|---|---|---|---|---|
