@@ -14,7 +14,8 @@ RLFN-S, PAN, DAT-light, DCTLSA), run through superres like IMDN.
 
 Usage: python benchmarks/peers.py [--shared ../shared] [--passes 3] [--threads 2]
        [--scales 2 3 4] [--only TEXT ...] [--output benchmarks/RESULTS.md]
-Needs the [bench] extra (opencv-contrib-python-headless 4.10.x). Writes benchmarks/RESULTS.md.
+Needs the [bench] extra (opencv-contrib-python-headless 4.10.x). Writes benchmarks/RESULTS.md
+and its rows as JSON beside it (same stem, ``.json``; read by benchmarks/front.py).
 """
 
 from __future__ import annotations
@@ -220,8 +221,6 @@ def main() -> None:
         worker(args.worker)
         return
 
-    from superres.metrics import psnr, ssim
-
     started = time.perf_counter()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -231,31 +230,7 @@ def main() -> None:
             hr_images = prepare_sets(args.shared, scale, cache)
             chosen = [c for c in contenders(args.shared) if c.scale == scale and _chosen(c, args.only)]
             for contender in chosen:
-                spec = {
-                    **contender.__dict__,
-                    "lr_cache": str(cache),
-                    "out": str(tmp_dir / "sr.npz"),
-                    "report": str(tmp_dir / "report.json"),
-                    "passes": 1 if contender.tta else args.passes,
-                    "threads": args.threads,
-                }
-                spec_path = tmp_dir / "spec.json"
-                spec_path.write_text(json.dumps(spec))
-                env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-                subprocess.run([sys.executable, __file__, "--worker", str(spec_path)], check=True, env=env)
-                report = json.loads(Path(spec["report"]).read_text())
-                outputs = dict(np.load(spec["out"]))
-                row = {"label": contender.label, "scale": scale, "sets": {}, **report}
-                for set_name in SETS:
-                    keys = [k for k in hr_images if k.startswith(set_name + "/")]
-                    row["sets"][set_name] = {
-                        "psnr": float(np.mean([psnr(outputs[k], hr_images[k], scale) for k in keys])),
-                        "ssim": float(np.mean([ssim(outputs[k], hr_images[k], scale) for k in keys])),
-                        "megapixels": sum(hr_images[k].shape[0] * hr_images[k].shape[1] for k in keys) / 1e6,
-                    }
-                row["mp_per_s"] = sum(s["megapixels"] for s in row["sets"].values()) / sum(
-                    report["seconds"].values()
-                )
+                row = _measure(contender, args, cache=cache, hr_images=hr_images, tmp_dir=tmp_dir)
                 rows.append(row)
                 print(
                     f"x{scale} {contender.label:<34} "
@@ -265,6 +240,54 @@ def main() -> None:
                 )
     elapsed = time.perf_counter() - started
     write_results(args, rows, elapsed)
+
+
+def _measure(
+    contender: Contender, args: argparse.Namespace, *, cache: Path, hr_images: dict, tmp_dir: Path
+) -> dict:
+    """Run one contender in its own process; its row: PSNR/SSIM per set, MP/s, memory, roles."""
+    from superres.metrics import psnr, ssim
+
+    scale = contender.scale
+    spec = {
+        **contender.__dict__,
+        "lr_cache": str(cache),
+        "out": str(tmp_dir / "sr.npz"),
+        "report": str(tmp_dir / "report.json"),
+        "passes": 1 if contender.tta else args.passes,
+        "threads": args.threads,
+    }
+    spec_path = tmp_dir / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    subprocess.run([sys.executable, __file__, "--worker", str(spec_path)], check=True, env=env)
+    report = json.loads(Path(spec["report"]).read_text())
+    outputs = dict(np.load(spec["out"]))
+    row = {"label": contender.label, "scale": scale, "sets": {}, **report, **_roles(contender)}
+    for set_name in SETS:
+        keys = [k for k in hr_images if k.startswith(set_name + "/")]
+        row["sets"][set_name] = {
+            "psnr": float(np.mean([psnr(outputs[k], hr_images[k], scale) for k in keys])),
+            "ssim": float(np.mean([ssim(outputs[k], hr_images[k], scale) for k in keys])),
+            "megapixels": sum(hr_images[k].shape[0] * hr_images[k].shape[1] for k in keys) / 1e6,
+        }
+    row["mp_per_s"] = sum(s["megapixels"] for s in row["sets"].values()) / sum(report["seconds"].values())
+    return row
+
+
+def _roles(contender: Contender) -> dict:
+    """What a row is, for tools that read the JSON: a shipped model, its scale's default (run
+    plainly), or a third-party network or file."""
+    from superres.models import default_model_name
+
+    shipped = contender.label.startswith("superres ") and contender.source != "bicubic"
+    return {
+        "model": contender.source if shipped else "",
+        "shipped": shipped,
+        "default": shipped and not contender.tta and contender.source == default_model_name(contender.scale),
+        "third_party": not contender.label.startswith(("superres ", "bicubic")),
+        "tta": contender.tta,
+    }
 
 
 def _chosen(contender: Contender, only: list[str]) -> bool:
@@ -306,7 +329,36 @@ def write_results(args: argparse.Namespace, rows: list[dict], elapsed: float) ->
         print(f"  x{r['scale']} {r['label']:<34} {ratio:6.2f}x")
     lines += target_lines(rows)
     args.output.write_text("\n".join(lines) + "\n")
-    print(f"\nwrote {args.output}")
+    json_path = write_json(args.output.with_suffix(".json"), rows, run_facts(args.threads))
+    print(f"\nwrote {args.output} and {json_path}")
+
+
+def run_facts(threads: int) -> dict:
+    """The run's machine and command, for the JSON beside the report."""
+    import torch
+
+    from superres.train.model_file import hardware_description
+
+    return {
+        "cpu": hardware_description(torch.device("cpu")).split(",")[0].removeprefix("CPU "),
+        "threads": threads,
+        "date": datetime.date.today().isoformat(),
+        "command": " ".join(["python benchmarks/peers.py", *sys.argv[1:]]),
+    }
+
+
+def write_json(path: Path, rows: list[dict], run: dict) -> Path:
+    """Write ``{"run": ..., "rows": [...]}`` atomically; each row gains ``speed_vs_imdn`` (its
+    MP/s over IMDN's at its scale in this run, None without an IMDN row)."""
+    from superres.atomic import atomic_output
+
+    imdn = {r["scale"]: r["mp_per_s"] for r in rows if r["label"].startswith("IMDN")}
+    out = [
+        {**r, "speed_vs_imdn": r["mp_per_s"] / imdn[r["scale"]] if r["scale"] in imdn else None} for r in rows
+    ]
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps({"run": run, "rows": out}, indent=1) + "\n")
+    return path
 
 
 def target_lines(rows: list[dict]) -> list[str]:
