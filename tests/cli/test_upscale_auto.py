@@ -12,6 +12,7 @@ import superres
 import superres.models
 from superres import zoo
 from superres.cli import main
+from superres.weights import read_metadata
 from tests.conftest import smooth_image
 
 
@@ -57,8 +58,9 @@ def test_each_input_gets_the_model_for_what_it_carries_and_the_line_says_so(inpu
     assert "noisy.png: noisy (sigma " in err and f") -> {real}" in err
     assert f"wrote 3 image(s): {real} for 2 (JPEG quality 60" in err and f"{default} for 1" in err
     assert "JPEGs saved at quality" not in err  # the old note: auto did what it advised
-    # bicubic: the device check; the default twice: once as the start real-photo blends with
-    assert sorted(loads) == sorted(["bicubic", real, default, default])
+    # bicubic: the device check; and the start real-photo blends with (compact64-x4-kd)
+    start = Path(read_metadata(zoo.SHIPPED_BY_NAME[real].file)["card"]["training"]["pretrained"]).stem
+    assert sorted(loads) == sorted(["bicubic", real, default, start])
     result = np.asarray(Image.open(out / "clean_x4.png"))
     assert np.array_equal(result, superres.upscale(np.asarray(Image.open(inputs["clean"])), model=default))
 
