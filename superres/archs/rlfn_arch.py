@@ -115,8 +115,9 @@ SPECS = (
         detect_order=40,
         # ESA max-pools a strided copy and re-enlarges it to the input's size: tiles differ.
         tiles_equal_whole=False,
-        # rlfn_s_x2.pth's Set14 is the exception: 33.62 against the paper's 33.68.
+        # rlfn_s_x2.pth's Set14 is the exception: 33.62 against the paper's 33.68; the official
+        # code gives the same output on that file (docs/networks.md).
         proof="rlfn_x2/x4, rlfn_s_x4 meet the paper's Set5/Set14*/BSD100 within 0.03 dB (*gray as RGB); "
-        "rlfn_s_x2 too but Set14 (33.62, paper 33.68)",
+        "rlfn_s_x2 too but Set14 (33.62, paper 33.68; the official code gives the same output)",
     ),
 )

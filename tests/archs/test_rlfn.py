@@ -50,7 +50,8 @@ def test_rlfn_s_x4_meets_its_published_set5_psnr(shared):
 def test_released_files_meet_their_published_set5_psnr(shared, name):
     """Set5 here; Set14 and BSD100 by benchmarks/published.py (too long for the suite), where
     rlfn_s_x2's Set14 measures 33.62, 0.06 under its paper (33.53 with bridge.png as gray),
-    while the other three files' Set14 are within 0.02 by the same code."""
+    while the other three files' Set14 are within 0.02 by the same code; the publishers' code
+    gives the same output on that file (docs/networks.md)."""
     assert _psnr(shared, name, "Set5") == pytest.approx(PUBLISHED[name][0], abs=0.03)
 
 
