@@ -28,6 +28,7 @@ from torch.nn import functional as F
 
 from superres.archs.rwin_blocks import RectWindowAttention, decode_index, grid_extent, lcm
 from superres.archs.spec import ArchSpec
+from superres.archs.swin_blocks import Mlp
 
 _RGB_MEAN = (0.4488, 0.4371, 0.4040)
 _DEFAULT_SPLIT = (4, 16)  # the released CRAFT (not recoverable from weights without its buffers)
@@ -43,17 +44,6 @@ class ChannelLayerNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-
-
-class Mlp(nn.Module):
-    def __init__(self, dim: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
 
 
 class SRWAB(nn.Module):

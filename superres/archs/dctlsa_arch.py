@@ -18,6 +18,7 @@ from torch.nn import functional as F
 
 from superres.archs.detect import conv_shape, is_state_dict
 from superres.archs.spec import ArchSpec
+from superres.archs.swin_blocks import Mlp
 
 StateDict = dict[str, torch.Tensor]
 _WINDOW = 16  # the released window size (no weight's shape depends on it)
@@ -62,16 +63,6 @@ class LinearWindowAttention(nn.Module):
         out = (q * self.scale) @ (k.transpose(-2, -1) @ v)  # windows x heads x n x d
         out = self.proj(out.transpose(1, 2).reshape(b, h // ws, w // ws, ws, ws, c))
         return out.permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, c) + local
-
-
-class Mlp(nn.Module):
-    def __init__(self, dim: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.gelu(self.fc1(x)))
 
 
 class Block(nn.Module):

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from superres.archs.atd_arch import upsample_layers
 from superres.archs.grl_blocks import AnchorStripeAttention, Size, WindowAttention, tables
 from superres.archs.spec import ArchSpec
-from superres.archs.swin_blocks import residual_conv
+from superres.archs.swin_blocks import Mlp, residual_conv
 
 _RGB_MEAN = (0.4488, 0.4371, 0.4040)
 
@@ -112,17 +112,6 @@ class CAB(nn.Module):
     def forward(self, x: torch.Tensor, size: Size) -> torch.Tensor:
         b, _, c = x.shape
         return self.cab(x.transpose(1, 2).reshape(b, c, *size)).flatten(2).transpose(1, 2)
-
-
-class Mlp(nn.Module):
-    def __init__(self, dim: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
 
 
 class MixAttnBlock(nn.Module):
