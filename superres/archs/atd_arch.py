@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from superres.archs.detect import shape_of
 from superres.archs.spec import ArchSpec
 from superres.archs.swin_blocks import residual_conv
 
@@ -341,14 +342,6 @@ class ATD(nn.Module):
         return (x + self.mean)[..., : h * self.scale, : w * self.scale]
 
 
-def _float(state_dict: dict, key: str, dim: int) -> tuple[int, ...] | None:
-    """Shape of ``key`` when it is a floating-point tensor of rank ``dim`` with no zero size."""
-    t = state_dict.get(key)
-    if not isinstance(t, torch.Tensor) or not t.is_floating_point() or t.dim() != dim or 0 in t.shape:
-        return None
-    return tuple(int(s) for s in t.shape)
-
-
 def _indices(state_dict: dict, pattern: str) -> list[int]:
     found = {int(m.group(1)) for k in state_dict if isinstance(k, str) and (m := re.match(pattern, k))}
     return sorted(found) if found == set(range(len(found))) else []
@@ -356,13 +349,13 @@ def _indices(state_dict: dict, pattern: str) -> list[int]:
 
 def _scale(state_dict: dict, upsampler: str, in_channels: int) -> int | None:
     if upsampler == "pixelshuffledirect":
-        up = _float(state_dict, "upsample.0.weight", 4)
+        up = shape_of(state_dict, "upsample.0.weight", 4)
         square = up[0] // in_channels if up and up[0] % in_channels == 0 else 0
         scale = math.isqrt(square)
         return scale if scale > 1 and scale * scale == square else None
     ratios = []
     while f"upsample.{2 * len(ratios)}.weight" in state_dict and len(ratios) < 4:
-        shape = _float(state_dict, f"upsample.{2 * len(ratios)}.weight", 4)
+        shape = shape_of(state_dict, f"upsample.{2 * len(ratios)}.weight", 4)
         if shape is None or shape[1] != 64 or shape[0] % 64:
             return None
         ratios.append(shape[0] // 64)
@@ -375,7 +368,7 @@ def _block_params(state_dict: dict, dim: int) -> dict | None:
     depths, heads, windows = [], [], set()
     for i in blocks:
         depth = len(_indices(state_dict, rf"layers\.{i}\.residual_group\.layers\.(\d+)\.wqkv\.weight$"))
-        table = _float(state_dict, _PREFIX.format(i, 0) + "attn_win.relative_position_bias_table", 2)
+        table = shape_of(state_dict, _PREFIX.format(i, 0) + "attn_win.relative_position_bias_table", 2)
         if not depth or table is None or dim % table[1]:
             return None
         side = math.isqrt(table[0])
@@ -392,13 +385,13 @@ def _block_params(state_dict: dict, dim: int) -> dict | None:
 def _layer_params(state_dict: dict, dim: int) -> dict | None:
     """Token dictionary and feed-forward sizes, read from the first layer."""
     first = _PREFIX.format(0, 0)
-    td = _float(state_dict, "layers.0.residual_group.td", 2)
-    wq = _float(state_dict, first + "attn_atd.wq.weight", 2)
-    scale = _float(state_dict, first + "attn_atd.scale", 1)
-    logit = _float(state_dict, first + "attn_aca.logit_scale", 2)
-    fc1 = _float(state_dict, first + "convffn.fc1.weight", 2)
-    dw = _float(state_dict, first + "convffn.dwconv.depthwise_conv.0.weight", 4)
-    qkv = _float(state_dict, first + "wqkv.weight", 2)
+    td = shape_of(state_dict, "layers.0.residual_group.td", 2)
+    wq = shape_of(state_dict, first + "attn_atd.wq.weight", 2)
+    scale = shape_of(state_dict, first + "attn_atd.scale", 1)
+    logit = shape_of(state_dict, first + "attn_aca.logit_scale", 2)
+    fc1 = shape_of(state_dict, first + "convffn.fc1.weight", 2)
+    dw = shape_of(state_dict, first + "convffn.dwconv.depthwise_conv.0.weight", 4)
+    qkv = shape_of(state_dict, first + "wqkv.weight", 2)
     if None in (td, wq, scale, logit, fc1, dw, qkv) or td[1] != dim or scale != (td[0],):
         return None
     if qkv != (3 * dim, dim) or fc1[1] != dim or dw[0] != fc1[0] or dw[2] != dw[3] or dw[2] % 2 == 0:
@@ -418,20 +411,20 @@ def detect(state_dict: dict) -> dict | None:
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state_dict.items()
     ):
         return None
-    first = _float(state_dict, "conv_first.weight", 4)
-    if first is None or _float(state_dict, "patch_embed.norm.weight", 1) is None:
+    first = shape_of(state_dict, "conv_first.weight", 4)
+    if first is None or shape_of(state_dict, "patch_embed.norm.weight", 1) is None:
         return None
     dim, in_channels = first[:2]
     blocks, layer = _block_params(state_dict, dim), _layer_params(state_dict, dim)
     if blocks is None or layer is None or "absolute_pos_embed" in state_dict:
         return None
-    if _float(state_dict, "layers.0.conv.weight", 4):
+    if shape_of(state_dict, "layers.0.conv.weight", 4):
         resi = "1conv"
-    elif _float(state_dict, "layers.0.conv.0.weight", 4):
+    elif shape_of(state_dict, "layers.0.conv.0.weight", 4):
         resi = "3conv"
     else:
         return None
-    before = _float(state_dict, "conv_before_upsample.0.weight", 4)
+    before = shape_of(state_dict, "conv_before_upsample.0.weight", 4)
     if before is not None and before[0] != 64:
         return None
     upsampler = "pixelshuffle" if before else "pixelshuffledirect"

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from superres.archs.detect import shape_of
 from superres.archs.rwin_blocks import RectWindowAttention, decode_index, grid_extent, lcm
 from superres.archs.spec import ArchSpec
 from superres.archs.swin_blocks import Mlp
@@ -260,14 +261,6 @@ def convert(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v for k, v in state_dict.items() if k not in _BUFFERS}
 
 
-def _shape(state_dict: dict, key: str, dims: int) -> tuple[int, ...] | None:
-    tensor = state_dict.get(key)
-    if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point() or tensor.dim() != dims:
-        return None
-    shape = tuple(int(d) for d in tensor.shape)
-    return shape if min(shape, default=1) > 0 else None
-
-
 def _windows(state_dict: dict) -> tuple[tuple[int, int], bool]:
     """Window sides (s0, s1) and whether the file's offset tables are swapped. The index of
     the first branch gives the sides; without it, its offset table (as the official code
@@ -283,14 +276,14 @@ def _windows(state_dict: dict) -> tuple[tuple[int, int], bool]:
 def _layers(state_dict: dict) -> list[tuple[int, int]] | None:
     """(depth, heads) of each group, from its HFB blocks and their temperatures."""
     layers = []
-    while _shape(state_dict, f"layers.{len(layers)}.conv.weight", 4) is not None:
+    while shape_of(state_dict, f"layers.{len(layers)}.conv.weight", 4) is not None:
         prefix = f"layers.{len(layers)}.residual_group.hf_blocks."
         depth = 0
-        while _shape(state_dict, f"{prefix}{depth}.attn.temperature", 3) is not None:
+        while shape_of(state_dict, f"{prefix}{depth}.attn.temperature", 3) is not None:
             depth += 1
         if depth == 0:
             return None
-        layers.append((depth, _shape(state_dict, f"{prefix}0.attn.temperature", 3)[0]))
+        layers.append((depth, shape_of(state_dict, f"{prefix}0.attn.temperature", 3)[0]))
     return layers or None
 
 
@@ -304,14 +297,14 @@ def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
 def _detect(state_dict: dict) -> dict | None:
     if not isinstance(state_dict, dict) or not all(isinstance(k, str) for k in state_dict):
         return None
-    first = _shape(state_dict, "conv_first.weight", 4)
-    up = _shape(state_dict, "upsample.0.weight", 4)
+    first = shape_of(state_dict, "conv_first.weight", 4)
+    up = shape_of(state_dict, "upsample.0.weight", 4)
     block = "layers.0.residual_group."
-    if first is None or up is None or _shape(state_dict, "norm.body.weight", 1) is None:
+    if first is None or up is None or shape_of(state_dict, "norm.body.weight", 1) is None:
         return None
-    mlp = _shape(state_dict, block + "srwa_blocks.0.mlp.fc1.weight", 2)
-    hfb = _shape(state_dict, block + "hf_blocks.0.ffn.project_out.weight", 4)
-    hfer = _shape(state_dict, block + "hfer_blocks.0.last_fc.weight", 4)
+    mlp = shape_of(state_dict, block + "srwa_blocks.0.mlp.fc1.weight", 2)
+    hfb = shape_of(state_dict, block + "hf_blocks.0.ffn.project_out.weight", 4)
+    hfer = shape_of(state_dict, block + "hfer_blocks.0.last_fc.weight", 4)
     layers = _layers(state_dict)
     if mlp is None or hfb is None or hfer is None or layers is None:
         return None
@@ -330,7 +323,7 @@ def _detect(state_dict: dict) -> dict | None:
         "mlp_ratio": mlp[0] / embed_dim,
         "hfb_hidden": hfb[1],
         "swapped_tables": swapped,
-        "resi_connection": "1conv" if _shape(state_dict, "conv_after_body.weight", 4) else "identity",
+        "resi_connection": "1conv" if shape_of(state_dict, "conv_after_body.weight", 4) else "identity",
     }
 
 

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from superres.archs.detect import shape_of
 from superres.archs.rwin_blocks import RectWindowAttention, decode_index, grid_extent, shift_mask
 from superres.archs.spec import ArchSpec
 from superres.archs.swin_blocks import residual_conv
@@ -294,15 +295,6 @@ def convert(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v for k, v in state_dict.items() if not _BUFFER.fullmatch(k)}
 
 
-def _shape(state_dict: dict, key: str, dims: int) -> tuple[int, ...] | None:
-    """Shape of float tensor ``key`` when it has ``dims`` non-zero dimensions, else None."""
-    tensor = state_dict.get(key)
-    if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point() or tensor.dim() != dims:
-        return None
-    shape = tuple(int(d) for d in tensor.shape)
-    return shape if min(shape, default=1) > 0 else None
-
-
 def _split_size(state_dict: dict) -> tuple[int, int]:
     """Window sides from the first spatial block's offset grid (its values order them) or its
     position index; neither in the file: the released default (not recoverable from weights)."""
@@ -334,8 +326,8 @@ def _heads(state_dict: dict, depths: list[int]) -> list[int] | None:
     heads = []
     for i, depth in enumerate(depths):
         prefix = f"layers.{i}.blocks."
-        pos = _shape(state_dict, prefix + "0.attn.attns.0.pos.pos3.2.weight", 2)
-        temp = _shape(state_dict, prefix + "1.attn.temperature", 3) if depth > 1 else None
+        pos = shape_of(state_dict, prefix + "0.attn.attns.0.pos.pos3.2.weight", 2)
+        temp = shape_of(state_dict, prefix + "1.attn.temperature", 3) if depth > 1 else None
         if pos is None or (depth > 1 and temp is None):
             return None
         heads.append(temp[0] if temp else 2 * pos[0])
@@ -344,17 +336,17 @@ def _heads(state_dict: dict, depths: list[int]) -> list[int] | None:
 
 def _upsampling(state_dict: dict, in_channels: int, embed_dim: int) -> dict | None:
     """Upsampler kind, scale and width from the reconstruction convs."""
-    direct = _shape(state_dict, "upsample.0.weight", 4)
-    before = _shape(state_dict, "conv_before_upsample.0.weight", 4)
+    direct = shape_of(state_dict, "upsample.0.weight", 4)
+    before = shape_of(state_dict, "conv_before_upsample.0.weight", 4)
     if before is None:
         scale = math.isqrt(direct[0] // in_channels) if direct and direct[1] == embed_dim else 0
         if scale < 1 or scale * scale * in_channels != direct[0]:
             return None
         return {"upsampler": "pixelshuffledirect", "scale": scale}
     num_feat, convs = before[0], []
-    while (conv := _shape(state_dict, f"upsample.{2 * len(convs)}.weight", 4)) is not None:
+    while (conv := shape_of(state_dict, f"upsample.{2 * len(convs)}.weight", 4)) is not None:
         convs.append(conv[0] // num_feat)
-    last = _shape(state_dict, "conv_last.weight", 4)
+    last = shape_of(state_dict, "conv_last.weight", 4)
     if last is None or last[0] != in_channels or not convs:
         return None
     if convs == [9]:
@@ -374,19 +366,19 @@ def detect(state_dict: dict[str, torch.Tensor]) -> dict | None:
 def _detect(state_dict: dict) -> dict | None:
     if not isinstance(state_dict, dict) or not all(isinstance(k, str) for k in state_dict):
         return None
-    first = _shape(state_dict, "conv_first.weight", 4)
-    if first is None or _shape(state_dict, "before_RG.1.weight", 1) is None:
+    first = shape_of(state_dict, "conv_first.weight", 4)
+    if first is None or shape_of(state_dict, "before_RG.1.weight", 1) is None:
         return None
-    if _shape(state_dict, "layers.0.blocks.0.ffn.sg.conv.weight", 4) is None:
+    if shape_of(state_dict, "layers.0.blocks.0.ffn.sg.conv.weight", 4) is None:
         return None
     embed_dim, in_channels = first[:2]
     depths = _depths(state_dict)
     heads = _heads(state_dict, depths) if depths else None
-    fc1 = _shape(state_dict, "layers.0.blocks.0.ffn.fc1.weight", 2)
+    fc1 = shape_of(state_dict, "layers.0.blocks.0.ffn.fc1.weight", 2)
     up = _upsampling(state_dict, in_channels, embed_dim)
     if heads is None or fc1 is None or up is None:
         return None
-    three = _shape(state_dict, "conv_after_body.0.weight", 4) is not None
+    three = shape_of(state_dict, "conv_after_body.0.weight", 4) is not None
     return {
         "scale": up.pop("scale"),
         "in_channels": in_channels,

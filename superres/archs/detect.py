@@ -26,13 +26,18 @@ def is_state_dict(state_dict: Any) -> bool:
     )
 
 
+def shape_of(state_dict: dict[str, Any], key: str, rank: int) -> tuple[int, ...] | None:
+    """Shape of floating-point tensor ``key`` when it has ``rank`` dimensions, all non-zero;
+    None when it is missing or anything else."""
+    tensor = state_dict.get(key)
+    if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point() or tensor.dim() != rank:
+        return None
+    shape = tuple(int(d) for d in tensor.shape)
+    return shape if min(shape, default=1) > 0 else None
+
+
 def conv_shape(state_dict: dict[str, torch.Tensor], key: str) -> tuple[int, int, int, int] | None:
     """(out, in, kh, kw) of the conv weight ``key``, or None when it is missing, not a
     4-D floating-point tensor, or has a zero size."""
-    tensor = state_dict.get(key)
-    if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point() or tensor.dim() != 4:
-        return None
-    if min(tensor.shape) <= 0:
-        return None
-    out, inp, kh, kw = (int(d) for d in tensor.shape)
-    return out, inp, kh, kw
+    shape = shape_of(state_dict, key, 4)
+    return None if shape is None else (shape[0], shape[1], shape[2], shape[3])

@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from superres.archs.atd_arch import upsample_layers
+from superres.archs.detect import shape_of
 from superres.archs.grl_blocks import AnchorStripeAttention, Size, WindowAttention, tables
 from superres.archs.spec import ArchSpec
 from superres.archs.swin_blocks import Mlp, residual_conv
@@ -262,13 +263,6 @@ def network_keys(state_dict: dict) -> dict:
     return state_dict
 
 
-def _float(state_dict: dict, key: str, dim: int) -> tuple[int, ...] | None:
-    t = state_dict.get(key)
-    if not isinstance(t, torch.Tensor) or not t.is_floating_point() or t.dim() != dim or 0 in t.shape:
-        return None
-    return tuple(int(s) for s in t.shape)
-
-
 def _count(state_dict: dict, prefix: str, suffix: str) -> int:
     n = 0
     while f"{prefix}{n}{suffix}" in state_dict:
@@ -280,8 +274,8 @@ def _stages(state_dict: dict, dim: int) -> dict | None:
     depths, heads_w, heads_s = [], [], []
     for i in range(_count(state_dict, "layers.", ".blocks.0.norm1.weight")):
         depth = _count(state_dict, f"layers.{i}.blocks.", ".norm1.weight")
-        window = _float(state_dict, f"layers.{i}.blocks.0.attn.window_attn.attn_transform.logit_scale", 3)
-        stripe = _float(state_dict, f"layers.{i}.blocks.0.attn.stripe_attn.attn_transform1.logit_scale", 3)
+        window = shape_of(state_dict, f"layers.{i}.blocks.0.attn.window_attn.attn_transform.logit_scale", 3)
+        stripe = shape_of(state_dict, f"layers.{i}.blocks.0.attn.stripe_attn.attn_transform1.logit_scale", 3)
         if window is None or stripe is None or (dim // 2) % window[0] or (dim // 2) % stripe[0]:
             return None
         depths.append(depth)
@@ -294,16 +288,16 @@ def _stages(state_dict: dict, dim: int) -> dict | None:
 
 def _block_kind(state_dict: dict, dim: int) -> dict | None:
     first = "layers.0.blocks.0."
-    qkv = _float(state_dict, first + "attn.qkv.body.weight", 2)
-    anchor = _float(state_dict, first + "attn.anchor.body.0.reduction.weight", 2)
-    fc1 = _float(state_dict, first + "mlp.fc1.weight", 2)
+    qkv = shape_of(state_dict, first + "attn.qkv.body.weight", 2)
+    anchor = shape_of(state_dict, first + "attn.anchor.body.0.reduction.weight", 2)
+    fc1 = shape_of(state_dict, first + "mlp.fc1.weight", 2)
     if qkv != (3 * dim, dim) or anchor != (dim // 2, dim) or fc1 is None or fc1[1] != dim:
         return None
     if first + "attn.anchor.body.0.reduction.bias" not in state_dict:
         return None  # patch-merging anchors: not in the released models
-    if _float(state_dict, "layers.0.conv.weight", 4):
-        conv_type = "1conv" if _float(state_dict, "layers.0.conv.weight", 4)[2] == 3 else "1conv1x1"
-    elif _float(state_dict, "layers.0.conv.0.weight", 4):
+    if shape_of(state_dict, "layers.0.conv.weight", 4):
+        conv_type = "1conv" if shape_of(state_dict, "layers.0.conv.weight", 4)[2] == 3 else "1conv1x1"
+    elif shape_of(state_dict, "layers.0.conv.0.weight", 4):
         conv_type = "3conv"
     else:
         return None
@@ -316,19 +310,19 @@ def _block_kind(state_dict: dict, dim: int) -> dict | None:
 
 
 def _upsampler(state_dict: dict, in_channels: int) -> tuple[str, int] | None:
-    before = _float(state_dict, "conv_before_upsample.0.weight", 4)
+    before = shape_of(state_dict, "conv_before_upsample.0.weight", 4)
     if before is None:
-        up = _float(state_dict, "upsample.up.0.weight", 4)
+        up = shape_of(state_dict, "upsample.up.0.weight", 4)
         square = up[0] // in_channels if up and up[0] % in_channels == 0 else 0
         scale = math.isqrt(square)
         return ("pixelshuffledirect", scale) if scale > 1 and scale * scale == square else None
     if before[0] != 64:
         return None
-    if _float(state_dict, "conv_up1.weight", 4):
+    if shape_of(state_dict, "conv_up1.weight", 4):
         return "nearest+conv", 4
     ratios = []
     while f"upsample.up.{2 * len(ratios)}.weight" in state_dict and len(ratios) < 4:
-        shape = _float(state_dict, f"upsample.up.{2 * len(ratios)}.weight", 4)
+        shape = shape_of(state_dict, f"upsample.up.{2 * len(ratios)}.weight", 4)
         if shape is None or shape[1] != 64:
             return None
         ratios.append(shape[0] // 64)
@@ -370,10 +364,10 @@ def detect(state_dict: dict) -> dict | None:
     ):
         return None
     state = network_keys(state_dict)
-    first = _float(state, "conv_first.weight", 4)
-    if first is None or _float(state, "norm_start.weight", 1) != first[:1]:
+    first = shape_of(state, "conv_first.weight", 4)
+    if first is None or shape_of(state, "norm_start.weight", 1) != first[:1]:
         return None
-    if _float(state, "norm_end.weight", 1) != first[:1]:
+    if shape_of(state, "norm_end.weight", 1) != first[:1]:
         return None
     dim, in_channels = first[:2]
     stages, kind, up = _stages(state, dim), _block_kind(state, dim), _upsampler(state, in_channels)

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from superres.archs.detect import shape_of
 from superres.archs.spec import ArchSpec
 from superres.archs.swin_blocks import (
     Mlp,
@@ -19,7 +20,6 @@ from superres.archs.swin_blocks import (
     drop_buffers,
     fits,
     read_frame,
-    shape_of,
     square_side,
     window_partition,
     window_reverse,

@@ -20,6 +20,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from superres.archs.detect import shape_of
+
 # Buffers released files may hold; our networks recompute them.
 BUFFER_NAMES = (
     "relative_position_index",
@@ -201,15 +203,6 @@ def is_buffer(key: str) -> bool:
 def drop_buffers(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """``state_dict`` without the index buffers and masks the networks recompute."""
     return {k: v for k, v in state_dict.items() if not is_buffer(k)}
-
-
-def shape_of(state_dict: dict[str, Any], key: str, rank: int) -> tuple[int, ...] | None:
-    """Shape of floating-point tensor ``key`` when it has ``rank`` dimensions, all non-zero."""
-    tensor = state_dict.get(key)
-    if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point() or tensor.dim() != rank:
-        return None
-    shape = tuple(int(d) for d in tensor.shape)
-    return shape if min(shape, default=1) > 0 else None
 
 
 def layer_depths(state_dict: dict[str, Any], pattern: str) -> list[int] | None:
