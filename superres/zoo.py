@@ -51,11 +51,11 @@ class ShippedModel:
 
 SHIPPED = (
     # RLFN-S (bytedance/RLFN, Apache-2.0): +0.39 (x2) and +0.57 dB (x4) on Set5 over ours at
-    # 0.8-0.9x their speed (benchmarks/EFFICIENT_PEERS.md). Not bf16-verified: bf16 moved its Set5
-    # by -0.022 dB at x2 and -0.010 at x4 (docs/models.md).
-    ShippedModel("rlfn-s-x2", "psnr", 2, DEFAULT),
+    # 0.8-0.9x their speed (benchmarks/EFFICIENT_PEERS.md). bf16-verified with its image path
+    # (first conv, long skip, upsampler) in fp32: at most -0.005 dB (docs/models.md).
+    ShippedModel("rlfn-s-x2", "psnr", 2, DEFAULT, bf16_verified=True),
     ShippedModel("compact64-x3-kd", "psnr", 3, DEFAULT, bf16_verified=True),
-    ShippedModel("rlfn-s-x4", "psnr", 4, DEFAULT),
+    ShippedModel("rlfn-s-x4", "psnr", 4, DEFAULT, bf16_verified=True),
     ShippedModel("compact64-x2-kd", "psnr", 2, FASTER, bf16_verified=True),
     ShippedModel("compact64-x4-kd", "psnr", 4, FASTER, bf16_verified=True),
     ShippedModel("compact-x2-kd", "psnr", 2, FASTER, bf16_verified=True),

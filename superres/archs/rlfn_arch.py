@@ -67,11 +67,19 @@ class RLFN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.conv_1(x * _RANGE)
+        # The long skip carries the image itself: under bf16 autocast its 8-bit mantissa would
+        # round it by up to half a level, so the first conv, the skip's sum and the upsampler
+        # run in the weights' precision (fp32); the blocks, nearly all of the work, stay in
+        # bf16. Set5/Set14 then move by at most 0.005 dB (docs/models.md, "Precision").
+        dtype = self.conv_1.weight.dtype
+        with torch.autocast(x.device.type, enabled=False):
+            features = self.conv_1(x.to(dtype) * _RANGE)
         out = features
         for i in range(self.num_blocks):
             out = getattr(self, f"block_{i + 1}")(out)
-        return self.upsampler(self.conv_2(out) + features) / _RANGE
+        out = self.conv_2(out)
+        with torch.autocast(x.device.type, enabled=False):
+            return self.upsampler(out.to(dtype) + features) / _RANGE
 
 
 def _block_count(state_dict: dict) -> int:

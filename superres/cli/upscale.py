@@ -54,7 +54,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         compute_options(
             device_help="cpu, cuda, cuda:N, mps or auto (default: cpu)",
             precision_default="auto",
-            precision_help="compute precision (auto: bf16 for shipped compact models on CPUs with"
+            precision_help="compute precision (auto: bf16 for the shipped PSNR models on CPUs with"
             " native bf16, else fp32)",
         ),
         quiet_option(),

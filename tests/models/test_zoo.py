@@ -58,9 +58,9 @@ def test_every_model_a_shipped_model_blends_with_ships():
     assert {m.name for m in zoo.SHIPPED if m.role == zoo.GAN_START} == {"compact64-x4-mse"}
 
 
-def test_bf16_is_verified_for_our_psnr_models_only():
+def test_bf16_is_verified_for_the_psnr_defaults_and_faster_models_only():
     defaults_and_faster = {f"compact64-x{s}-kd" for s in (2, 3, 4)} | {f"compact-x{s}-kd" for s in (2, 3, 4)}
-    assert defaults_and_faster == zoo.BF16_VERIFIED
+    assert defaults_and_faster | {"rlfn-s-x2", "rlfn-s-x4"} == zoo.BF16_VERIFIED
 
 
 def test_auto_precision_follows_the_declarations(monkeypatch):
