@@ -25,11 +25,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         nargs="+",
         metavar="NAME",
         default=(),
-        help="models offered: shipped names, auto, bicubic or weight files (default: auto and every shipped model)",
+        help="models offered: shipped names, auto, bicubic or weight files"
+        " (default: auto, every shipped model and bicubic)",
     )
     serve.add_argument("--workers", type=positive(int), default=1, help="upscales run at once (default: 1)")
     serve.add_argument("--token", default=None, help="API token (default: $SUPERRES_TOKEN)")
-    serve.add_argument("--max-queued", type=positive(int), default=8, help="jobs waiting at most (default: 8)")
+    serve.add_argument(
+        "--max-queued", type=positive(int), default=8, help="jobs waiting at most (default: 8)"
+    )
     serve.add_argument(
         "--max-upload-mb", type=positive(float), default=32, help="largest request body in MB (default: 32)"
     )
@@ -43,7 +46,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="largest result in pixels (default: 64e6)",
     )
     serve.add_argument(
-        "--job-ttl", type=positive(float), default=600, help="seconds a finished job's result is kept (default: 600)"
+        "--job-ttl",
+        type=positive(float),
+        default=600,
+        help="seconds a finished job's result is kept (default: 600)",
     )
     serve.add_argument("--device", default="cpu", help="device the models run on (default: cpu)")
     serve.set_defaults(func=run)
@@ -76,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
 
         from superres.serve.app import create_app
     except ImportError as exc:
-        report_error(f"superres serve needs FastAPI and uvicorn ({exc.name} is missing): pip install 'superres[serve]'")
+        report_error(
+            f"superres serve needs FastAPI and uvicorn ({exc.name} is missing): pip install 'superres[serve]'"
+        )
         return 2
     try:
         app = create_app(options)

@@ -41,7 +41,9 @@ class UpscaleQuery(BaseModel):
     """The options of an upscale, as ``superres upscale`` has them; in the query string, or
     as fields of a multipart form (a form field wins over the query's)."""
 
-    model: str = Field("auto", max_length=500, description="a name from GET /api/v1/models; auto picks per image")
+    model: str = Field(
+        "auto", max_length=500, description="a name from GET /api/v1/models; auto picks per image"
+    )
     scale: int | None = Field(None, ge=1, le=16, description="the model's scale (default: its own; auto: 4)")
     outscale: float | None = Field(None, gt=0, le=16, description="final scale: the model's, then bicubic")
     strength: float | None = Field(None, ge=0, le=1, description="blend of a fine-tune with its start")
@@ -77,7 +79,11 @@ _BODY = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        **{name: {"type": "string"} for name in UpscaleQuery.model_fields if name != "filename"},
+                        **{
+                            name: {"type": "string"}
+                            for name in UpscaleQuery.model_fields
+                            if name != "filename"
+                        },
                     },
                 }
             },
@@ -140,7 +146,9 @@ async def _receive(request: Request, query: UpscaleQuery, options: ServeOptions,
     """Store the request's image in a new job folder and make its job (not yet queued)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > options.max_upload_bytes:
-        raise RequestError(413, f"the request body is over the server's limit of {options.max_upload_bytes:,} bytes")
+        raise RequestError(
+            413, f"the request body is over the server's limit of {options.max_upload_bytes:,} bytes"
+        )
     folder = Path(tempfile.mkdtemp(prefix="job-", dir=root))
     try:
         content_type = request.headers.get("content-type", "")
@@ -148,7 +156,9 @@ async def _receive(request: Request, query: UpscaleQuery, options: ServeOptions,
         if content_type.lower().startswith("multipart/form-data"):
             upload = await read_multipart(chunks, folder, content_type=content_type, limit=limit)
         else:
-            upload = await read_raw(chunks, folder, filename=query.filename, media_type=content_type, limit=limit)
+            upload = await read_raw(
+                chunks, folder, filename=query.filename, media_type=content_type, limit=limit
+            )
         if upload.fields:
             known = {k: v for k, v in upload.fields.items() if k in UpscaleQuery.model_fields}
             try:
@@ -170,13 +180,18 @@ def _result(job: Job, background: BackgroundTask | None = None) -> FileResponse:
         raise RequestError(409, f"job {job.id} is {job.state}; its result is not ready")
     headers = {"X-Superres-Model": job.model}
     return FileResponse(
-        job.result, media_type=media_type(job.result), filename=job.result_name, headers=headers, background=background
+        job.result,
+        media_type=media_type(job.result),
+        filename=job.result_name,
+        headers=headers,
+        background=background,
     )
 
 
-def create_app(options: ServeOptions = ServeOptions()) -> FastAPI:
+def create_app(options: ServeOptions | None = None) -> FastAPI:
     """The application: loads the models of ``options`` now (a bad one is a SuperresError);
     starts the workers and makes the temporary folder when served, removes it at shutdown."""
+    options = options or ServeOptions()
     pool = ModelPool(options.models, options.device)
 
     @asynccontextmanager
@@ -234,7 +249,14 @@ def _api_routes(app: FastAPI, pool: ModelPool, options: ServeOptions) -> None:
     @app.get(f"{API}/limits", tags=["server"], dependencies=authorised, responses=_ERRORS)
     def limits() -> dict:
         """The server's limits: upload bytes, input and output pixels, queue, job lifetime."""
-        fields = ("max_upload_bytes", "max_input_pixels", "max_output_pixels", "max_queued", "workers", "job_ttl_s")
+        fields = (
+            "max_upload_bytes",
+            "max_input_pixels",
+            "max_output_pixels",
+            "max_queued",
+            "workers",
+            "job_ttl_s",
+        )
         return {name: getattr(options, name) for name in fields}
 
     @app.post(
@@ -291,9 +313,15 @@ def _job_routes(app: FastAPI, options: ServeOptions) -> None:
                     return
                 await asyncio.sleep(0.1)
 
-        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
 
-    @app.get(f"{API}/jobs/{{job_id}}/result", response_class=FileResponse, **{**common, "responses": {**_IMAGE, **_ERRORS}})
+    @app.get(
+        f"{API}/jobs/{{job_id}}/result",
+        response_class=FileResponse,
+        **{**common, "responses": {**_IMAGE, **_ERRORS}},
+    )
     def result(request: Request, job_id: str) -> FileResponse:
         """A finished job's image (409 while it runs; the job's error if it failed)."""
         return _result(request.app.state.queue.get(job_id))

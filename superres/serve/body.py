@@ -46,7 +46,9 @@ async def capped(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[byte
         yield chunk
 
 
-async def read_raw(chunks: AsyncIterator[bytes], folder: Path, *, filename: str, media_type: str, limit: int) -> Upload:
+async def read_raw(
+    chunks: AsyncIterator[bytes], folder: Path, *, filename: str, media_type: str, limit: int
+) -> Upload:
     """A raw request body (the image's bytes) stored as ``folder/input.EXT``; the extension
     from ``filename``, else from the media type."""
     suffix = input_suffix(filename) or SUFFIX_OF_MEDIA_TYPE.get(media_type.split(";")[0].strip().lower(), "")
@@ -61,7 +63,9 @@ async def read_raw(chunks: AsyncIterator[bytes], folder: Path, *, filename: str,
     return Upload(path, filename or f"image{suffix}")
 
 
-async def read_multipart(chunks: AsyncIterator[bytes], folder: Path, *, content_type: str, limit: int) -> Upload:
+async def read_multipart(
+    chunks: AsyncIterator[bytes], folder: Path, *, content_type: str, limit: int
+) -> Upload:
     """The part named ``file`` of a multipart/form-data body stored as ``folder/input.EXT``
     (the extension of its file name), and the other fields as text."""
     from python_multipart.multipart import FormParser, parse_options_header

@@ -25,7 +25,7 @@ QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed"
 FINAL = (DONE, FAILED, CANCELLED)
 
 
-class JobCancelled(Exception):
+class JobCancelledError(Exception):
     """Raised inside a running job (from its tile callback) once it was cancelled."""
 
 
@@ -59,7 +59,7 @@ class Job:
     def on_tile(self, done: int, total: int) -> None:
         """The engine's progress callback; stops the job once it is cancelled."""
         if self.cancel.is_set():
-            raise JobCancelled
+            raise JobCancelledError
         self.done, self.total = done, total
 
     def describe(self) -> dict[str, Any]:
@@ -86,7 +86,7 @@ class Job:
 
 class JobQueue:
     """Jobs waiting and running; ``run(job)`` does one (sets ``job.result``, ``result_name``,
-    ``model``, ``size``; raises RequestError for a bad input, JobCancelled when cancelled)."""
+    ``model``, ``size``; raises RequestError for a bad input, JobCancelledError when cancelled)."""
 
     def __init__(
         self, run: Callable[[Job], None], *, workers: int, max_queued: int, max_kept: int, ttl_s: float
@@ -99,7 +99,8 @@ class JobQueue:
         self._max_kept = max_kept
         self._ttl_s = ttl_s
         self._threads = [
-            threading.Thread(target=self._work, name=f"superres-worker-{n}", daemon=True) for n in range(workers)
+            threading.Thread(target=self._work, name=f"superres-worker-{n}", daemon=True)
+            for n in range(workers)
         ]
 
     def start(self) -> None:
@@ -190,9 +191,9 @@ class JobQueue:
         state, error = DONE, None
         try:
             if job.cancel.is_set():
-                raise JobCancelled
+                raise JobCancelledError
             self._run(job)
-        except JobCancelled:
+        except JobCancelledError:
             state = CANCELLED
         except RequestError as exc:
             state, error = FAILED, exc

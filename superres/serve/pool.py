@@ -50,7 +50,11 @@ class Offer:
 def card_summary(card: dict[str, Any]) -> dict[str, Any]:
     """The parts of a model card a client shows: network, parameters, test-set PSNR, origin."""
     scores = card.get("eval", {}).get("sets") or card.get("metrics", {})
-    psnr = {name: values["psnr"] for name, values in scores.items() if isinstance(values, dict) and "psnr" in values}
+    psnr = {
+        name: values["psnr"]
+        for name, values in scores.items()
+        if isinstance(values, dict) and "psnr" in values
+    }
     summary = {"arch": card.get("arch"), "parameters": card.get("parameters"), "psnr": psnr}
     origin = card.get("origin")
     if isinstance(origin, dict):
@@ -65,7 +69,9 @@ def _shipped_offers() -> list[Offer]:
     from superres import zoo
     from superres.weights import read_metadata
 
-    offers = [Offer(AUTO, tuple(sorted(zoo.DEFAULTS)), AUTO, {"picks": "per image, as superres upscale does"})]
+    offers = [
+        Offer(AUTO, tuple(sorted(zoo.DEFAULTS)), AUTO, {"picks": "per image, as superres upscale does"})
+    ]
     for model in zoo.SHIPPED:
         meta = read_metadata(model.file)
         card = {"arch": meta.get("arch"), **card_summary(meta.get("card", {}))}
@@ -91,7 +97,9 @@ class ModelPool:
         from superres import zoo
 
         if name == AUTO:
-            return Offer(AUTO, tuple(sorted(zoo.DEFAULTS)), AUTO, {"picks": "per image, as superres upscale does"})
+            return Offer(
+                AUTO, tuple(sorted(zoo.DEFAULTS)), AUTO, {"picks": "per image, as superres upscale does"}
+            )
         if name == BICUBIC:
             return Offer(BICUBIC, (2, 3, 4), BICUBIC, {"arch": "bicubic"}, BICUBIC)
         model = self._load(name, None, None)
@@ -114,7 +122,9 @@ class ModelPool:
             raise RequestError(404, f"no model named {name!r} here; GET /api/v1/models lists them")
         scale = scale or offer.scales[0]
         if scale not in offer.scales:
-            raise RequestError(422, f"model {name} runs at x{', x'.join(map(str, offer.scales))}, not x{scale}")
+            raise RequestError(
+                422, f"model {name} runs at x{', x'.join(map(str, offer.scales))}, not x{scale}"
+            )
         return self._cached(offer.source, scale, strength, name)
 
     def _cached(self, source: str, scale: int, strength: float | None, name: str) -> SRModel:

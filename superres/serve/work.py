@@ -89,7 +89,11 @@ class Upscaler:
             image = _read(read_image, job.upload, self.options.max_input_pixels, name)
         first = image.page(0)
         model = self.pool.pick(
-            params.model, scale=params.scale, strength=params.strength, pixels=first.pixels, has_alpha=first.has_alpha
+            params.model,
+            scale=params.scale,
+            strength=params.strength,
+            pixels=first.pixels,
+            has_alpha=first.has_alpha,
         )
         suffix = params.format or (job.upload.suffix.lstrip(".") or "png")
         target = job.folder / f"result.{suffix}"
