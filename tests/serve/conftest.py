@@ -86,8 +86,8 @@ def png_bytes(height: int, width: int, seed: int = 0, channels: int = 3) -> byte
     return buffer.getvalue()
 
 
-def library_result(weights: Path, data: bytes, tmp_path: Path, *, suffix: str = ".png") -> bytes:
-    """What the library writes for ``data`` upscaled by the model at ``weights``."""
+def library_result(weights: Path | str, data: bytes, tmp_path: Path, *, suffix: str = ".png") -> bytes:
+    """What the library writes for ``data`` upscaled by ``weights`` (a path or a model name)."""
     from superres.api import upscale_image
     from superres.io import read_image, write_image
     from superres.models import load_model
