@@ -217,7 +217,7 @@ def create_app(options: ServeOptions | None = None) -> FastAPI:
         version=superres.__version__,
         description="Image super-resolution: upscale images synchronously or as jobs.",
         openapi_url=f"{API}/openapi.json",
-        docs_url=f"{API}/docs",
+        docs_url=None,  # FastAPI's viewer loads from a CDN; the page and the API work offline
         redoc_url=None,
         lifespan=lifespan,
     )
