@@ -117,9 +117,9 @@
     for (const other of items) other.node.classList.toggle("selected", other === item);
     if (!item.url) return;
     $("viewer-title").textContent = item.name;
+    $("after").onload = layout;
     $("before").src = item.before;
     $("after").src = item.url;
-    $("after").onload = layout;
   }
 
   function layout() {
