@@ -166,3 +166,41 @@ def test_importing_superres_and_its_cli_does_not_import_fastapi():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_full_queue_is_429_and_jobs_cancel_over_http(monkeypatch):
+    """One worker, one place in the queue: a third job is refused with 429 and Retry-After;
+    DELETE cancels the queued job at once and the running one at its next tile."""
+    from superres.serve.work import Upscaler
+
+    release = threading.Event()
+
+    def blocking(self, job: Job) -> None:
+        while not release.is_set():
+            job.on_tile(0, 1)
+            time.sleep(0.01)
+
+    monkeypatch.setattr(Upscaler, "__call__", blocking)
+    running = serve(ServeOptions(models=("bicubic",), workers=1, max_queued=1))
+    try:
+        with running.client() as client:
+            first = client.post("/api/v1/jobs", content=png_bytes(8, 8)).json()["id"]
+            while client.get(f"/api/v1/jobs/{first}").json()["state"] != "running":
+                time.sleep(0.02)
+            second = client.post("/api/v1/jobs", content=png_bytes(8, 8)).json()["id"]
+            refused = client.post("/api/v1/upscale", content=png_bytes(8, 8))
+            assert refused.status_code == 429 and refused.headers["retry-after"]
+            assert "queue is full" in refused.json()["error"]
+            assert client.delete(f"/api/v1/jobs/{second}").json()["state"] == "cancelled"
+            not_ready = client.get(f"/api/v1/jobs/{first}/result")
+            assert not_ready.status_code == 409 and "running" in not_ready.json()["error"]
+            client.delete(f"/api/v1/jobs/{first}")
+            deadline = time.monotonic() + 10
+            while client.get(f"/api/v1/jobs/{first}").json()["state"] != "cancelled":
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            cancelled = client.get(f"/api/v1/jobs/{second}/result")
+            assert cancelled.status_code == 409 and "cancelled" in cancelled.json()["error"]
+    finally:
+        release.set()
+        running.stop()
