@@ -187,3 +187,17 @@ def test_unknown_route_and_method_are_json(served):
         wrong = client.put("/api/v1/models")
     assert missing.status_code == 404 and missing.json()["error"]
     assert wrong.status_code == 405 and wrong.json()["error"]
+
+
+def test_sixteen_bit_input_stays_sixteen_bit(served, tiny_weights, tmp_path):
+    import numpy as np
+
+    buffer = io.BytesIO()
+    ramp = (np.arange(18 * 22, dtype=np.uint32).reshape(18, 22) * 150).astype(np.uint16)
+    Image.fromarray(ramp).save(buffer, "PNG")
+    with served.client() as client:
+        response = client.post(f"/api/v1/upscale?model={TINY}&filename=deep.png", content=buffer.getvalue())
+    assert response.status_code == 200, response.text[:300]
+    assert Image.open(io.BytesIO(response.content)).mode in ("I;16", "I")
+    assert decoded(response.content).max() > 255
+    assert response.content == library_result(tiny_weights, buffer.getvalue(), tmp_path)
