@@ -34,7 +34,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--max-queued", type=positive(int), default=8, help="jobs waiting at most (default: 8)"
     )
     serve.add_argument(
-        "--max-upload-mb", type=positive(float), default=32, help="largest request body in MB (default: 32)"
+        "--max-upload-mb", type=positive(float), default=32, help="largest request body in MiB (default: 32)"
     )
     serve.add_argument(
         "--max-pixels", type=positive(int), default=16_000_000, help="largest input in pixels (default: 16e6)"

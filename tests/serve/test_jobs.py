@@ -204,3 +204,12 @@ def test_full_queue_is_429_and_jobs_cancel_over_http(monkeypatch):
     finally:
         release.set()
         running.stop()
+
+
+def test_client_file_names_never_make_paths():
+    from superres.serve.work import input_suffix, result_name
+
+    assert input_suffix("../../etc/passwd") == "" and input_suffix("a/../b.PNG") == ".png"
+    assert result_name("../../etc/x.jpg", 4, "png") == "x_x4.png"
+    assert result_name('a"; b\r\n.png', 2.5, "webp") == "a___b___x2.5.webp"
+    assert result_name("", 2, "png") == "image_x2.png"
