@@ -16,7 +16,7 @@ import sys
 import warnings
 
 from superres.cli import eval as eval_command
-from superres.cli import export, fetch, inspect_file, models, train, upscale
+from superres.cli import export, fetch, inspect_file, models, serve, train, upscale
 from superres.cli.common import debugging, describe_unexpected, report_error
 
 __all__ = ["build_parser", "main"]
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="show the traceback of an unexpected error (as does the environment variable SUPERRES_DEBUG=1)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in (upscale, eval_command, train, export, models, inspect_file, fetch):
+    for command in (upscale, eval_command, train, export, models, inspect_file, fetch, serve):
         command.add_parser(commands)
     return parser
 

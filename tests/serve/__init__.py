@@ -1,0 +1,1 @@
+"""Tests of superres.serve: the API over loopback HTTP, its fuzzing, the web page in Chromium."""
