@@ -83,6 +83,9 @@ def test_two_images_slider_zoom_and_downloads(browser, page_server, tmp_path):
     page.evaluate(DROP, ["cat.png", base64.b64encode(cat).decode()])
     page.set_input_files("#files", files=[{"name": "small.png", "mimeType": "image/png", "buffer": small}])
     expect(page.locator(".item[data-state=done]")).to_have_count(2, timeout=60_000)
+    # The first image to finish is shown, which depends on the workers' timing: pick the cat.
+    page.locator(".item", has_text="cat.png").locator(".select").click()
+    page.wait_for_function("() => document.querySelector('#after').naturalWidth === 450", timeout=10_000)
     assert page.locator("#after").evaluate("img => [img.naturalWidth, img.naturalHeight]") == [450, 300]
 
     page.locator("#compare").fill("25")
