@@ -62,7 +62,10 @@ def upscale_image(
     check_pixels(image.pixels)
     progress = job_progress(model, image, options, on_tile)
     pixels = upscale_pages(model, image, options, on_tile=progress)
-    return rescaled(image, pixels, keep_dpi=options.keep_dpi)
+    result = rescaled(image, pixels, keep_dpi=options.keep_dpi)
+    if image.medical is not None:  # a DICOM's DerivationDescription names the model
+        result = replace(result, medical=image.medical.derived(model.name))
+    return result
 
 
 def upscale_float(model: SRModel, pixels: np.ndarray, options: TileOptions = TileOptions()) -> np.ndarray:
