@@ -104,7 +104,7 @@ def _dataset(path: Path) -> Any:
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+    return (str(exc).splitlines() or [type(exc).__name__])[0].split(" - ")[0][:120]
 
 
 def _stored_pixels(ds: Any, path: Path) -> np.ndarray:
