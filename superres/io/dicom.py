@@ -98,7 +98,10 @@ def _dataset(path: Path) -> Any:
             "a DICOMDIR (the index of a media set), not an image; upscale its image files", path
         )
     if "PixelData" not in ds:
-        kind = ds.get("Modality") or getattr(ds.get("SOPClassUID"), "name", "") or "non-image"
+        sop = str(getattr(ds.get("SOPClassUID"), "name", ""))
+        if "Rows" in ds or "Image Storage" in sop:  # an image whose file ends early
+            raise SuperresError(f"truncated or corrupt DICOM: a {sop or 'image'} with no pixel data", path)
+        kind = ds.get("Modality") or sop or "non-image"
         raise SuperresError(f"a DICOM file with no pixel data (a {kind} object, not an image)", path)
     return ds
 
