@@ -249,3 +249,22 @@ def test_enhanced_multi_frame_geometry(tmp_path):
             corner(copy.deepcopy(new_pos), new_spacing), corner(old_pos, old_spacing), atol=1e-5
         )
     assert np.array_equal(after.pixel_array[0], after.pixel_array[1])
+
+
+def test_eval_scores_dicom_by_its_own_range(tmp_path):
+    import shutil
+
+    from superres.evaluate import evaluate_folder
+    from superres.io.medical import stored_uint16
+    from superres.models import load_model
+
+    src = dicom_file("CT_small.dcm")
+    ds = pydicom.dcmread(src)
+    values, offset = stored_uint16(read_image(src), src)
+    assert offset == int(ds.pixel_array.min())
+    assert np.array_equal(values.astype(int)[:, :, 0], ds.pixel_array.astype(int) - offset)
+    (tmp_path / "set").mkdir()
+    shutil.copy(src, tmp_path / "set" / "ct.dcm")
+    result = evaluate_folder(load_model("bicubic", scale=2), tmp_path / "set")
+    assert [image.name for image in result.images] == ["ct"]
+    assert 35 < result.mean("psnr") < 60  # by its range in use (12 bits), not 65535 nor HU
