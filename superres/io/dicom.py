@@ -184,7 +184,11 @@ def write_dicom(path: Path, image: ImageData) -> None:
             del ds[name]
     if samples == 3:
         ds.PhotometricInterpretation, ds.PlanarConfiguration = "RGB", 0
-    ds.SOPInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    # The new series is named by the old one, the model and the scale: the slices of a series
+    # folder, upscaled file by file, form one derived series.
+    series = [str(ds.get("SeriesInstanceUID", "")), source.model or "", f"{fx:g}x{fy:g}", "superres"]
+    ds.SOPInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = generate_uid(entropy_srcs=series) if series[0] else generate_uid()
     ds.ImageType = ["DERIVED", "SECONDARY", *list(ds.get("ImageType", []))[2:]]
     scale = f"{fx:g}" if fx == fy else f"{fx:g} x {fy:g}"
     ds.DerivationDescription = f"upscaled x{scale} by superres, model {source.model or 'unknown'}"[:1024]

@@ -268,3 +268,25 @@ def test_eval_scores_dicom_by_its_own_range(tmp_path):
     result = evaluate_folder(load_model("bicubic", scale=2), tmp_path / "set")
     assert [image.name for image in result.images] == ["ct"]
     assert 35 < result.mean("psnr") < 60  # by its range in use (12 bits), not 65535 nor HU
+
+
+def test_series_folder_gives_one_derived_series(tmp_path):
+    sitk = pytest.importorskip("SimpleITK")
+    series = tmp_path / "series"
+    series.mkdir()
+    for z in range(3):
+        ds = pydicom.dcmread(dicom_file("CT_small.dcm"))
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+        ds.ImagePositionPatient = [*ds.ImagePositionPatient[:2], float(ds.ImagePositionPatient[2]) + 5 * z]
+        ds.InstanceNumber = z + 1
+        ds.save_as(series / f"slice{z}.dcm")
+    upscale(series, tmp_path / "out")
+    outputs = sorted((tmp_path / "out").glob("*.dcm"))
+    read = [pydicom.dcmread(path) for path in outputs]
+    assert len({ds.SeriesInstanceUID for ds in read}) == 1
+    assert read[0].SeriesInstanceUID != pydicom.dcmread(series / "slice0.dcm").SeriesInstanceUID
+    assert len({ds.SOPInstanceUID for ds in read}) == 3
+    names = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(tmp_path / "out"))
+    volume = sitk.ReadImage(names)
+    assert volume.GetSize() == (256, 256, 3)
+    assert np.allclose(volume.GetSpacing(), (0.330734, 0.330734, 5.0), atol=1e-5)
