@@ -156,13 +156,22 @@ def output_path(job: Job, naming: OutputNaming, *, single_file: bool) -> Path:
     if format_suffix(relative) == ".nii.gz":  # NAME.nii.gz: NAME_x2.nii.gz
         relative = relative.with_suffix("")
         extension = extension if naming.ext else ".nii.gz"
-    if extension.lower() not in FORMATS:
-        extension = ".png"
+    if extension.lower() not in FORMATS:  # a DICOM file without .dcm (as scanners write them)
+        extension = ".dcm" if _has_dicom_mark(job.source) else ".png"
     stem, ome = relative.stem, relative.stem.lower().endswith(".ome")  # NAME.ome.tif: OME-TIFF
     if ome:  # NAME_x4.ome.tif, which OME readers recognise; NAME_x4.png for another format
         stem = stem[:-4]
     ome_part = ".ome" if ome and extension.lower() in (".tif", ".tiff") else ""
     return folder / relative.parent / f"{stem}{naming.suffix}{ome_part}{extension}"
+
+
+def _has_dicom_mark(path: Path) -> bool:
+    """Whether ``path`` starts with DICOM's 128-byte preamble and DICM mark."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(132)[128:] == b"DICM"
+    except OSError:
+        return False
 
 
 def plan_batch(

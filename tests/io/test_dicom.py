@@ -290,3 +290,9 @@ def test_series_folder_gives_one_derived_series(tmp_path):
     volume = sitk.ReadImage(names)
     assert volume.GetSize() == (256, 256, 3)
     assert np.allclose(volume.GetSpacing(), (0.330734, 0.330734, 5.0), atol=1e-5)
+
+
+def test_file_without_extension_gives_dcm(tmp_path):
+    (tmp_path / "IM0001").write_bytes(dicom_file("CT_small.dcm").read_bytes())
+    upscale(tmp_path / "IM0001", tmp_path / "out")
+    assert pydicom.dcmread(tmp_path / "out" / "IM0001_x2.dcm").Rows == 256
