@@ -296,3 +296,20 @@ def test_file_without_extension_gives_dcm(tmp_path):
     (tmp_path / "IM0001").write_bytes(dicom_file("CT_small.dcm").read_bytes())
     upscale(tmp_path / "IM0001", tmp_path / "out")
     assert pydicom.dcmread(tmp_path / "out" / "IM0001_x2.dcm").Rows == 256
+
+
+def test_other_formats_do_not_import_pydicom(tmp_path):
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    Image.new("L", (8, 8)).save(tmp_path / "a.png")
+    code = (
+        "import sys; from superres.io import read_image; read_image(sys.argv[1]);"
+        "print(sorted({'pydicom', 'nibabel'} & set(sys.modules)))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "a.png")], capture_output=True, text=True
+    )
+    assert run.returncode == 0 and run.stdout.strip() == "[]", run.stderr
