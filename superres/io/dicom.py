@@ -70,7 +70,7 @@ def read_dicom(path: Path, max_pixels: int) -> ImageData:
     samples = int(ds.get("SamplesPerPixel", 1))
     stored = stored.reshape(frames, rows, cols, samples)
     slopes, intercepts = _rescale(ds, frames)
-    values = stored.astype(np.float32) * np.float32(1)
+    values = stored.astype(np.float32)
     for i in range(frames):
         values[i] = values[i] * np.float32(slopes[i]) + np.float32(intercepts[i])
     monochrome1 = photometric == "MONOCHROME1"
@@ -196,6 +196,9 @@ def write_dicom(path: Path, image: ImageData) -> None:
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     ds.PixelData = np.ascontiguousarray(stored.astype(stored.dtype.newbyteorder("<"))).tobytes()
     ds["PixelData"].VR = "OB" if stored.dtype.itemsize == 1 else "OW"
+    for _ in ds.iterall():  # every element decoded, so it can be written in another encoding
+        pass
+    ds.set_original_encoding(False, True, ds.original_character_set)
     ds.save_as(path, enforce_file_format=True)
 
 

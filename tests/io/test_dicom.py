@@ -313,3 +313,13 @@ def test_other_formats_do_not_import_pydicom(tmp_path):
         [sys.executable, "-c", code, str(tmp_path / "a.png")], capture_output=True, text=True
     )
     assert run.returncode == 0 and run.stdout.strip() == "[]", run.stderr
+
+
+@pytest.mark.parametrize("name", ["MR_small_bigendian.dcm", "MR_small_implicit.dcm"])
+def test_other_encodings_written_as_explicit_little_endian(tmp_path, name):
+    src = dicom_file(name)
+    upscale(src, tmp_path)
+    before, after = pydicom.dcmread(src), pydicom.dcmread(tmp_path / f"{Path(name).stem}_x2.dcm")
+    assert after.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+    assert after.PatientName == before.PatientName and after.Rows == 2 * before.Rows
+    assert abs(float(after.pixel_array.mean()) - float(before.pixel_array.mean())) < 2
