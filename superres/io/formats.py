@@ -141,7 +141,11 @@ def check_format_holds(path: str | Path, image: ImageData, source: str | Path | 
         return
     if fmt == "TIFF":
         return
-    if image.animation is not None and fmt not in ANIMATED_FORMATS:
+    if image.medical is not None and image.source_format in MEDICAL_FORMATS:
+        name = MEDICAL_FORMATS[image.source_format]
+        suffix = ".dcm" if image.source_format == "DICOM" else ".nii or .nii.gz"
+        problem = f"a {name} image can only be written as {name} ({suffix}) or TIFF (.tif)"
+    elif image.animation is not None and fmt not in ANIMATED_FORMATS:
         frames = len(image.animation.durations)
         problem = f"an animation of {frames} frames can only be written as GIF, WebP, PNG (APNG) or TIFF"
     elif image.stack is not None and image.animation is None:

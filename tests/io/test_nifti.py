@@ -111,3 +111,15 @@ def test_bad_nifti_is_one_line(tmp_path, capsys):
     assert main(["upscale", str(tmp_path / "bad.nii"), "-o", str(tmp_path / "out"), "-m", "bicubic"]) == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "bad.nii" in errors[0]
+
+
+def test_png_output_refused_in_one_line(tmp_path, capsys):
+    out = tmp_path / "a.png"
+    assert (
+        main(["upscale", str(nifti_file("standard.nii.gz")), "-o", str(out), "-m", "bicubic", "-s", "2"]) == 1
+    )
+    assert (
+        "a NIfTI image can only be written as NIfTI (.nii or .nii.gz) or TIFF (.tif)"
+        in capsys.readouterr().err
+    )
+    assert not out.exists()
