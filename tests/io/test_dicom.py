@@ -323,3 +323,16 @@ def test_other_encodings_written_as_explicit_little_endian(tmp_path, name):
     assert after.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
     assert after.PatientName == before.PatientName and after.Rows == 2 * before.Rows
     assert abs(float(after.pixel_array.mean()) - float(before.pixel_array.mean())) < 2
+
+
+def test_auto_model_on_a_ct(tmp_path, capsys):
+    import warnings
+
+    src = dicom_file("CT_small.dcm")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["upscale", str(src), "-o", str(tmp_path), "-s", "2"]) == 0
+    assert not [str(w.message) for w in caught]  # no Pillow warning on its TIFF-like preamble
+    assert "CT_small.dcm: clean ->" in capsys.readouterr().err
+    after = pydicom.dcmread(tmp_path / "CT_small_x2.dcm")
+    assert after.Rows == 256 and "model " in after.DerivationDescription

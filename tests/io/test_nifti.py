@@ -123,3 +123,16 @@ def test_png_output_refused_in_one_line(tmp_path, capsys):
         in capsys.readouterr().err
     )
     assert not out.exists()
+
+
+def test_auto_model_says_the_slice_axis_once(tmp_path, capsys):
+    import warnings
+
+    src = nifti_file("standard.nii.gz")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["upscale", str(src), "-o", str(tmp_path), "-s", "2"]) == 0
+    said = [str(w.message) for w in caught if "slice by slice along y" in str(w.message)]
+    assert len(said) == 1 and said[0].startswith(str(src))
+    assert "standard.nii.gz: clean ->" in capsys.readouterr().err
+    assert nibabel.load(tmp_path / "standard_x2.nii.gz").shape == (8, 5, 14)
