@@ -176,7 +176,7 @@ def _eval_pixels(path: Path, offset: int | None = None) -> tuple[np.ndarray, int
         return image.page(0).pixels, offset
     from superres.io.medical import stored_uint16
 
-    return stored_uint16(image, path, offset)
+    return stored_uint16(image, path, offset=offset)
 
 
 def super_resolve(model: SRModel, lr: np.ndarray, options: TileOptions) -> np.ndarray:

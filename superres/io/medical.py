@@ -13,7 +13,7 @@ from superres.io.image import ImageData
 from superres.io.nifti import NiftiSource
 
 
-def stored_uint16(image: ImageData, path: Path, offset: int | None = None) -> tuple[np.ndarray, int]:
+def stored_uint16(image: ImageData, path: Path, *, offset: int | None = None) -> tuple[np.ndarray, int]:
     """The first page of a DICOM or NIfTI ``image`` (read from ``path``) as uint16: its stored
     integers (the rescale undone) less ``offset``, by default their least value, so a pair
     shares the HR image's offset and the PSNR peak is the data's own range (e.g. 4095 for a
