@@ -99,12 +99,15 @@ def test_constant_hu_region_stays(tmp_path):
 
 
 def test_monochrome1_written_back_as_stored(tmp_path):
-    src = _flat_ct(tmp_path / "mono1.dcm", 1064, PhotometricInterpretation="MONOCHROME1")
+    src = _flat_ct(
+        tmp_path / "mono1.dcm", 1064, PhotometricInterpretation="MONOCHROME1", ImagerPixelSpacing=[0.4, 0.6]
+    )
     image = read_image(src)
     assert image.pixels[60, 60, 0] == -40  # held negated: bright is high
     upscale(src, tmp_path / "out")
     after = pydicom.dcmread(tmp_path / "out" / "mono1_x2.dcm")
     assert after.PhotometricInterpretation == "MONOCHROME1"
+    assert [float(v) for v in after.ImagerPixelSpacing] == [0.2, 0.3]
     assert np.abs(after.pixel_array[100:156, 100:156].astype(int) - 1064).max() <= 1
 
 

@@ -136,3 +136,11 @@ def test_auto_model_says_the_slice_axis_once(tmp_path, capsys):
     assert len(said) == 1 and said[0].startswith(str(src))
     assert "standard.nii.gz: clean ->" in capsys.readouterr().err
     assert nibabel.load(tmp_path / "standard_x2.nii.gz").shape == (8, 5, 14)
+
+
+def test_nifti2_stays_nifti2(tmp_path):
+    src = nifti_file("example_nifti2.nii.gz")
+    upscale(src, tmp_path)
+    before, after = nibabel.load(src), nibabel.load(tmp_path / "example_nifti2_x2.nii.gz")
+    assert isinstance(after, nibabel.Nifti2Image) and after.shape == (64, 40, 12, 2)
+    assert np.allclose(first_corner(after.affine, (0, 1)), first_corner(before.affine, (0, 1)), atol=1e-4)
