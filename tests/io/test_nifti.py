@@ -144,3 +144,13 @@ def test_nifti2_stays_nifti2(tmp_path):
     before, after = nibabel.load(src), nibabel.load(tmp_path / "example_nifti2_x2.nii.gz")
     assert isinstance(after, nibabel.Nifti2Image) and after.shape == (64, 40, 12, 2)
     assert np.allclose(first_corner(after.affine, (0, 1)), first_corner(before.affine, (0, 1)), atol=1e-4)
+
+
+def test_python_api_names_nii_gz(tmp_path):
+    import shutil
+
+    import superres
+
+    shutil.copy(nifti_file("standard.nii.gz"), tmp_path / "vol.nii.gz")
+    written = superres.upscale(tmp_path / "vol.nii.gz", model=superres.load_model("bicubic", scale=2))
+    assert written == tmp_path / "vol_x2.nii.gz" and nibabel.load(written).shape == (8, 5, 14)
