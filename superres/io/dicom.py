@@ -97,6 +97,8 @@ def _dataset(path: Path) -> Any:
         raise SuperresError(
             "a DICOMDIR (the index of a media set), not an image; upscale its image files", path
         )
+    if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
+        raise SuperresError("DICOM float pixel data (Float/DoubleFloatPixelData) is not supported", path)
     if "PixelData" not in ds:
         sop = str(getattr(ds.get("SOPClassUID"), "name", ""))
         if "Rows" in ds or "Image Storage" in sop:  # an image whose file ends early
