@@ -32,6 +32,7 @@ from superres.io import (
     write_rows,
     writes_in_row_bands,
 )
+from superres.io.formats import format_suffix
 from superres.models import SRModel, load_model
 
 if TYPE_CHECKING:
@@ -62,7 +63,10 @@ def upscale_image(
     check_pixels(image.pixels)
     progress = job_progress(model, image, options, on_tile)
     pixels = upscale_pages(model, image, options, on_tile=progress)
-    return rescaled(image, pixels, keep_dpi=options.keep_dpi)
+    result = rescaled(image, pixels, keep_dpi=options.keep_dpi)
+    if image.medical is not None:  # a DICOM's DerivationDescription names the model
+        result = replace(result, medical=image.medical.derived(model.name))
+    return result
 
 
 def upscale_float(model: SRModel, pixels: np.ndarray, options: TileOptions = TileOptions()) -> np.ndarray:
@@ -234,7 +238,8 @@ def upscale(
     if isinstance(image, (str, os.PathLike)):
         source = Path(image)
         if output is None:
-            output = source.with_name(f"{source.stem}_x{sr_model.scale}{source.suffix}")
+            suffix = format_suffix(source) if format_suffix(source) == ".nii.gz" else source.suffix
+            output = source.with_name(f"{source.name[: -len(suffix) or None]}_x{sr_model.scale}{suffix}")
         if Path(output).resolve() == source.resolve():
             raise SuperresError("refusing to overwrite the input image", source)
         return upscale_file(sr_model, source, output, options, overwrite=overwrite)

@@ -19,6 +19,7 @@ from pathlib import Path
 from superres.atomic import written_by_superres
 from superres.errors import SuperresError
 from superres.io import FORMATS, IMAGE_SUFFIXES
+from superres.io.formats import format_suffix
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,9 @@ def collect_inputs(inputs: list[str], *, recursive: bool = False) -> Inputs:
         path = Path(item)
         if path.is_dir():
             files = _walk(path, "**/*" if recursive else "*")
-            readable = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+            readable = [p for p in files if format_suffix(p) in IMAGE_SUFFIXES]
             jobs += [Job(p, p.relative_to(path), found=True) for p in readable]
-            other += [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+            other += [p for p in files if format_suffix(p) not in IMAGE_SUFFIXES]
         elif path.is_file():
             jobs.append(Job(path, Path(path.name)))
         elif path.exists():  # opening a FIFO to read would wait for a writer forever
@@ -140,7 +141,7 @@ def _glob_files(pattern: str, *, recursive: bool) -> list[Path]:
 
 def names_one_image(output: str | None) -> bool:
     """Whether ``-o`` names an image file (not a folder)."""
-    return bool(output) and Path(output).suffix.lower() in FORMATS and not Path(output).is_dir()
+    return bool(output) and format_suffix(output) in FORMATS and not Path(output).is_dir()
 
 
 def output_path(job: Job, naming: OutputNaming, *, single_file: bool) -> Path:
@@ -151,14 +152,26 @@ def output_path(job: Job, naming: OutputNaming, *, single_file: bool) -> Path:
         return Path(output)
     folder = Path(output) if output else job.source.parent
     extension = f".{naming.ext.lstrip('.')}" if naming.ext else job.source.suffix
-    if extension.lower() not in FORMATS:
-        extension = ".png"
     relative = job.relative if output else Path(job.source.name)
+    if format_suffix(relative) == ".nii.gz":  # NAME.nii.gz: NAME_x2.nii.gz
+        relative = relative.with_suffix("")
+        extension = extension if naming.ext else ".nii.gz"
+    if extension.lower() not in FORMATS:  # a DICOM file without .dcm (as scanners write them)
+        extension = ".dcm" if _has_dicom_mark(job.source) else ".png"
     stem, ome = relative.stem, relative.stem.lower().endswith(".ome")  # NAME.ome.tif: OME-TIFF
     if ome:  # NAME_x4.ome.tif, which OME readers recognise; NAME_x4.png for another format
         stem = stem[:-4]
     ome_part = ".ome" if ome and extension.lower() in (".tif", ".tiff") else ""
     return folder / relative.parent / f"{stem}{naming.suffix}{ome_part}{extension}"
+
+
+def _has_dicom_mark(path: Path) -> bool:
+    """Whether ``path`` starts with DICOM's 128-byte preamble and DICM mark."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(132)[128:] == b"DICM"
+    except OSError:
+        return False
 
 
 def plan_batch(

@@ -9,7 +9,9 @@ which lifts Set14 (whose bridge.png is gray) by ~0.09 dB: ``gray_as_rgb`` reprod
 ``LRDegradation`` adds Gaussian noise and JPEG compression to each LR image, the same on
 every run, to score models meant for real photos on inputs like theirs.
 16-bit images go the same way in uint16 (LR, rounding) and are scored on the 0..255 scale
-by their bit depth in use (12-bit data: PSNR with 4095 as the peak).
+by their bit depth in use (12-bit data: PSNR with 4095 as the peak). DICOM and NIfTI
+images (their first slice) are scored as their stored integers less the HR image's least
+value, so the peak is the data's own range (a 12-bit CT: 4095).
 """
 
 from __future__ import annotations
@@ -136,7 +138,7 @@ def iter_pairs(
     if paired and (lr_folder / f"x{scale}").is_dir():
         lr_folder = lr_folder / f"x{scale}"
     for path in image_files(hr_folder if paired else folder):
-        hr = read_image(path).page(0).pixels
+        hr, offset = _eval_pixels(path)
         if hr.dtype not in (np.uint8, np.uint16):
             raise SuperresError(f"evaluation expects 8- or 16-bit images, found {hr.dtype}", path)
         hr = mod_crop(hr[:, :, : 3 if hr.shape[2] >= 3 else 1], scale)
@@ -146,7 +148,7 @@ def iter_pairs(
             hr = np.repeat(hr, 3, axis=2)
         if paired:
             lr_path = lr_partner(lr_folder, path.stem, scale)
-            lr = read_image(lr_path).page(0).pixels
+            lr, _ = _eval_pixels(lr_path, offset)
             lr = (
                 np.repeat(lr, 3, axis=2) if lr.shape[2] == 1 and hr.shape[2] == 3 else lr[:, :, : hr.shape[2]]
             )
@@ -164,6 +166,17 @@ def iter_pairs(
             except SuperresError as error:
                 raise SuperresError(error.problem, lr_path if paired else path) from None
         yield path.stem, hr, lr
+
+
+def _eval_pixels(path: Path, offset: int | None = None) -> tuple[np.ndarray, int | None]:
+    """The first page of an image file; a DICOM or NIfTI one as its stored integers less
+    ``offset`` (by default their least value, which is returned: its LR image shares it)."""
+    image = read_image(path)
+    if image.medical is None:
+        return image.page(0).pixels, offset
+    from superres.io.medical import stored_uint16
+
+    return stored_uint16(image, path, offset=offset)
 
 
 def super_resolve(model: SRModel, lr: np.ndarray, options: TileOptions) -> np.ndarray:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # not at run time: `superres --help` must not import torch
     from superres.engine.auto import AutoModels
     from superres.models import SRModel
 
-READABLE = "PNG, JPEG, WebP, AVIF, BMP, GIF, TIFF, JPEG 2000, HEIC, TGA and PPM/PGM"
+READABLE = "PNG, JPEG, WebP, AVIF, BMP, GIF, TIFF, JPEG 2000, HEIC, TGA, PPM/PGM, DICOM and NIfTI"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -225,8 +225,9 @@ class _Chooser:
 
 def _names_a_file_that_is_not_an_image(output: str | None) -> bool:
     from superres.io import FORMATS
+    from superres.io.formats import format_suffix
 
-    return bool(output) and Path(output).is_file() and Path(output).suffix.lower() not in FORMATS
+    return bool(output) and Path(output).is_file() and format_suffix(output) not in FORMATS
 
 
 def _options(args: argparse.Namespace) -> UpscaleOptions:

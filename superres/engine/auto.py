@@ -54,9 +54,13 @@ class AutoModels:
     def for_file(self, source: str | Path, *, max_pixels: int | None = None) -> tuple[SRModel, InputKind]:
         """The model for image file ``source`` (its first page; SuperresError if it cannot be
         read), and what it carries."""
+        import warnings
+
         from superres.io import read_image
 
-        image = read_image(source, max_pixels=max_pixels).page(0)
+        with warnings.catch_warnings():  # said when the file is read again, for the upscale
+            warnings.simplefilter("ignore")
+            image = read_image(source, max_pixels=max_pixels).page(0)
         return self.for_pixels(image.pixels, has_alpha=image.has_alpha, source=source)
 
     def summary(self) -> str:

@@ -17,7 +17,8 @@ The modules: ``image`` (ImageData and its parts), ``formats`` (what each format 
 ``read`` with ``read_pillow``, ``read_tiff`` and ``read_deep`` (decoding), ``write`` and
 ``write_tiff`` (encoding), ``rows`` (writing a result band by band), ``metadata`` (EXIF,
 XMP, ICC, DPI) with ``exif_in_place`` (EXIF values changed without moving a MakerNote),
-``limits`` (pixel-count limits), ``geotiff`` and ``ome``.
+``limits`` (pixel-count limits), ``geotiff`` and ``ome``; ``dicom`` and ``nifti`` (medical
+images: pydicom and nibabel are imported only when such a file is read or written).
 """
 
 from superres.io.formats import FORMATS, IMAGE_SUFFIXES, check_fits_format, check_format_holds

@@ -32,6 +32,9 @@ FORMATS = {
     ".ppm": "PPM",  # Netpbm: colour (P6), 8 or 16 bits
     ".pgm": "PPM",  # Netpbm: gray (P5), 8 or 16 bits
     ".pnm": "PPM",  # Netpbm: either, by the image
+    ".dcm": "DICOM",  # medical (io.dicom), with the optional pydicom
+    ".nii": "NIFTI",  # medical volumes (io.nifti), with the optional nibabel
+    ".nii.gz": "NIFTI",
 }
 IMAGE_SUFFIXES = frozenset(FORMATS)  # what superres reads and writes
 MAX_SIDE = {"WEBP": 16383, "JPEG": 65500, "GIF": 65535}  # the encoders' largest width or height
@@ -52,13 +55,23 @@ CARRIED_METADATA = {
     "JPEG2000": set(),
     "TGA": set(),
     "PPM": set(),
+    "DICOM": set(),  # its own header, rescaled (io.dicom)
+    "NIFTI": set(),  # its own header, rescaled (io.nifti)
 }
+MEDICAL_FORMATS = {"DICOM": "DICOM", "NIFTI": "NIfTI"}  # written only from an input of the same format
 _SCREEN_FORMATS = ("GIF", "WEBP", "AVIF", "HEIF")  # a DPI means nothing there: its loss is not told
 # The largest DPI each format's encoder stores: PNG's pHYs and BMP's header in pixels per metre
 # (BMP's signed), JPEG's JFIF density in 16 bits; TIFF's rationals hold 32 bits in any unit.
 _MAX_DPI = {"PNG": 0xFFFFFFFF * 0.0254, "BMP": 0x7FFFFFFF / 39.3701, "JPEG": 65535.0}
 _MAX_TIFF_RESOLUTION = float(0xFFFFFFFF)
-_SHOWN_NAMES = {"WEBP": "WebP", "JPEG2000": "JPEG 2000", "PPM": "Netpbm (PPM/PGM)"}  # else the key
+_SHOWN_NAMES = {"WEBP": "WebP", "JPEG2000": "JPEG 2000", "PPM": "Netpbm (PPM/PGM)", "NIFTI": "NIfTI"}
+
+
+def format_suffix(path: str | Path) -> str:
+    """The extension that names ``path``'s format, lower case: ``.nii.gz`` for a gzipped
+    NIfTI, else the last suffix."""
+    name = Path(path).name.lower()
+    return ".nii.gz" if name.endswith(".nii.gz") else Path(name).suffix
 
 
 def register_heif(path: Path) -> None:
@@ -77,7 +90,7 @@ def output_format(path: str | Path) -> str:
     """The format (a ``FORMATS`` value) that ``path``'s extension names, when this Pillow
     can write it."""
     try:
-        fmt = FORMATS[Path(path).suffix.lower()]
+        fmt = FORMATS[format_suffix(path)]
     except KeyError:
         raise SuperresError(
             f"unknown output extension; use one of {', '.join(sorted(set(FORMATS)))}", path
@@ -119,9 +132,20 @@ def check_format_holds(path: str | Path, image: ImageData, source: str | Path | 
     keeps all of these, so a batch checks its input before the upscale."""
     fmt = output_format(path)
     problem = None
+    if fmt in MEDICAL_FORMATS:
+        if image.source_format != fmt or image.medical is None:
+            name = MEDICAL_FORMATS[fmt]
+            raise SuperresError(
+                f"{name} output needs a {name} input (whose header it carries)", source or path
+            )
+        return
     if fmt == "TIFF":
         return
-    if image.animation is not None and fmt not in ANIMATED_FORMATS:
+    if image.medical is not None and image.source_format in MEDICAL_FORMATS:
+        name = MEDICAL_FORMATS[image.source_format]
+        suffix = ".dcm" if image.source_format == "DICOM" else ".nii or .nii.gz"
+        problem = f"a {name} image can only be written as {name} ({suffix}) or TIFF (.tif)"
+    elif image.animation is not None and fmt not in ANIMATED_FORMATS:
         frames = len(image.animation.durations)
         problem = f"an animation of {frames} frames can only be written as GIF, WebP, PNG (APNG) or TIFF"
     elif image.stack is not None and image.animation is None:
@@ -141,7 +165,14 @@ def adapt_for_format(image: ImageData, fmt: str, path: Path) -> ImageData:
     up, refuse (SuperresError) what the format cannot hold at all."""
     check_format_holds(path, image)
     pixels = image.pixels
+    if fmt in MEDICAL_FORMATS:
+        return image
     image = _without_unholdable_dpi(without_png_text(image, fmt, path), fmt, path)
+    if image.medical is not None:
+        what = MEDICAL_FORMATS.get(image.source_format or "", "medical")
+        message = f"{path}: {fmt} cannot hold the input's {what} header (geometry); it is dropped"
+        warnings.warn(message, stacklevel=3)
+        image = replace(image, medical=None)
     if fmt == "TIFF":
         if image.animation is not None:
             warnings.warn(f"{path}: TIFF keeps the frames as pages but not their timing", stacklevel=3)

@@ -68,6 +68,7 @@ class ImageData:
     xmp: bytes | None = None  # XMP packet (keywords, ratings, captions, rights), sizes updated
     png_text: dict[str, str] | None = None  # a PNG's text chunks besides XMP (e.g. "parameters")
     animation: Animation | None = None  # an animated GIF / WebP / PNG: its frames are the stack's pages
+    medical: object | None = None  # a DICOM / NIfTI input's header (io.dicom, io.nifti)
 
     @property
     def nodata(self) -> float | None:

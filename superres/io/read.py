@@ -12,7 +12,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from superres.errors import SuperresError
-from superres.io.formats import IMAGE_SUFFIXES, register_heif
+from superres.io.dicom import is_dicom, read_dicom
+from superres.io.formats import IMAGE_SUFFIXES, format_suffix, register_heif
 from superres.io.image import ImageData
 from superres.io.limits import DEFAULT_MAX_PIXELS, check_size, open_with_pillow
 from superres.io.read_pillow import read_pillow
@@ -31,7 +32,7 @@ _AVIF_BRANDS = frozenset({b"avif", b"avis"})
 
 def image_files(folder: Path) -> list[Path]:
     """The image files directly inside ``folder``, by name."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and format_suffix(p) in IMAGE_SUFFIXES)
 
 
 def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageData:
@@ -42,7 +43,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageD
     if path.stat().st_size == 0:
         raise SuperresError("empty file (0 bytes)", path)
     with open(path, "rb") as f:
-        magic = f.read(64)
+        magic = f.read(132)  # DICOM's mark follows a 128-byte preamble
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         image = _decoded(path, magic, max_pixels)
@@ -72,6 +73,12 @@ def _warn_naming(said: warnings.WarningMessage, path: Path) -> None:
 def _decoded(path: Path, magic: bytes, max_pixels: int) -> ImageData:
     """The image of ``path`` (first bytes ``magic``) from the reader its format needs."""
     try:
+        if is_dicom(path, magic):
+            return read_dicom(path, max_pixels)
+        if format_suffix(path) in (".nii", ".nii.gz"):
+            from superres.io.nifti import read_nifti
+
+            return read_nifti(path, max_pixels)
         if magic[:4] in _TIFF_MAGICS:
             return read_tiff(path, max_pixels)
         if magic[:12] == _JP2_MAGIC or magic[:4] == _J2K_MAGIC:

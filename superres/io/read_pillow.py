@@ -55,6 +55,9 @@ def jpeg_quality(path: str | Path) -> int | None:
     for other files. Reads only the header. Cameras with tables of their own get the IJG
     quality nearest to theirs."""
     try:
+        with open(path, "rb") as f:
+            if f.read(2) != b"\xff\xd8":  # not a JPEG (a DICOM's preamble may look like a TIFF)
+                return None
         with open_with_pillow(Path(path)) as im:
             tables = getattr(im, "quantization", None) if im.format == "JPEG" else None
             table = tables.get(0) if tables else None

@@ -28,7 +28,15 @@ def write_image(path: str | Path, image: ImageData, quality: int = 95) -> Path:
     if fmt == "TIFF":
         warn_if_exif_dropped(path, image)
     with atomic_output(path) as tmp:
-        if fmt == "TIFF":
+        if fmt == "DICOM":
+            from superres.io.dicom import write_dicom
+
+            write_dicom(tmp, image)
+        elif fmt == "NIFTI":
+            from superres.io.nifti import write_nifti
+
+            write_nifti(tmp, image, gzipped=path.name.lower().endswith(".gz"))
+        elif fmt == "TIFF":
             write_tiff(tmp, image)
         elif fmt == "JPEG2000":
             tmp.write_bytes(_jpeg2000_bytes(image, path))
