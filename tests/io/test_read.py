@@ -131,7 +131,6 @@ def test_10_bit_heic_and_avif_stay_deep(tmp_path):
 def test_heic_without_pillow_heif_says_what_to_install(tmp_path, monkeypatch):
     import sys
 
-
     _heic(tmp_path / "p.heic", smooth_image(10, 16))
     Image.fromarray(smooth_image(10, 16)).save(tmp_path / "a.avif")
     data = (tmp_path / "a.avif").read_bytes()
@@ -148,7 +147,6 @@ def test_heic_without_pillow_heif_says_what_to_install(tmp_path, monkeypatch):
 def test_truncated_jpeg2000_heic_and_avif_say_so(tmp_path):
     """A cut JP2 failed with the codec's own error name, a cut HEIC or AVIF as "not an image"."""
     import imagecodecs
-
 
     jp2 = imagecodecs.jpeg2k_encode(smooth_image(40, 40), level=0, codecformat="jp2")
     (tmp_path / "cut.jp2").write_bytes(jp2[:300])
