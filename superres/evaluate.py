@@ -132,51 +132,62 @@ def iter_pairs(
 ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """(name, HR, LR) uint8 triples: from ``folder/HR`` + ``folder/LR`` when both exist
     (LR may also sit in ``folder/LR/x{scale}``), else HR images with LR made on the fly;
-    ``degradation`` applied to either."""
+    ``degradation`` applied to either. A DICOM or NIfTI volume gives one pair per slice
+    (frame, time point), named ``stem[k]``."""
     hr_folder, lr_folder = folder / "HR", folder / "LR"
     paired = hr_folder.is_dir() and lr_folder.is_dir()
     if paired and (lr_folder / f"x{scale}").is_dir():
         lr_folder = lr_folder / f"x{scale}"
     for path in image_files(hr_folder if paired else folder):
-        hr, offset = _eval_pixels(path)
-        if hr.dtype not in (np.uint8, np.uint16):
-            raise SuperresError(f"evaluation expects 8- or 16-bit images, found {hr.dtype}", path)
-        hr = mod_crop(hr[:, :, : 3 if hr.shape[2] >= 3 else 1], scale)
-        if min(hr.shape[:2]) == 0:
-            raise SuperresError(f"image is smaller than the scale ({scale}): it has no LR image", path)
-        if gray_as_rgb and hr.shape[2] == 1:
-            hr = np.repeat(hr, 3, axis=2)
-        if paired:
-            lr_path = lr_partner(lr_folder, path.stem, scale)
-            lr, _ = _eval_pixels(lr_path, offset)
-            lr = (
-                np.repeat(lr, 3, axis=2) if lr.shape[2] == 1 and hr.shape[2] == 3 else lr[:, :, : hr.shape[2]]
-            )
-            if lr.dtype != hr.dtype:
-                raise SuperresError(f"LR is {lr.dtype}, its HR image {hr.dtype}", lr_path)
-            if lr.shape[0] * scale != hr.shape[0] or lr.shape[1] * scale != hr.shape[1]:
-                raise SuperresError(
-                    f"LR size {lr.shape[1]}x{lr.shape[0]} does not match HR / {scale}", lr_path
-                )
-        else:
-            lr = make_lr(hr, scale)
-        if degradation is not None:
-            try:
-                lr = degradation.apply(lr, path.stem)
-            except SuperresError as error:
-                raise SuperresError(error.problem, lr_path if paired else path) from None
-        yield path.stem, hr, lr
+        hr_pages, offset = _eval_pages(path)
+        lr_path = lr_partner(lr_folder, path.stem, scale) if paired else None
+        lr_pages = _eval_pages(lr_path, offset)[0] if lr_path else [None] * len(hr_pages)
+        if len(lr_pages) != len(hr_pages):
+            raise SuperresError(f"has {len(lr_pages)} slices, its HR image {len(hr_pages)}", lr_path)
+        for k, (hr, lr) in enumerate(zip(hr_pages, lr_pages, strict=True)):
+            name = path.stem if len(hr_pages) == 1 else f"{path.stem}[{k}]"
+            hr, lr = _checked_pair(hr, lr, scale, gray_as_rgb, (path, lr_path))
+            if degradation is not None:
+                try:
+                    lr = degradation.apply(lr, name)
+                except SuperresError as error:
+                    raise SuperresError(error.problem, lr_path or path) from None
+            yield name, hr, lr
 
 
-def _eval_pixels(path: Path, offset: int | None = None) -> tuple[np.ndarray, int | None]:
-    """The first page of an image file; a DICOM or NIfTI one as its stored integers less
-    ``offset`` (by default their least value, which is returned: its LR image shares it)."""
+def _checked_pair(
+    hr: np.ndarray, lr: np.ndarray | None, scale: int, gray_as_rgb: bool, paths: tuple[Path, Path | None]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The HR image mod-cropped (and replicated to RGB with ``gray_as_rgb``) and its LR image:
+    ``lr`` checked against it, or made from it when None. ``paths``: HR's and LR's files."""
+    path, lr_path = paths
+    if hr.dtype not in (np.uint8, np.uint16):
+        raise SuperresError(f"evaluation expects 8- or 16-bit images, found {hr.dtype}", path)
+    hr = mod_crop(hr[:, :, : 3 if hr.shape[2] >= 3 else 1], scale)
+    if min(hr.shape[:2]) == 0:
+        raise SuperresError(f"image is smaller than the scale ({scale}): it has no LR image", path)
+    if gray_as_rgb and hr.shape[2] == 1:
+        hr = np.repeat(hr, 3, axis=2)
+    if lr is None:
+        return hr, make_lr(hr, scale)
+    lr = np.repeat(lr, 3, axis=2) if lr.shape[2] == 1 and hr.shape[2] == 3 else lr[:, :, : hr.shape[2]]
+    if lr.dtype != hr.dtype:
+        raise SuperresError(f"LR is {lr.dtype}, its HR image {hr.dtype}", lr_path)
+    if lr.shape[0] * scale != hr.shape[0] or lr.shape[1] * scale != hr.shape[1]:
+        raise SuperresError(f"LR size {lr.shape[1]}x{lr.shape[0]} does not match HR / {scale}", lr_path)
+    return hr, lr
+
+
+def _eval_pages(path: Path, offset: int | None = None) -> tuple[list[np.ndarray], int | None]:
+    """The pages to score of an image file: its first page; every slice of a DICOM or NIfTI
+    volume, as its stored integers less ``offset`` (by default the volume's least value,
+    which is returned: its LR partner shares it)."""
     image = read_image(path)
     if image.medical is None:
-        return image.page(0).pixels, offset
-    from superres.io.medical import stored_uint16
+        return [image.page(0).pixels], offset
+    from superres.io.medical import stored_pages
 
-    return stored_uint16(image, path, offset=offset)
+    return stored_pages(image, path, offset=offset)
 
 
 def super_resolve(model: SRModel, lr: np.ndarray, options: TileOptions) -> np.ndarray:

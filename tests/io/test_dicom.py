@@ -258,12 +258,12 @@ def test_eval_scores_dicom_by_its_own_range(tmp_path):
     import shutil
 
     from superres.evaluate import evaluate_folder
-    from superres.io.medical import stored_uint16
+    from superres.io.medical import stored_pages
     from superres.models import load_model
 
     src = dicom_file("CT_small.dcm")
     ds = pydicom.dcmread(src)
-    values, offset = stored_uint16(read_image(src), src)
+    (values,), offset = stored_pages(read_image(src), src)
     assert offset == int(ds.pixel_array.min())
     assert np.array_equal(values.astype(int)[:, :, 0], ds.pixel_array.astype(int) - offset)
     (tmp_path / "set").mkdir()
@@ -340,3 +340,17 @@ def test_auto_model_on_a_ct(tmp_path, capsys):
     assert "CT_small.dcm: clean ->" in capsys.readouterr().err
     after = pydicom.dcmread(tmp_path / "CT_small_x2.dcm")
     assert after.Rows == 256 and "model " in after.DerivationDescription
+
+
+def test_eval_scores_every_frame_of_a_multi_frame_file(tmp_path):
+    import shutil
+
+    from superres.evaluate import evaluate_folder
+    from superres.models import load_model
+
+    src = dicom_file("SC_rgb_rle_2frame.dcm")
+    (tmp_path / "set").mkdir()
+    shutil.copy(src, tmp_path / "set" / "sc.dcm")
+    result = evaluate_folder(load_model("bicubic", scale=2), tmp_path / "set")
+    assert [image.name for image in result.images] == ["sc[0]", "sc[1]"]
+    assert result.images[0].scores["psnr"] != result.images[1].scores["psnr"]  # two different frames

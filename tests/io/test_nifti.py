@@ -154,3 +154,18 @@ def test_python_api_names_nii_gz(tmp_path):
     shutil.copy(nifti_file("standard.nii.gz"), tmp_path / "vol.nii.gz")
     written = superres.upscale(tmp_path / "vol.nii.gz", model=superres.load_model("bicubic", scale=2))
     assert written == tmp_path / "vol_x2.nii.gz" and nibabel.load(written).shape == (8, 5, 14)
+
+
+def test_eval_scores_every_slice_of_a_volume(tmp_path):
+    """A 4-D volume (24 slices x 2 time points) gives 48 scored slices, one offset for all."""
+    import shutil
+
+    from superres.evaluate import evaluate_folder
+    from superres.models import load_model
+
+    (tmp_path / "set").mkdir()
+    shutil.copy(nifti_file("example4d.nii.gz"), tmp_path / "set" / "mri.nii.gz")
+    result = evaluate_folder(load_model("bicubic", scale=2), tmp_path / "set")
+    assert [image.name for image in result.images] == [f"mri.nii[{k}]" for k in range(48)]
+    scores = [image.scores["psnr"] for image in result.images]
+    assert all(np.isfinite(scores)) and len(set(np.round(scores, 6))) > 40  # each slice its own
