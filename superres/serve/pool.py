@@ -65,18 +65,26 @@ def card_summary(card: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in summary.items() if value not in (None, {})}
 
 
+def _auto_offer() -> Offer:
+    from superres import zoo
+
+    return Offer(AUTO, tuple(sorted(zoo.DEFAULTS)), AUTO, {"picks": "per image, as superres upscale does"})
+
+
+def _bicubic_offer() -> Offer:
+    return Offer(BICUBIC, (2, 3, 4), BICUBIC, {"arch": "bicubic"}, BICUBIC)
+
+
 def _shipped_offers() -> list[Offer]:
     from superres import zoo
     from superres.weights import read_metadata
 
-    offers = [
-        Offer(AUTO, tuple(sorted(zoo.DEFAULTS)), AUTO, {"picks": "per image, as superres upscale does"})
-    ]
+    offers = [_auto_offer()]
     for model in zoo.SHIPPED:
         meta = read_metadata(model.file)
         card = {"arch": meta.get("arch"), **card_summary(meta.get("card", {}))}
         offers.append(Offer(model.name, (model.scale,), model.kind, card, model.name))
-    offers.append(Offer(BICUBIC, (2, 3, 4), BICUBIC, {"arch": "bicubic"}, BICUBIC))
+    offers.append(_bicubic_offer())
     return offers
 
 
@@ -94,14 +102,10 @@ class ModelPool:
             self.offers.setdefault(offer.name, offer)
 
     def _offer(self, name: str) -> Offer:
-        from superres import zoo
-
         if name == AUTO:
-            return Offer(
-                AUTO, tuple(sorted(zoo.DEFAULTS)), AUTO, {"picks": "per image, as superres upscale does"}
-            )
+            return _auto_offer()
         if name == BICUBIC:
-            return Offer(BICUBIC, (2, 3, 4), BICUBIC, {"arch": "bicubic"}, BICUBIC)
+            return _bicubic_offer()
         model = self._load(name, None, None)
         card = {"arch": model.arch, **card_summary(model.card)}
         offer = Offer(model.name, (model.scale,), str(model.card.get("kind", "?")), card, name)
