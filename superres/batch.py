@@ -18,7 +18,7 @@ from pathlib import Path
 
 from superres.atomic import written_by_superres
 from superres.errors import SuperresError
-from superres.io import FORMATS, IMAGE_SUFFIXES
+from superres.io import FORMATS, has_dicom_mark, is_image_file
 from superres.io.formats import format_suffix
 
 
@@ -90,9 +90,9 @@ def collect_inputs(inputs: list[str], *, recursive: bool = False) -> Inputs:
         path = Path(item)
         if path.is_dir():
             files = _walk(path, "**/*" if recursive else "*")
-            readable = [p for p in files if format_suffix(p) in IMAGE_SUFFIXES]
-            jobs += [Job(p, p.relative_to(path), found=True) for p in readable]
-            other += [p for p in files if format_suffix(p) not in IMAGE_SUFFIXES]
+            readable = {p: is_image_file(p) for p in files}
+            jobs += [Job(p, p.relative_to(path), found=True) for p, ok in readable.items() if ok]
+            other += [p for p, ok in readable.items() if not ok]
         elif path.is_file():
             jobs.append(Job(path, Path(path.name)))
         elif path.exists():  # opening a FIFO to read would wait for a writer forever
@@ -157,21 +157,15 @@ def output_path(job: Job, naming: OutputNaming, *, single_file: bool) -> Path:
         relative = relative.with_suffix("")
         extension = extension if naming.ext else ".nii.gz"
     if extension.lower() not in FORMATS:  # a DICOM file without .dcm (as scanners write them)
-        extension = ".dcm" if _has_dicom_mark(job.source) else ".png"
+        extension = ".dcm" if has_dicom_mark(job.source) else ".png"
+        if format_suffix(relative) not in FORMATS:  # IM0001, 1.2.840...320: the whole name is the stem
+            relative = relative.with_name(relative.name + ".x")
     stem, ome = relative.stem, relative.stem.lower().endswith(".ome")  # NAME.ome.tif: OME-TIFF
     if ome:  # NAME_x4.ome.tif, which OME readers recognise; NAME_x4.png for another format
         stem = stem[:-4]
     ome_part = ".ome" if ome and extension.lower() in (".tif", ".tiff") else ""
     return folder / relative.parent / f"{stem}{naming.suffix}{ome_part}{extension}"
 
-
-def _has_dicom_mark(path: Path) -> bool:
-    """Whether ``path`` starts with DICOM's 128-byte preamble and DICM mark."""
-    try:
-        with open(path, "rb") as f:
-            return f.read(132)[128:] == b"DICM"
-    except OSError:
-        return False
 
 
 def plan_batch(

@@ -25,7 +25,7 @@ from superres.io.formats import FORMATS, IMAGE_SUFFIXES, check_fits_format, chec
 from superres.io.image import ImageData, Resolution, TiffStack, to_pil
 from superres.io.limits import DEFAULT_MAX_PIXELS
 from superres.io.metadata import exif_with_resolution, exif_with_size, xmp_with_size
-from superres.io.read import image_files, read_image
+from superres.io.read import has_dicom_mark, image_files, is_image_file, read_image
 from superres.io.read_pillow import from_pil, jpeg_quality
 from superres.io.rows import write_png_rows, write_rows, write_tiff_rows, writes_in_row_bands
 from superres.io.write import write_image
@@ -42,7 +42,9 @@ __all__ = [
     "exif_with_resolution",
     "exif_with_size",
     "from_pil",
+    "has_dicom_mark",
     "image_files",
+    "is_image_file",
     "jpeg_quality",
     "read_image",
     "to_pil",

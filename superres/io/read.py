@@ -32,7 +32,22 @@ _AVIF_BRANDS = frozenset({b"avif", b"avis"})
 
 def image_files(folder: Path) -> list[Path]:
     """The image files directly inside ``folder``, by name."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and format_suffix(p) in IMAGE_SUFFIXES)
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and is_image_file(p))
+
+
+def is_image_file(path: Path) -> bool:
+    """Whether a folder scan takes ``path`` as an image: a suffix superres reads, or DICOM's
+    preamble and DICM mark under any name (scanners write ``IM0001`` or UID-like names)."""
+    return format_suffix(path) in IMAGE_SUFFIXES or has_dicom_mark(path)
+
+
+def has_dicom_mark(path: Path) -> bool:
+    """Whether ``path`` starts with DICOM's 128-byte preamble and DICM mark."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(132)[128:] == b"DICM"
+    except OSError:
+        return False
 
 
 def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageData:

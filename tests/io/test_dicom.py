@@ -302,6 +302,18 @@ def test_file_without_extension_gives_dcm(tmp_path):
     assert pydicom.dcmread(tmp_path / "out" / "IM0001_x2.dcm").Rows == 256
 
 
+def test_folder_scan_finds_dicom_files_without_extension(tmp_path):
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    for name in ("IM0001", "1.2.840.113619.2.55.320"):  # as scanners name them
+        (scans / name).write_bytes(dicom_file("CT_small.dcm").read_bytes())
+    (scans / "NOTES").write_text("not an image")
+    upscale(scans, tmp_path / "out")
+    outputs = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert outputs == ["1.2.840.113619.2.55.320_x2.dcm", "IM0001_x2.dcm"]
+    assert all(pydicom.dcmread(tmp_path / "out" / name).Rows == 256 for name in outputs)
+
+
 def test_other_formats_do_not_import_pydicom(tmp_path):
     import subprocess
     import sys
