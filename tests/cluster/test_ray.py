@@ -10,14 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import ray  # in the test extra: a missing Ray fails here, never skips
 from PIL import Image
 
 from superres.cli import main
 from superres.io import read_image
 from tests.conftest import smooth_image
 from tests.io.conftest import srgb_icc
-
-ray = pytest.importorskip("ray")  # in the test extra: a missing Ray fails set-up, not here
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ["-m", "compact-x2-kd", "-s", "2"]  # a shipped network (a few thousand weights): fast
