@@ -52,11 +52,13 @@ def make_inputs(folder: Path, count: int, size: int) -> list[Path]:
     return made
 
 
-def local_command(inputs: Path, out: Path, model: str) -> tuple[float, float, float]:
-    """The local ``superres upscale`` on the folder, a process of its own: as :func:`ray_job`."""
+def local_command(inputs: Path, out: Path, model: str, threads: int | None) -> tuple[float, float, float]:
+    """The local ``superres upscale`` on the folder, a process of its own with ``threads``
+    torch threads (None: torch's default, one per core): as :func:`ray_job`."""
     start = time.time()
     command = [sys.executable, "-m", "superres", "upscale", str(inputs), "-o", str(out), "-m", model, "-q"]
-    subprocess.run(command, check=True, cwd=ROOT)
+    env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
+    subprocess.run(command, check=True, cwd=ROOT, env=env)
     return (time.time() - start, *_from_mtimes(out, start, 1))
 
 
@@ -94,6 +96,12 @@ def ray_job(inputs: Path, out: Path, model: str, actors: int, cpus: int) -> tupl
     return (time.time() - start, *_from_mtimes(out, start, actors * BATCH))  # after each actor's first batch
 
 
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def cpu_name() -> str:
     found = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     return next((line.split(":", 1)[1].strip() for line in found.splitlines() if "Model name" in line), "?")
@@ -115,11 +123,15 @@ def main() -> int:
         folder = Path(tmp)
         (folder / "in").mkdir()
         make_inputs(folder / "in", args.count, args.size)
-        local = local_command(folder / "in", folder / "local", args.model)
+        local = local_command(folder / "in", folder / "local", args.model, None)
+        local_1 = local_command(folder / "in", folder / "local-1", args.model, 1)
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level="ERROR")
         ray.data.DataContext.get_current().enable_progress_bars = False
         logging.getLogger("ray.data").setLevel(logging.ERROR)
-        rows = [_row("local command (no Ray)", "torch's default", args.count, local)]
+        rows = [
+            _row("local command (no Ray)", f"{torch_threads()} (torch's default)", args.count, local),
+            _row("local command (no Ray)", "1 (OMP_NUM_THREADS=1)", args.count, local_1),
+        ]
         for actors, cpus in CONFIGS:
             out = folder / f"ray-{actors}x{cpus}"
             wall, first, steady = ray_job(folder / "in", out, args.model, actors, cpus)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -88,29 +89,47 @@ def test_ray_outputs_equal_the_local_command_s_and_keep_metadata(
 
 
 @pytest.mark.slow
-def test_a_rerun_upscales_only_what_is_missing_and_leaves_the_rest(
-    cluster, photos, local_out, tmp_path, capsys
-):
-    out = tmp_path / "ray"
-    out.mkdir()
-    finished = ["camera_x2.jpg", "plain0_x2.png", "plain1_x2.png"]
-    for name in finished:  # as a killed job leaves them: whole, marked as superres's
-        assert (
-            main(["upscale", str(photos / name.replace("_x2", "")), "-o", str(out / name), *MODEL, "-q"]) == 0
-        )
-    before = {name: (out / name).stat() for name in finished}
-    stale = out / ".logo_x2.superres-999999999.abcdefgh.tmp.png"  # a killed worker's temp file
-    stale.write_bytes(b"half a file")
-    mine = out / "gray16_x2.png"  # a file of that name superres did not write: skipped too
-    mine.write_bytes(b"the user's own")
-    code, err = _run(capsys, str(photos), "-o", str(out), "--ray", "auto")
-    assert code == 1 and f"1 of 3 inputs failed:\n  {photos / 'broken.png'}: " in err
-    for name in finished:
+def test_a_killed_job_run_again_upscales_only_the_rest(cluster, tmp_path, capsys):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for index in range(16):
+        Image.fromarray(smooth_image(64, 64, seed=index)).save(folder / f"p{index:02}.png")
+    out = tmp_path / "out"
+    args = [str(folder), "-o", str(out), "-m", "rlfn-s-x2"]
+    address = ray.get_runtime_context().gcs_address  # HOST:PORT of the module's instance
+    on_ray = ["--ray", address, "--ray-workers", "1", "--ray-batch-size", "1"]
+    command = [sys.executable, "-m", "superres", "upscale", *args, *on_ray]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    log = tmp_path / "killed.log"
+    with open(log, "wb") as said:
+        job = subprocess.Popen(command, cwd=ROOT, env=env, stdout=said, stderr=said)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("*.png")) and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    job.kill()  # SIGKILL: the driver gone mid-job; Ray ends the job's actor
+    job.wait()
+    _until_still(out)
+    finished = {path.name: path.stat() for path in out.glob("*.png")}
+    assert 0 < len(finished) < 16, log.read_text()
+    assert main(["upscale", *args, "--ray", "auto"]) == 0
+    err = capsys.readouterr().err
+    skipped = int(err.split("note: skipped ")[1].split()[0])
+    assert skipped >= len(finished) and f"wrote {16 - skipped} image(s)" in err
+    for name, before in finished.items():  # left as they were: not written again
         now = (out / name).stat()
-        assert (now.st_ino, now.st_mtime_ns) == (before[name].st_ino, before[name].st_mtime_ns), name
-    assert mine.read_bytes() == b"the user's own" and not stale.exists()
-    for name in ("logo_x2.png", "plain2_x2.png"):
-        assert (out / name).read_bytes() == (local_out / name).read_bytes(), name
+        assert (now.st_ino, now.st_mtime_ns) == (before.st_ino, before.st_mtime_ns), name
+    assert len(list(out.glob("*.png"))) == 16 and not list(out.glob(".*"))  # no temp file left
+
+
+def _until_still(folder: Path, timeout: float = 20) -> None:
+    """Wait until nothing in ``folder`` changes for a second (a killed job's worker is gone)."""
+    seen, deadline = None, time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = sorted((p.name, p.stat().st_mtime_ns) for p in folder.iterdir())
+        if now == seen:
+            return
+        seen = now
+        time.sleep(1)
 
 
 @pytest.mark.slow
