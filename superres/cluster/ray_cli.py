@@ -32,19 +32,26 @@ def add_ray_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--ray-workers",
+        metavar="N",
         type=positive(int),
         help="Ray actors, each loading the model once (default: as many as the cluster's CPUs (GPUs) hold)",
     )
     group.add_argument(
-        "--ray-cpus", type=positive(float), default=1, help="CPUs per actor (= torch threads; default 1)"
+        "--ray-cpus",
+        metavar="N",
+        type=positive(float),
+        default=1,
+        help="CPUs per actor (= torch threads; default 1)",
     )
     group.add_argument(
         "--ray-gpus",
+        metavar="F",
         type=non_negative(float),
         help="GPUs per actor (default: 1 with --device cuda, else 0)",
     )
     group.add_argument(
         "--ray-batch-size",
+        metavar="N",
         type=positive(int),
         default=4,
         help="files handed to an actor at a time (default 4)",

@@ -129,9 +129,11 @@ def _limit(choose: ModelChooser, options: UpscaleOptions) -> OutputLimit:
 def _encoded(choose: ModelChooser, work: RowWork, row: dict[str, Any]) -> bytes:
     """The encoded result of one encoded image, through superres's reader and writer."""
     from superres.api import upscale_file
+    from superres.io.formats import format_suffix
 
-    name = Path(str(row.get("path", "image"))).name or "image"
-    ext = work.ext or Path(name).suffix or ".png"
+    name = Path(str(row.get("path", "image"))).name
+    name = name if name not in ("", ".", "..") else "image"
+    ext = work.ext or format_suffix(name) or ".png"  # NAME.nii.gz: .nii.gz
     with tempfile.TemporaryDirectory(prefix="superres-ray-") as folder:
         source = Path(folder) / name
         target = Path(folder) / f"result.{ext.lstrip('.')}"

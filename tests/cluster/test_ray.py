@@ -125,7 +125,10 @@ def _until_still(folder: Path, timeout: float = 20) -> None:
     """Wait until nothing in ``folder`` changes for a second (a killed job's worker is gone)."""
     seen, deadline = None, time.monotonic() + timeout
     while time.monotonic() < deadline:
-        now = sorted((p.name, p.stat().st_mtime_ns) for p in folder.iterdir())
+        try:
+            now = sorted((p.name, p.stat().st_mtime_ns) for p in folder.iterdir())
+        except FileNotFoundError:  # a temporary file renamed meanwhile
+            now = None
         if now == seen:
             return
         seen = now
