@@ -127,7 +127,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RAY_SCALE.md")
     args = parser.parse_args()
-    command = "python benchmarks/ray_scale.py " + shlex.join(sys.argv[1:])
+    command = shlex.join(["python", "benchmarks/ray_scale.py", *sys.argv[1:]])
     import ray
     import ray.data
 
