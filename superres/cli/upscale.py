@@ -22,6 +22,7 @@ from superres.cli.common import (
     report_error,
     tiling_options,
 )
+from superres.cluster.ray_cli import add_ray_options, run_on_ray
 from superres.engine.auto import AUTO
 from superres.engine.input_kind import JPEG_QUALITY_THRESHOLD
 from superres.engine.options import OUTPUT_LIMIT_FACTOR
@@ -29,8 +30,9 @@ from superres.errors import SuperresError
 
 if TYPE_CHECKING:  # not at run time: `superres --help` must not import torch
     from superres.api import UpscaleOptions
-    from superres.batch import BatchPlan, Inputs
+    from superres.batch import BatchPlan, Inputs, PlannedJob
     from superres.engine.auto import AutoModels
+    from superres.engine.tiles import TileCallback
     from superres.models import SRModel
 
 READABLE = "PNG, JPEG, WebP, AVIF, BMP, GIF, TIFF, JPEG 2000, HEIC, TGA, PPM/PGM, DICOM and NIfTI"
@@ -87,6 +89,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         " the same print size); a microscope's calibration is always rescaled",
     )
     _add_batch_options(up)
+    add_ray_options(up)
     up.set_defaults(func=run, model=AUTO)
 
 
@@ -147,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
     shown_scale = args.outscale if args.outscale is not None else scale
     suffix = args.suffix if args.suffix is not None else f"_x{shown_scale:g}"
     naming = OutputNaming(args.output, suffix, args.ext)
-    plan = plan_batch(inputs, naming, skip_existing=args.skip_existing, overwrite=args.overwrite)
+    skip = args.skip_existing or bool(args.ray)  # a job on a cluster resumes when run again
+    plan = plan_batch(inputs, naming, skip_existing=skip, overwrite=args.overwrite)
     if not _report_plan(plan, args.quiet):
         return 2
     note = None if args.quiet or auto else jpeg_note(model, [job.source for job in plan.jobs])
@@ -160,16 +164,19 @@ def run(args: argparse.Namespace) -> int:
     failures = [f"{item}: no such file, folder or matching glob" for item in inputs.missing]
     failures += inputs.not_files + plan.clashes
     count = len(plan.jobs) + len(failures)
-    limits = _OutputLimit(args.outscale or scale, args.max_pixels, max_output)
-    chooser = _Chooser(model, auto, args.max_pixels, args.quiet)
-    failures += _run_jobs(chooser, plan, _options(args), limits, quiet=args.quiet, debug=debugging(args))
+    limits = OutputLimit(args.outscale or scale, args.max_pixels, max_output)
+    chooser = ModelChooser(model, auto, args.max_pixels, args.quiet)
+    if args.ray:
+        failures += run_on_ray(args, plan.jobs, _options(args))
+    else:
+        failures += _run_jobs(chooser, plan, _options(args), limits, quiet=args.quiet, debug=debugging(args))
     if failures:
         print(f"{len(failures)} of {count} inputs failed:", file=sys.stderr)
         for line in failures:
             print(f"  {one_line(line)}", file=sys.stderr)
         return 1
     if not args.quiet:
-        ran = f": {auto.summary()}" if auto and len(plan.jobs) > 1 else ""
+        ran = f": {auto.summary()}" if auto and len(plan.jobs) > 1 and not args.ray else ""
         print(f"wrote {len(plan.jobs)} image(s){ran}", file=sys.stderr)
     return 0
 
@@ -179,25 +186,33 @@ def _auto_models(args: argparse.Namespace) -> AutoModels | None:
     --device or --precision cannot be used (checked by loading bicubic, which has no weights,
     so the batch does not fail file by file). --strength goes to the model for real photos;
     the default has none to set."""
-    from superres.engine.auto import AutoModels
-    from superres.models import default_model_name, load_model
-
-    scale = args.scale or 4
     try:
-        load_model("bicubic", scale=scale, device=args.device, precision=args.precision)
+        return auto_models(args)
     except Exception as exc:  # the boundary: one line, exit 2
         report_error(failure_line(exc, AUTO, debug=debugging(args)))
         return None
 
+
+def auto_models(settings: argparse.Namespace) -> AutoModels:
+    """:func:`_auto_models` for ``settings`` with ``scale``, ``device``, ``precision`` and
+    ``strength`` (the command line's, or a Ray worker's); raises when they cannot be used."""
+    from superres.engine.auto import AutoModels
+    from superres.models import default_model_name, load_model
+
+    scale = settings.scale or 4
+    load_model("bicubic", scale=scale, device=settings.device, precision=settings.precision)
+
     def load(name: str) -> SRModel:
-        strength = None if name == default_model_name(scale) else args.strength
-        return load_model(name, scale=scale, device=args.device, precision=args.precision, strength=strength)
+        strength = None if name == default_model_name(scale) else settings.strength
+        return load_model(
+            name, scale=scale, device=settings.device, precision=settings.precision, strength=strength
+        )
 
     return AutoModels(scale, load)
 
 
 @dataclass(frozen=True)
-class _Chooser:
+class ModelChooser:
     """The model for each input: the one named, or ``auto``'s pick (said on stderr)."""
 
     model: SRModel | None
@@ -278,7 +293,7 @@ def _report_plan(plan: BatchPlan, quiet: bool) -> bool:
 
 
 @dataclass(frozen=True)
-class _OutputLimit:
+class OutputLimit:
     factor: float  # output size / input size
     max_pixels: int  # of an input (read_image refuses larger ones itself)
     max_output_pixels: int
@@ -309,18 +324,16 @@ class _OutputLimit:
 
 
 def _run_jobs(
-    choose: _Chooser,
+    choose: ModelChooser,
     plan: BatchPlan,
     options: UpscaleOptions,
-    limit: _OutputLimit,
+    limit: OutputLimit,
     *,
     quiet: bool,
     debug: bool,
 ) -> list[str]:
     """Run the planned jobs; a failure line for each that failed (the batch goes on)."""
     from tqdm import tqdm
-
-    from superres import api
 
     failures: list[str] = []
     hidden = not progress_shown(quiet)
@@ -333,20 +346,34 @@ def _run_jobs(
             bar.refresh()
 
         try:
-            refusal = job.refusal()
-            if refusal is not None:
-                raise refusal
-            limit.check(job.source)
-            model = choose(job.source)
-            job.target.parent.mkdir(parents=True, exist_ok=True)
-            # The plan refused targets superres did not write (unless --overwrite): job.refusal().
-            api.upscale_file(model, job.source, job.target, options, on_tile=on_tile, overwrite=True)
+            upscale_job(choose, job, options, limit, on_tile=on_tile)
         except Exception as exc:  # the boundary: this file failed, the batch goes on
             failures.append(failure_line(exc, job.source, debug=debug))
             tqdm.write(f"error: {failures[-1]}", file=sys.stderr)
         finally:
             tiles.close()
     return failures
+
+
+def upscale_job(
+    choose: ModelChooser,
+    job: PlannedJob,
+    options: UpscaleOptions,
+    limit: OutputLimit,
+    *,
+    on_tile: TileCallback | None = None,
+) -> None:
+    """Run one planned job, here or on a Ray worker; raises why it failed."""
+    from superres import api
+
+    refusal = job.refusal()
+    if refusal is not None:
+        raise refusal
+    limit.check(job.source)
+    model = choose(job.source)
+    job.target.parent.mkdir(parents=True, exist_ok=True)
+    # The plan refused targets superres did not write (unless --overwrite): job.refusal().
+    api.upscale_file(model, job.source, job.target, options, on_tile=on_tile, overwrite=True)
 
 
 def jpeg_note(model: SRModel, sources: list[Path]) -> str | None:

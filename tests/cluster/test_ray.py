@@ -1,0 +1,209 @@
+"""superres on Ray (superres.cluster.ray): a local Ray instance of 2 CPUs, one per module;
+outputs byte-equal to the local command's, bad files failing alone, resumed runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import ray  # in the test extra: a missing Ray fails here, never skips
+from PIL import Image
+
+from superres.cli import main
+from superres.io import read_image
+from tests.conftest import smooth_image
+from tests.io.conftest import srgb_icc
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ["-m", "compact-x2-kd", "-s", "2"]  # a shipped network (a few thousand weights): fast
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A local Ray instance for this module (about 5-10 s to start on 2 cores)."""
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    """A folder of small images with what the command must keep, and one broken file."""
+    folder = tmp_path_factory.mktemp("photos")
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"  # Make
+    exif[0x0112] = 6  # shown rotated
+    Image.fromarray(smooth_image(12, 16, seed=1)).save(
+        folder / "camera.jpg", exif=exif, icc_profile=srgb_icc()
+    )
+    Image.fromarray(smooth_image(14, 10, channels=4, seed=2)).save(
+        folder / "logo.png", icc_profile=srgb_icc()
+    )
+    deep = (smooth_image(10, 12, seed=3).astype(np.uint16) * 257).astype(np.uint16)
+    Image.fromarray(deep[:, :, 0]).save(folder / "gray16.png")
+    for index in range(3):
+        Image.fromarray(smooth_image(10 + index, 12, seed=4 + index)).save(folder / f"plain{index}.png")
+    (folder / "broken.png").write_bytes((folder / "plain0.png").read_bytes()[:60])
+    return folder
+
+
+def _run(capsys, *args: str) -> tuple[int, str]:
+    code = main(["upscale", *args, *MODEL, "-q"])
+    return code, capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def local_out(photos, tmp_path_factory) -> Path:
+    """The local command's results for ``photos``."""
+    out = tmp_path_factory.mktemp("local")
+    assert main(["upscale", str(photos), "-o", str(out), *MODEL, "-q"]) == 1  # broken.png
+    return out
+
+
+@pytest.mark.slow
+def test_ray_outputs_equal_the_local_command_s_and_keep_metadata(
+    cluster, photos, local_out, tmp_path, capsys
+):
+    out = tmp_path / "ray"
+    code, err = _run(capsys, str(photos), "-o", str(out), "--ray", "auto", "--ray-workers", "2")
+    assert code == 1
+    assert f"1 of 7 inputs failed:\n  {photos / 'broken.png'}: " in err  # reported at the end, alone
+    written = sorted(p.name for p in out.iterdir())
+    assert written == sorted(p.name for p in local_out.iterdir()) and len(written) == 6
+    for name in written:  # the same code writes them: byte for byte the same files
+        assert (out / name).read_bytes() == (local_out / name).read_bytes(), name
+    camera = Image.open(out / "camera_x2.jpg")
+    assert camera.size == (24, 32)  # EXIF orientation applied, then reset
+    icc = Image.open(photos / "camera.jpg").info["icc_profile"]
+    assert camera.info["icc_profile"] == icc and camera.getexif()[0x010F] == "TestCam"
+    assert (
+        Image.open(out / "logo_x2.png").info["icc_profile"]
+        == Image.open(photos / "logo.png").info["icc_profile"]
+    )
+    assert read_image(out / "gray16_x2.png").pixels.dtype == np.uint16
+
+
+@pytest.mark.slow
+def test_a_killed_job_run_again_upscales_only_the_rest(cluster, tmp_path, capsys):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for index in range(16):
+        Image.fromarray(smooth_image(64, 64, seed=index)).save(folder / f"p{index:02}.png")
+    out = tmp_path / "out"
+    args = [str(folder), "-o", str(out), "-m", "rlfn-s-x2"]
+    address = ray.get_runtime_context().gcs_address  # HOST:PORT of the module's instance
+    on_ray = ["--ray", address, "--ray-workers", "1", "--ray-batch-size", "1"]
+    command = [sys.executable, "-m", "superres", "upscale", *args, *on_ray]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    log = tmp_path / "killed.log"
+    with open(log, "wb") as said:
+        job = subprocess.Popen(command, cwd=ROOT, env=env, stdout=said, stderr=said)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("*.png")) and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    job.kill()  # SIGKILL: the driver gone mid-job; Ray ends the job's actor
+    job.wait()
+    _until_still(out)
+    finished = {path.name: path.stat() for path in out.glob("*.png")}
+    assert 0 < len(finished) < 16, log.read_text()
+    assert main(["upscale", *args, "--ray", "auto"]) == 0
+    err = capsys.readouterr().err
+    skipped = int(err.split("note: skipped ")[1].split()[0])
+    assert skipped >= len(finished) and f"wrote {16 - skipped} image(s)" in err
+    for name, before in finished.items():  # left as they were: not written again
+        now = (out / name).stat()
+        assert (now.st_ino, now.st_mtime_ns) == (before.st_ino, before.st_mtime_ns), name
+    assert len(list(out.glob("*.png"))) == 16 and not list(out.glob(".*"))  # no temp file left
+
+
+def _until_still(folder: Path, timeout: float = 20) -> None:
+    """Wait until nothing in ``folder`` changes for a second (a killed job's worker is gone)."""
+    seen, deadline = None, time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            now = sorted((p.name, p.stat().st_mtime_ns) for p in folder.iterdir())
+        except FileNotFoundError:  # a temporary file renamed meanwhile
+            now = None
+        if now == seen:
+            return
+        seen = now
+        time.sleep(1)
+
+
+@pytest.mark.slow
+def test_upscale_dataset_of_encoded_images_and_arrays(cluster, photos, local_out):
+    from superres.cluster.ray import upscale_dataset
+
+    names = ["camera.jpg", "broken.png", "plain1.png"]
+    rows = [{"path": str(photos / name), "bytes": (photos / name).read_bytes()} for name in names]
+    data = ray.data.from_items(rows)
+    kwargs = {"model": "compact-x2-kd", "scale": 2, "batch_size": 3, "concurrency": 1}
+    done = {Path(r["path"]).name: r for r in upscale_dataset(data, **kwargs).take_all()}
+    assert done["camera.jpg"]["bytes"] == (local_out / "camera_x2.jpg").read_bytes()  # as a file's result
+    assert done["plain1.png"]["error"] == "" and done["broken.png"]["bytes"] is None
+    assert done["broken.png"]["error"].startswith(f"{photos / 'broken.png'}: ")
+    # One column's arrays share their number of dimensions (Ray's variable-shape tensor column).
+    pixels = [smooth_image(8, 9, seed=7), smooth_image(6, 5, channels=4, seed=8)]
+    arrays = ray.data.from_items([{"image": p} for p in pixels])
+    results = sorted(
+        (np.asarray(r["image"]) for r in upscale_dataset(arrays, **kwargs).take_all()), key=np.size
+    )
+    import superres
+
+    expected = [superres.upscale(p, model="compact-x2-kd", scale=2) for p in reversed(pixels)]
+    assert [r.shape for r in results] == [(12, 10, 4), (16, 18, 3)]
+    assert all(np.array_equal(r, e) for r, e in zip(results, expected, strict=True))
+
+
+def test_upscaler_reports_each_bad_row_and_keeps_the_rest(photos):
+    from superres.cluster.ray import Upscaler
+
+    upscaler = Upscaler(model="bicubic", scale=2, ext="png")
+    batch = {"bytes": np.array([b"junk", (photos / "plain0.png").read_bytes()], dtype=object)}
+    result = upscaler(batch)
+    assert result["error"][0].startswith("image: ") and result["bytes"][0] is None
+    assert result["error"][1] == "" and Image.open(__import__("io").BytesIO(result["bytes"][1])).size == (
+        24,
+        20,
+    )
+    with pytest.raises(Exception, match="needs a 'bytes', 'image' or 'source' and 'target' column"):
+        upscaler({"pixels": np.zeros(1)})
+
+
+def test_files_rows_never_replace_a_file_superres_did_not_write(photos, tmp_path):
+    from superres.cluster.ray import Upscaler
+
+    target = tmp_path / "out.png"
+    target.write_bytes(b"mine")
+    result = Upscaler(model="bicubic", scale=2)(
+        {"source": [str(photos / "plain0.png")], "target": [str(target)]}
+    )
+    assert "superres did not write it" in result["error"][0] and target.read_bytes() == b"mine"
+
+
+def test_ray_missing_is_one_line(photos, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
+    code, err = _run(capsys, str(photos / "plain0.png"), "-o", str(tmp_path), "--ray", "auto")
+    assert code == 1 and err.strip() == "error: --ray needs Ray: pip install 'superres[ray]'"
+
+
+@pytest.mark.slow
+def test_import_superres_and_the_local_command_do_not_import_ray(photos, tmp_path):
+    code = (
+        "import sys, superres\n"
+        "from superres.io import read_image\n"
+        f"read_image({str(photos / 'plain0.png')!r})\n"
+        "from superres.cli import main\n"
+        f"args = ['upscale', {str(photos / 'plain0.png')!r}, '-o', {str(tmp_path)!r}, '-m', 'bicubic']\n"
+        "assert main([*args, '-q']) == 0\n"
+        "print(sorted(m for m in ('ray', 'dask', 'av') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
