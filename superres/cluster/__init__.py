@@ -1,0 +1,1 @@
+"""Running superres on distributed engines: Ray for many files (ray.py), Dask for rasters larger than memory (dask.py)."""

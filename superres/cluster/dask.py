@@ -1,0 +1,151 @@
+"""Rasters larger than memory upscaled chunk by chunk on Dask (``pip install 'superres[dask]'``).
+
+:func:`upscale` maps the network over the chunks of a Dask array or an xarray DataArray
+(rioxarray's band, y, x) with ``dask.array.map_overlap``: each chunk is read with a halo of
+``tile_overlap`` pixels (the context the engine gives a band of rows, and more than the
+quarter of the overlap a tile edge leaves the network), run through the engine's tiler and
+trimmed by halo x scale, so the result equals the single-machine tiled one within rounding
+and no chunk's edge shows. The value mapping, the no-data fill and the per-band range the
+result is clamped to are found over the whole raster first (:mod:`.dask_stats`: one pass
+over the chunks, two with no-data), so every chunk maps its samples as the whole would.
+
+The model is loaded once, on the driver, and enters the graph as one key: a worker receives
+it once and keeps it for all of its chunks (it is not pickled into every task).
+
+:func:`write_cog` (in :mod:`.dask_cog`) stores a result as a Cloud-Optimized GeoTIFF block
+by block. Importing this module imports neither Dask nor xarray; :func:`upscale` does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from superres.cluster.dask_cog import write_cog
+from superres.engine.options import TileOptions, UpscaleOptions
+from superres.engine.values import Page, ValueMapping
+from superres.io import ImageData
+from superres.io.geotiff import flagging_nodata, is_nodata
+
+__all__ = ["RasterOptions", "upscale", "write_cog"]
+
+BAND_ORDERS = ("first", "last")
+
+
+@dataclass(frozen=True)
+class RasterOptions:
+    """How :func:`upscale` runs: ``tiling`` (tile size, overlap: also the chunks' halo, TTA);
+    ``nodata`` (a no-data value the data does not flag; else a DataArray's own, rioxarray's
+    ``rio.nodata``); ``clamp_range`` (each band's result clamped to its input range, as for a
+    GeoTIFF through ``superres upscale``); ``bands``: where a plain 3-D array keeps its bands,
+    ``"first"`` (rasterio's band, y, x) or ``"last"`` (y, x, band)."""
+
+    tiling: TileOptions = TileOptions()
+    nodata: float | None = None
+    clamp_range: bool = True
+    bands: str = "first"
+
+
+@dataclass(frozen=True)
+class _ChunkPlan:
+    """What every chunk task needs besides its pixels and the model (small: pickled per task)."""
+
+    mapping: ValueMapping
+    fill: np.ndarray | None
+    bounds: tuple[np.ndarray, np.ndarray] | None
+    nodata: float | None
+    tiling: TileOptions
+    depth: int
+    scale: int
+    chunks: tuple[tuple[int, ...], tuple[int, ...]] = field(repr=False)
+
+
+def _upscale_chunk(block: np.ndarray, *, model: Any, plan: _ChunkPlan, block_id: tuple[int, ...]) -> np.ndarray:
+    """One chunk (H x W x C, with its halo) through the engine, trimmed to its own pixels x scale."""
+    from superres.engine.rows import upscale_page
+
+    pixels = np.ascontiguousarray(block)
+    height, width = pixels.shape[:2]
+    geo = None if plan.nodata is None else flagging_nodata(None, plan.nodata, width, height)
+    page = Page(ImageData(pixels, geo=geo), is_nodata(pixels, plan.nodata), plan.mapping, plan.fill, plan.bounds)
+    options = UpscaleOptions(tiling=plan.tiling, clamp_range=plan.bounds is not None)
+    result = upscale_page(model, page, options)
+    s, (row, column) = plan.scale, block_id[:2]
+    top, left = (plan.depth if row else 0), (plan.depth if column else 0)
+    rows, columns = plan.chunks[0][row], plan.chunks[1][column]
+    return result[top * s : (top + rows) * s, left * s : (left + columns) * s]
+
+
+def _at_least(chunks: tuple[int, ...], depth: int) -> tuple[int, ...]:
+    """``chunks`` with any chunk under ``depth`` (a short last one) merged into its neighbour,
+    so every halo comes from one chunk."""
+    merged: list[int] = []
+    for size in chunks:
+        if merged and (size < depth or merged[-1] < depth):
+            merged[-1] += size
+        else:
+            merged.append(size)
+    return tuple(merged)
+
+
+def upscale_array(pixels: Any, model: Any, options: RasterOptions) -> Any:
+    """A Dask array of H x W x C ``pixels`` upscaled by ``model`` (an :class:`SRModel`):
+    the lazy result, sH x sW x C in the input's sample type, chunked like the input x scale."""
+    import dask
+    import dask.array as da
+
+    from superres.cluster.dask_stats import raster_stats
+
+    depth = options.tiling.tile_overlap
+    pixels = pixels.rechunk({2: -1})
+    pixels = pixels.rechunk((_at_least(pixels.chunks[0], depth), _at_least(pixels.chunks[1], depth), -1))
+    stats = raster_stats(pixels, options.nodata)
+    bounds = stats.bounds if options.clamp_range else None
+    chunks = pixels.chunks[:2]
+    plan = _ChunkPlan(stats.mapping, stats.fill, bounds, options.nodata, options.tiling, depth, model.scale, chunks)
+    s = model.scale
+    out_chunks = (tuple(c * s for c in chunks[0]), tuple(c * s for c in chunks[1]), pixels.chunks[2])
+    shared_model = dask.delayed(model, name=f"superres-model-{uuid.uuid4().hex}", traverse=False)
+    return da.map_overlap(
+        _upscale_chunk, pixels, depth={0: depth, 1: depth, 2: 0}, boundary="none", trim=False,
+        chunks=out_chunks, dtype=pixels.dtype, model=shared_model, plan=plan,
+    )  # fmt: skip
+
+
+def upscale(
+    data: Any,
+    *,
+    model: Any,
+    scale: int | None = None,
+    device: str | None = "cpu",
+    options: RasterOptions | None = None,
+) -> Any:
+    """``data`` upscaled lazily on Dask, chunk by chunk: an xarray DataArray (rioxarray's
+    band, y, x; or y, x) gives a DataArray with its coordinates, transform, CRS, no-data and
+    attributes for the new pixel size (the same extent); a Dask or numpy array (2-D, or 3-D
+    with its bands where ``options.bands`` says) gives a Dask array of the same layout.
+    ``model``: an :class:`~superres.SRModel`, or what :func:`superres.load_model` takes (with
+    ``scale`` and ``device``). Call ``.compute()``, or :func:`write_cog` to store it in chunks."""
+    from superres.models import SRModel, load_model
+
+    options = options or RasterOptions()
+    if options.bands not in BAND_ORDERS:
+        raise ValueError(f"bands must be 'first' or 'last', got {options.bands!r}")
+    sr_model = model if isinstance(model, SRModel) else load_model(model or "default", scale=scale, device=device)
+    if hasattr(data, "dims") and hasattr(data, "coords"):
+        from superres.cluster.dask_xarray import upscale_dataarray
+
+        return upscale_dataarray(data, sr_model, options)
+    import dask.array as da
+
+    array = data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
+    if array.ndim not in (2, 3):
+        raise ValueError(f"expected a 2-D or 3-D array, got shape {array.shape}")
+    first = array.ndim == 2 or options.bands == "first"
+    pixels = array[None] if array.ndim == 2 else array
+    result = upscale_array(pixels.transpose(1, 2, 0) if first else pixels, sr_model, options)
+    result = result.transpose(2, 0, 1) if first else result
+    return result[0] if array.ndim == 2 else result
