@@ -63,14 +63,17 @@ class _ChunkPlan:
     chunks: tuple[tuple[int, ...], tuple[int, ...]] = field(repr=False)
 
 
-def _upscale_chunk(block: np.ndarray, *, model: Any, plan: _ChunkPlan, block_id: tuple[int, ...]) -> np.ndarray:
+def _upscale_chunk(
+    block: np.ndarray, *, model: Any, plan: _ChunkPlan, block_id: tuple[int, ...]
+) -> np.ndarray:
     """One chunk (H x W x C, with its halo) through the engine, trimmed to its own pixels x scale."""
     from superres.engine.rows import upscale_page
 
     pixels = np.ascontiguousarray(block)
     height, width = pixels.shape[:2]
     geo = None if plan.nodata is None else flagging_nodata(None, plan.nodata, width, height)
-    page = Page(ImageData(pixels, geo=geo), is_nodata(pixels, plan.nodata), plan.mapping, plan.fill, plan.bounds)
+    missing = is_nodata(pixels, plan.nodata)
+    page = Page(ImageData(pixels, geo=geo), missing, plan.mapping, plan.fill, plan.bounds)
     options = UpscaleOptions(tiling=plan.tiling, clamp_range=plan.bounds is not None)
     result = upscale_page(model, page, options)
     s, (row, column) = plan.scale, block_id[:2]
@@ -105,8 +108,8 @@ def upscale_array(pixels: Any, model: Any, options: RasterOptions) -> Any:
     stats = raster_stats(pixels, options.nodata)
     bounds = stats.bounds if options.clamp_range else None
     chunks = pixels.chunks[:2]
-    plan = _ChunkPlan(stats.mapping, stats.fill, bounds, options.nodata, options.tiling, depth, model.scale, chunks)
     s = model.scale
+    plan = _ChunkPlan(stats.mapping, stats.fill, bounds, options.nodata, options.tiling, depth, s, chunks)
     out_chunks = (tuple(c * s for c in chunks[0]), tuple(c * s for c in chunks[1]), pixels.chunks[2])
     shared_model = dask.delayed(model, name=f"superres-model-{uuid.uuid4().hex}", traverse=False)
     return da.map_overlap(
@@ -134,11 +137,12 @@ def upscale(
     options = options or RasterOptions()
     if options.bands not in BAND_ORDERS:
         raise ValueError(f"bands must be 'first' or 'last', got {options.bands!r}")
-    sr_model = model if isinstance(model, SRModel) else load_model(model or "default", scale=scale, device=device)
+    if not isinstance(model, SRModel):
+        model = load_model(model or "default", scale=scale, device=device)
     if hasattr(data, "dims") and hasattr(data, "coords"):
         from superres.cluster.dask_xarray import upscale_dataarray
 
-        return upscale_dataarray(data, sr_model, options)
+        return upscale_dataarray(data, model, options)
     import dask.array as da
 
     array = data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
@@ -146,6 +150,6 @@ def upscale(
         raise ValueError(f"expected a 2-D or 3-D array, got shape {array.shape}")
     first = array.ndim == 2 or options.bands == "first"
     pixels = array[None] if array.ndim == 2 else array
-    result = upscale_array(pixels.transpose(1, 2, 0) if first else pixels, sr_model, options)
+    result = upscale_array(pixels.transpose(1, 2, 0) if first else pixels, model, options)
     result = result.transpose(2, 0, 1) if first else result
     return result[0] if array.ndim == 2 else result

@@ -74,7 +74,9 @@ def write_cog(
 
     target = Path(path)
     if (target.exists() or target.is_symlink()) and not overwrite and not written_by_superres(target):
-        raise SuperresError(f"output {target} exists and superres did not write it; overwrite=True replaces it")
+        raise SuperresError(
+            f"output {target} exists and superres did not write it; overwrite=True replaces it"
+        )
     array, geo = _band_first(result)
     given = {"transform": transform, "crs": crs, "nodata": nodata}
     geo |= {key: value for key, value in given.items() if value is not None}

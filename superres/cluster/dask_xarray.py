@@ -57,7 +57,7 @@ def upscale_dataarray(data: Any, model: SRModel, options: RasterOptions) -> Any:
     out = xr.DataArray(result, dims=(y_dim, x_dim, *band_dims), coords=coords, attrs=dict(data.attrs))
     out = out.transpose(*data.dims)
     out.encoding = {k: v for k, v in data.encoding.items() if k not in ("preferred_chunks", "chunks")}
-    if has_rio and data.rio.crs is not None or has_rio and "spatial_ref" in data.coords:
+    if has_rio and (data.rio.crs is not None or "spatial_ref" in data.coords):
         from affine import Affine
 
         out = out.rio.write_transform(data.rio.transform(recalc=True) * Affine.scale(1 / s))

@@ -97,10 +97,10 @@ def page_row_bands(
     maps = [(slice(0, colour), page.mapping)]
     if image.has_alpha:  # alpha maps on its own
         maps.append((slice(colour, None), ValueMapping(*value_range(pixels[:, :, colour:], missing))))
-    fills = [
-        page.fill if index == 0 and page.fill is not None else fill_values(pixels[:, :, bands], missing, mapping)
-        for index, (bands, mapping) in enumerate(maps)
-    ]
+    fills = [fill_values(pixels[:, :, bands], missing, mapping) for bands, mapping in maps[1:]]
+    fills.insert(
+        0, page.fill if page.fill is not None else fill_values(pixels[:, :, :colour], missing, page.mapping)
+    )
     bounds = _clamp_bounds(page, options)
     bicubic_alpha = image.has_alpha and options.alpha_upsampler == "bicubic"
     nodata = image.nodata if image.nodata is not None else math.nan
