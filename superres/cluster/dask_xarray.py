@@ -60,7 +60,7 @@ def upscale_dataarray(data: Any, model: SRModel, options: RasterOptions) -> Any:
     if has_rio and (data.rio.crs is not None or "spatial_ref" in data.coords):
         from affine import Affine
 
-        out = out.rio.write_transform(data.rio.transform(recalc=True) * Affine.scale(1 / s))
+        out = out.rio.write_transform(data.rio.transform(recalc=True) @ Affine.scale(1 / s))
         out = out.rio.write_crs(data.rio.crs) if data.rio.crs is not None else out
     if has_rio and nodata is not None:
         out = out.rio.write_nodata(nodata, encoded=False)
