@@ -1,13 +1,14 @@
 """Rasters larger than memory upscaled chunk by chunk on Dask (``pip install 'superres[dask]'``).
 
 :func:`upscale` maps the network over the chunks of a Dask array or an xarray DataArray
-(rioxarray's band, y, x) with ``dask.array.map_overlap``: each chunk is read with a halo of
-``tile_overlap`` pixels (the context the engine gives a band of rows, and more than the
-quarter of the overlap a tile edge leaves the network), run through the engine's tiler and
-trimmed by halo x scale, so the result equals the single-machine tiled one within rounding
-and no chunk's edge shows. The value mapping, the no-data fill and the per-band range the
-result is clamped to are found over the whole raster first (:mod:`.dask_stats`: one pass
-over the chunks, two with no-data), so every chunk maps its samples as the whole would.
+(rioxarray's band, y, x) with ``dask.array.map_overlap``: each chunk is read with a halo one
+tile deep and runs the tiles of the whole raster's tile grid that reach into it, blended as
+the single-machine tiler blends them (:mod:`.dask_tiles`), then trimmed to its own pixels x
+scale; so the result equals ``superres upscale``'s tiled one up to rounding, for networks
+whose tiles differ from the whole image too, and no chunk's edge shows. The value mapping,
+the no-data fill and the per-band range the result is clamped to are found over the whole
+raster first (:mod:`.dask_stats`: one pass over the chunks, two with no-data), so every
+chunk maps its samples as the whole would.
 
 The model is loaded once, on the driver, and enters the graph as one key: a worker receives
 it once and keeps it for all of its chunks (it is not pickled into every task).
@@ -19,16 +20,13 @@ by block. Importing this module imports neither Dask nor xarray; :func:`upscale`
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from superres.cluster.dask_cog import write_cog
-from superres.engine.options import TileOptions, UpscaleOptions
-from superres.engine.values import Page, ValueMapping
-from superres.io import ImageData
-from superres.io.geotiff import flagging_nodata, is_nodata
+from superres.engine.options import TileOptions
 
 __all__ = ["RasterOptions", "upscale", "write_cog"]
 
@@ -37,7 +35,7 @@ BAND_ORDERS = ("first", "last")
 
 @dataclass(frozen=True)
 class RasterOptions:
-    """How :func:`upscale` runs: ``tiling`` (tile size, overlap: also the chunks' halo, TTA);
+    """How :func:`upscale` runs: ``tiling`` (tile size, overlap and TTA, as for ``superres upscale``);
     ``nodata`` (a no-data value the data does not flag; else a DataArray's own, rioxarray's
     ``rio.nodata``); ``clamp_range`` (each band's result clamped to its input range, as for a
     GeoTIFF through ``superres upscale``); ``bands``: where a plain 3-D array keeps its bands,
@@ -47,39 +45,6 @@ class RasterOptions:
     nodata: float | None = None
     clamp_range: bool = True
     bands: str = "first"
-
-
-@dataclass(frozen=True)
-class _ChunkPlan:
-    """What every chunk task needs besides its pixels and the model (small: pickled per task)."""
-
-    mapping: ValueMapping
-    fill: np.ndarray | None
-    bounds: tuple[np.ndarray, np.ndarray] | None
-    nodata: float | None
-    tiling: TileOptions
-    depth: int
-    scale: int
-    chunks: tuple[tuple[int, ...], tuple[int, ...]] = field(repr=False)
-
-
-def _upscale_chunk(
-    block: np.ndarray, *, model: Any, plan: _ChunkPlan, block_id: tuple[int, ...]
-) -> np.ndarray:
-    """One chunk (H x W x C, with its halo) through the engine, trimmed to its own pixels x scale."""
-    from superres.engine.rows import upscale_page
-
-    pixels = np.ascontiguousarray(block)
-    height, width = pixels.shape[:2]
-    geo = None if plan.nodata is None else flagging_nodata(None, plan.nodata, width, height)
-    missing = is_nodata(pixels, plan.nodata)
-    page = Page(ImageData(pixels, geo=geo), missing, plan.mapping, plan.fill, plan.bounds)
-    options = UpscaleOptions(tiling=plan.tiling, clamp_range=plan.bounds is not None)
-    result = upscale_page(model, page, options)
-    s, (row, column) = plan.scale, block_id[:2]
-    top, left = (plan.depth if row else 0), (plan.depth if column else 0)
-    rows, columns = plan.chunks[0][row], plan.chunks[1][column]
-    return result[top * s : (top + rows) * s, left * s : (left + columns) * s]
 
 
 def _at_least(chunks: tuple[int, ...], depth: int) -> tuple[int, ...]:
@@ -101,19 +66,22 @@ def upscale_array(pixels: Any, model: Any, options: RasterOptions) -> Any:
     import dask.array as da
 
     from superres.cluster.dask_stats import raster_stats
+    from superres.cluster.dask_tiles import ChunkPlan, upscale_chunk
+    from superres.engine.tiles import tile_grid
 
-    depth = options.tiling.tile_overlap
+    size = pixels.shape[:2]
+    grid = tile_grid(model, *size, options.tiling)
+    (depth_y, _), (depth_x, _), _ = grid
     pixels = pixels.rechunk({2: -1})
-    pixels = pixels.rechunk((_at_least(pixels.chunks[0], depth), _at_least(pixels.chunks[1], depth), -1))
+    pixels = pixels.rechunk((_at_least(pixels.chunks[0], depth_y), _at_least(pixels.chunks[1], depth_x), -1))
     stats = raster_stats(pixels, options.nodata)
     bounds = stats.bounds if options.clamp_range else None
-    chunks = pixels.chunks[:2]
-    s = model.scale
-    plan = _ChunkPlan(stats.mapping, stats.fill, bounds, options.nodata, options.tiling, depth, s, chunks)
+    chunks, s, tta = pixels.chunks[:2], model.scale, options.tiling.tta
+    plan = ChunkPlan(stats.mapping, stats.fill, bounds, options.nodata, tta, s, grid, size, chunks)
     out_chunks = (tuple(c * s for c in chunks[0]), tuple(c * s for c in chunks[1]), pixels.chunks[2])
     shared_model = dask.delayed(model, name=f"superres-model-{uuid.uuid4().hex}", traverse=False)
     return da.map_overlap(
-        _upscale_chunk, pixels, depth={0: depth, 1: depth, 2: 0}, boundary="none", trim=False,
+        upscale_chunk, pixels, depth={0: depth_y, 1: depth_x, 2: 0}, boundary="none", trim=False,
         chunks=out_chunks, dtype=pixels.dtype, model=shared_model, plan=plan,
     )  # fmt: skip
 
