@@ -52,16 +52,12 @@ def main() -> None:
     size = f"{pixels.shape[1]}x{pixels.shape[0]}"
     print(f"model {args.model}; input {size} uint16 GeoTIFF, largest value {pixels.max()}, no no-data tag")
     shares = [f"{np.mean(image == 0):.1%}" for image in (pixels, before, after)]
-    print(
-        f"0 collar: {shares[0]} of the input; {shares[1]} of the result without --nodata, {shares[2]} with it"
-    )
+    print(f"0 collar: {shares[0]} of the input; {shares[1]} of the result without --nodata, {shares[2]} with")
     valid = np.repeat(np.repeat(pixels > 0, 2, 0), 2, 1)
-    ranges = [
-        f"{image.min()}..{image.max()}" for image in (pixels[pixels > 0], unclamped[valid], after[valid])
-    ]
-    print(
-        f"valid pixels: input {ranges[0]}; result (--nodata 0) {ranges[1]} with --no-clamp-range, {ranges[2]} by default"
-    )
+    images = (pixels[pixels > 0], unclamped[valid], after[valid])
+    ranges = [f"{image.min()}..{image.max()}" for image in images]
+    print(f"valid pixels: input {ranges[0]}; result (--nodata 0) {ranges[1]} with --no-clamp-range,", end=" ")
+    print(ranges[2], "by default")
 
 
 if __name__ == "__main__":
