@@ -77,3 +77,17 @@ def test_without_rasterio_the_overviews_are_dropped_with_a_warning(tmp_path, mon
     with pytest.warns(UserWarning, match="overviews .* not rebuilt: that needs rasterio"):
         upscale(source, tmp_path / "out")
     assert not has_cog_layout(tmp_path / "out/scene_x2.tif")
+
+
+def test_a_result_written_in_row_bands_is_a_cog_too(tmp_path, monkeypatch):
+    """A result too large for one row band (written band by band, never whole) of an input
+    with overviews is copied into COG layout with overviews as well."""
+    from superres import api
+    from superres.engine import rows as engine_rows
+
+    monkeypatch.setattr(engine_rows, "ROW_BAND_BYTES", 1)  # bands of 16 input rows
+    monkeypatch.setattr(api, "upscale_image", None)  # never the whole result
+    upscale(_write(tmp_path / "scene.tif", overviews=True), tmp_path / "out")
+    with rasterio.open(tmp_path / "out/scene_x2.tif") as dataset:
+        assert dataset.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG" and dataset.overviews(1) == [2, 4]
+        assert dataset.transform == from_origin(500000.0, 4200000.0, 15.0, 15.0)
