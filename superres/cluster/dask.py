@@ -20,13 +20,13 @@ by block. Importing this module imports neither Dask nor xarray; :func:`upscale`
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from superres.cluster.dask_cog import write_cog
-from superres.engine.options import TileOptions
+from superres.engine.options import TileOptions, UpscaleOptions
 
 __all__ = ["RasterOptions", "upscale", "write_cog"]
 
@@ -59,6 +59,23 @@ def _at_least(chunks: tuple[int, ...], depth: int) -> tuple[int, ...]:
     return tuple(merged)
 
 
+def _plan(shape: tuple[int, ...], model: Any, options: RasterOptions) -> Any:
+    """The chunk plan without the raster's statistics: the row bands and tile grids that
+    ``superres upscale`` would run over a raster of ``shape`` (H x W x C)."""
+    from superres.cluster.dask_tiles import BandGrid, ChunkPlan
+    from superres.engine.rows import band_windows
+    from superres.engine.tiles import tile_grid
+    from superres.engine.values import ValueMapping
+
+    blank = np.broadcast_to(np.zeros((), np.float32), shape)  # band_windows reads the shape only
+    tiling = options.tiling
+    windows = band_windows(model, blank, UpscaleOptions(tiling=tiling))
+    grids = [tile_grid(model, b.last - b.first, shape[1], tiling) for b in windows]
+    bands = tuple(BandGrid(b.top, b.bottom, b.first, b.last, g) for b, g in zip(windows, grids, strict=True))
+    unknown = ValueMapping(0.0, 1.0)  # replaced by the raster's once its chunks are read
+    return ChunkPlan(unknown, None, None, options.nodata, tiling.tta, model.scale, bands, shape[1], ((), ()))
+
+
 def upscale_array(pixels: Any, model: Any, options: RasterOptions) -> Any:
     """A Dask array of H x W x C ``pixels`` upscaled by ``model`` (an :class:`SRModel`):
     the lazy result, sH x sW x C in the input's sample type, chunked like the input x scale."""
@@ -66,18 +83,16 @@ def upscale_array(pixels: Any, model: Any, options: RasterOptions) -> Any:
     import dask.array as da
 
     from superres.cluster.dask_stats import raster_stats
-    from superres.cluster.dask_tiles import ChunkPlan, upscale_chunk
-    from superres.engine.tiles import tile_grid
+    from superres.cluster.dask_tiles import upscale_chunk
 
-    size = pixels.shape[:2]
-    grid = tile_grid(model, *size, options.tiling)
-    (depth_y, _), (depth_x, _), _ = grid
+    plan = _plan(pixels.shape, model, options)
     pixels = pixels.rechunk({2: -1})
+    depth_y, depth_x = plan.depth
     pixels = pixels.rechunk((_at_least(pixels.chunks[0], depth_y), _at_least(pixels.chunks[1], depth_x), -1))
     stats = raster_stats(pixels, options.nodata)
     bounds = stats.bounds if options.clamp_range else None
-    chunks, s, tta = pixels.chunks[:2], model.scale, options.tiling.tta
-    plan = ChunkPlan(stats.mapping, stats.fill, bounds, options.nodata, tta, s, grid, size, chunks)
+    chunks, s = pixels.chunks[:2], model.scale
+    plan = replace(plan, mapping=stats.mapping, fill=stats.fill, bounds=bounds, chunks=chunks)
     out_chunks = (tuple(c * s for c in chunks[0]), tuple(c * s for c in chunks[1]), pixels.chunks[2])
     shared_model = dask.delayed(model, name=f"superres-model-{uuid.uuid4().hex}", traverse=False)
     return da.map_overlap(

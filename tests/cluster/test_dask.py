@@ -152,3 +152,32 @@ def test_importing_superres_and_reading_a_png_imports_no_cluster_engine(tmp_path
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_worker_processes_receive_the_model_by_pickle(model):
+    """On worker processes (the model and each chunk's plan pickled across), the result is the same."""
+    pixels = _raster()[:, :, 17:]
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    with cluster, Client(cluster):
+        options = RasterOptions(tiling=TILING, clamp_range=False)
+        got = upscale(da.from_array(pixels, chunks=(3, 48, 56)), model=model, options=options).compute()
+    expected = superres.upscale(pixels.transpose(1, 2, 0), model=model, tile=32)
+    assert np.abs(got.transpose(1, 2, 0).astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_row_bands_of_a_large_result_are_followed(model, monkeypatch):
+    """A result past one row band is made by ``superres upscale`` in bands of rows, each tiled
+    on its own: the chunks follow those bands and their tiles, and still equal it."""
+    from superres.engine import rows as engine_rows
+
+    monkeypatch.setattr(engine_rows, "ROW_BAND_BYTES", 1)  # bands of 16 input rows
+    pixels = _raster()[:, :, 17:]
+    options = RasterOptions(tiling=TILING, clamp_range=False)
+    got = upscale(da.from_array(pixels, chunks=(3, 40, 48)), model=model, options=options)
+    got = got.compute(scheduler="sync").transpose(1, 2, 0)
+    expected = superres.upscale(pixels.transpose(1, 2, 0), model=model, tile=32)
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+    monkeypatch.setattr(engine_rows, "ROW_BAND_BYTES", 1 << 40)
+    unbanded = superres.upscale(pixels.transpose(1, 2, 0), model=model, tile=32)
+    assert np.abs(unbanded.astype(int) - expected.astype(int)).max() > 65535 / 255  # the bands matter
