@@ -4,8 +4,9 @@ Most networks are not translation-equivariant over a tile (attention or pooling 
 tile: RLFN, IMDN, SAFMN, SwinIR, ...; ``ArchSpec.tiles_equal_whole``), so a chunk tiled on
 its own would not give the tiles, nor the result, of ``superres upscale`` over the whole
 raster (rlfn-s-x4: up to 5,160 of 65,535 apart). Instead every chunk runs the tiles of the
-whole raster's grid (:func:`superres.engine.tiles.tile_grid`) whose blend weight reaches
-into it, read from the chunk's halo (one tile deep, ``dask.array.map_overlap``), weights them
+whole raster's grid (:func:`superres.engine.tiles.tile_grid`; of each row band's grid where
+the single-machine run goes in bands of rows, :func:`superres.engine.rows.band_windows`)
+whose blend weight reaches into it, read from the chunk's halo (one tile deep, ``dask.array.map_overlap``), weights them
 with the same ramps (:func:`~superres.engine.tiles.axis_weights`) and divides by the same
 sums, so the blended result is the single-machine one up to float rounding. A tile whose
 weight reaches two chunks runs in both (the price of chunks that share nothing).
