@@ -6,10 +6,11 @@ its own would not give the tiles, nor the result, of ``superres upscale`` over t
 raster (rlfn-s-x4: up to 5,160 of 65,535 apart). Instead every chunk runs the tiles of the
 whole raster's grid (:func:`superres.engine.tiles.tile_grid`; of each row band's grid where
 the single-machine run goes in bands of rows, :func:`superres.engine.rows.band_windows`)
-whose blend weight reaches into it, read from the chunk's halo (one tile deep, ``dask.array.map_overlap``), weights them
-with the same ramps (:func:`~superres.engine.tiles.axis_weights`) and divides by the same
-sums, so the blended result is the single-machine one up to float rounding. A tile whose
-weight reaches two chunks runs in both (the price of chunks that share nothing).
+whose blend weight reaches into it, read from the chunk's halo (one tile deep,
+``dask.array.map_overlap``), weights them with the same ramps
+(:func:`~superres.engine.tiles.axis_weights`) and divides by the same sums, so the blended
+result is the single-machine one up to float rounding. A tile whose weight reaches two
+chunks runs in both (the price of chunks that share nothing).
 """
 
 from __future__ import annotations
