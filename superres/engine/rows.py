@@ -97,10 +97,7 @@ def page_row_bands(
     maps = [(slice(0, colour), page.mapping)]
     if image.has_alpha:  # alpha maps on its own
         maps.append((slice(colour, None), ValueMapping(*value_range(pixels[:, :, colour:], missing))))
-    fills = [fill_values(pixels[:, :, bands], missing, mapping) for bands, mapping in maps[1:]]
-    fills.insert(
-        0, page.fill if page.fill is not None else fill_values(pixels[:, :, :colour], missing, page.mapping)
-    )
+    fills = [fill_values(pixels[:, :, bands], missing, mapping) for bands, mapping in maps]
     bounds = _clamp_bounds(page, options)
     bicubic_alpha = image.has_alpha and options.alpha_upsampler == "bicubic"
     nodata = image.nodata if image.nodata is not None else math.nan
@@ -129,14 +126,10 @@ def page_row_bands(
 
 
 def _clamp_bounds(page: Page, options: UpscaleOptions) -> tuple[np.ndarray, np.ndarray] | None:
-    """Per colour band, the range a page's result is clamped to: the page's ``bounds`` if
-    given, else the input's own range for a raster (:func:`~superres.engine.values.is_raster`)
-    unless ``options.clamp_range`` is off; None: not clamped."""
-    if not options.clamp_range:
-        return None
-    if page.bounds is not None:
-        return page.bounds
-    if not is_raster(page.image):
+    """Per colour band, the range a page's result is clamped to: the input's own range for a
+    raster (:func:`~superres.engine.values.is_raster`) unless ``options.clamp_range`` is off;
+    None: not clamped."""
+    if not options.clamp_range or not is_raster(page.image):
         return None
     return band_bounds(page.image.pixels[:, :, : page.image.color_channels], page.missing)
 

@@ -134,16 +134,11 @@ def is_raster(image: ImageData) -> bool:
 @dataclass(frozen=True)
 class Page:
     """One page of an image to upscale: its pixels, its no-data mask (H x W, or None) and the
-    value mapping of its colour bands (shared by every page of a stack). ``fill`` (colour
-    no-data fill) and ``bounds`` (per colour band, the range the result is clamped to) are
-    given when found over more than this page (a chunk of a larger raster); otherwise they
-    are found from the page as it is upscaled."""
+    value mapping of its colour bands (shared by every page of a stack)."""
 
     image: ImageData
     missing: np.ndarray | None
     mapping: ValueMapping
-    fill: np.ndarray | None = None
-    bounds: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def stack_pages(image: ImageData) -> list[Page]:
