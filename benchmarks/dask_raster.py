@@ -14,6 +14,7 @@ Usage: nice python benchmarks/dask_raster.py [--size 1536] [--chunk 512] [--mode
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import subprocess
 import tempfile
@@ -140,13 +141,14 @@ def main() -> None:
     load_after = os.getloadavg()
     out_mb = 3 * 2 * (args.size * sr_model.scale) ** 2 / MB
     minutes = (time.perf_counter() - began) / 60
+    chunks = math.ceil(args.size / args.chunk) ** 2
     lines = [
         "# A raster upscaled on Dask: 1 vs 2 workers",
         "",
         f"{written_by('dask_raster.py', minutes)} CPU: {cpu_name()}, {os.cpu_count()} cores; load average"
         f" {load_before[0]:.1f} before, {load_after[0]:.1f} after (the machine was shared).",
         "",
-        f"A 3-band uint16 {args.size} x {args.size} GeoTIFF in {-(-args.size // args.chunk) ** 2} chunks of"
+        f"A 3-band uint16 {args.size} x {args.size} GeoTIFF in {chunks} chunks of"
         f" {args.chunk} x {args.chunk}, {args.model} (x{sr_model.scale}): the output is {out_mb:.0f} MB of"
         f" uint16 ({2 * out_mb:.0f} MB as float32). Dask: `superres.cluster.dask.upscale` on a rioxarray"
         " DataArray, then `write_cog` (blocks computed 2 per worker at a time, written by the driver);"
