@@ -86,8 +86,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="keep the input's DPI, so the print is larger (default: the DPI grows with the pixels,"
         " the same print size); a microscope's calibration is always rescaled",
     )
-    _add_batch_options(up)
     _add_raster_options(up)
+    _add_batch_options(up)
     up.set_defaults(func=run, model=AUTO)
 
 
