@@ -33,6 +33,7 @@ from superres.io import (
     writes_in_row_bands,
 )
 from superres.io.formats import format_suffix
+from superres.io.geotiff import flagging_nodata
 from superres.models import SRModel, load_model
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ def upscale_image(
     (see :class:`UpscaleOptions`). ``on_tile(done, total)`` counts tiles over the whole image
     (every band, page and pass)."""
     check_pixels(image.pixels)
+    image = _flag_nodata(image, options)
     progress = job_progress(model, image, options, on_tile)
     pixels = upscale_pages(model, image, options, on_tile=progress)
     result = rescaled(image, pixels, keep_dpi=options.keep_dpi)
@@ -102,7 +104,7 @@ def upscale_file(
         raise SuperresError(
             f"output {target} exists and superres did not write it; overwrite=True replaces it"
         )
-    image = read_image(input_path, max_pixels=options.max_pixels)
+    image = _flag_nodata(read_image(input_path, max_pixels=options.max_pixels), options)
     size = result_size(model, image.pixels, options.outscale)
     check_output_size(*size, limit=options.output_pixel_limit, source=input_path)
     check_fits_format(output_path, *size, source=input_path)
@@ -119,6 +121,14 @@ def upscale_file(
         return write_rows(output_path, result, (rows for _, rows in bands))
     result = upscale_image(model, image, options, on_tile=on_tile)
     return write_image(output_path, result, options.quality)
+
+
+def _flag_nodata(image: ImageData, options: UpscaleOptions) -> ImageData:
+    """``image`` with ``options.nodata`` as its no-data value, where one is given."""
+    if options.nodata is None:
+        return image
+    height, width = image.pixels.shape[:2]
+    return replace(image, geo=flagging_nodata(image.geo, options.nodata, width, height))
 
 
 def check_output_size(height: int, width: int, *, limit: int, source: object) -> None:
@@ -144,6 +154,8 @@ class Conveniences(TypedDict, total=False):
     quality: int | None
     max_pixels: int | None
     max_output_pixels: int | None
+    nodata: float | None
+    clamp_range: bool | None
 
 
 _TILING_KEYS = ("tile", "tile_overlap", "tta")

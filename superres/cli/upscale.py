@@ -88,9 +88,27 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="keep the input's DPI, so the print is larger (default: the DPI grows with the pixels,"
         " the same print size); a microscope's calibration is always rescaled",
     )
+    _add_raster_options(up)
     _add_batch_options(up)
     add_ray_options(up)
     up.set_defaults(func=run, model=AUTO)
+
+
+def _add_raster_options(up: argparse.ArgumentParser) -> None:
+    """No-data and value range of rasters (GeoTIFF, multi-band measurements)."""
+    up.add_argument(
+        "--nodata",
+        type=float,
+        metavar="VALUE",
+        help="samples of this value are no-data (fill the file does not flag, such as a 0 collar):"
+        " kept exactly, never blended into valid pixels, and flagged in a TIFF result",
+    )
+    up.add_argument(
+        "--no-clamp-range",
+        dest="clamp_range",
+        action="store_false",
+        help="do not clamp a raster's result (GeoTIFF, or over 4 bands) to each band's input range",
+    )
 
 
 def _add_batch_options(up: argparse.ArgumentParser) -> None:
@@ -256,6 +274,8 @@ def _options(args: argparse.Namespace) -> UpscaleOptions:
         quality=args.quality,
         max_pixels=args.max_pixels,
         max_output_pixels=args.max_output_pixels,
+        nodata=args.nodata,
+        clamp_range=args.clamp_range,
     )
 
 

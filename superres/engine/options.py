@@ -38,7 +38,12 @@ class UpscaleOptions:
     ``quality``: JPEG / WebP / AVIF / HEIC quality of a written file; ``max_pixels``: larger
     input files are refused; ``max_output_pixels``: an input file whose result would be larger
     is refused once read, before any upscaling (None: ``OUTPUT_LIMIT_FACTOR`` x
-    ``max_pixels``). An unknown ``alpha_upsampler`` is a SuperresError."""
+    ``max_pixels``); ``nodata``: the no-data value of an input that does not flag its own
+    fill (GDAL's no-data tag), kept exactly and written as the result's no-data tag;
+    ``clamp_range``: a raster's result (a georeferenced TIFF, or more than 4 colour bands)
+    clamped per band to the input's range, so no overshoot past its largest value or
+    undershoot (dark rings) below its smallest. An unknown ``alpha_upsampler`` is a
+    SuperresError."""
 
     tiling: TileOptions = TileOptions()
     outscale: float | None = None
@@ -47,6 +52,8 @@ class UpscaleOptions:
     quality: int = 95
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_output_pixels: int | None = None
+    nodata: float | None = None
+    clamp_range: bool = True
 
     @property
     def output_pixel_limit(self) -> int:

@@ -17,7 +17,17 @@ import numpy as np
 from superres.engine.channels import run_bands
 from superres.engine.options import TileOptions, UpscaleOptions
 from superres.engine.tiles import TileCallback
-from superres.engine.values import Page, ValueMapping, fill_values, stack_pages, to_unit_range, value_range
+from superres.engine.values import (
+    Page,
+    ValueMapping,
+    band_bounds,
+    clamp_bands,
+    fill_values,
+    is_raster,
+    stack_pages,
+    to_unit_range,
+    value_range,
+)
 from superres.io import ImageData
 from superres.io.geotiff import nearest_mask
 from superres.models import SRModel
@@ -88,6 +98,7 @@ def page_row_bands(
     if image.has_alpha:  # alpha maps on its own
         maps.append((slice(colour, None), ValueMapping(*value_range(pixels[:, :, colour:], missing))))
     fills = [fill_values(pixels[:, :, bands], missing, mapping) for bands, mapping in maps]
+    bounds = _clamp_bounds(page, options)
     bicubic_alpha = image.has_alpha and options.alpha_upsampler == "bicubic"
     nodata = image.nodata if image.nodata is not None else math.nan
     for band in band_windows(model, pixels, options):
@@ -107,9 +118,20 @@ def page_row_bands(
             parts.append(restore(result))
             del result  # before the next band's buffer is made
         rows = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=2)
+        if bounds is not None:
+            clamp_bands(rows, bounds)
         if missing is not None:
             rows[nearest_mask(missing, *size, band.out_rows)] = nodata
         yield band.out_rows.start, rows
+
+
+def _clamp_bounds(page: Page, options: UpscaleOptions) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per colour band, the range a page's result is clamped to: the input's own range for a
+    raster (:func:`~superres.engine.values.is_raster`) unless ``options.clamp_range`` is off;
+    None: not clamped."""
+    if not options.clamp_range or not is_raster(page.image):
+        return None
+    return band_bounds(page.image.pixels[:, :, : page.image.color_channels], page.missing)
 
 
 def upscale_page(

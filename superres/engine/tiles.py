@@ -99,6 +99,20 @@ def _tile_grid(
     return rows, columns, overlap
 
 
+def tile_grid(
+    model: SRModel, height: int, width: int, options: TileOptions
+) -> tuple[tuple[int, list[int]], tuple[int, list[int]], int]:
+    """The tiles :func:`upscale_tensor` runs over a height x width input, as ((tile height,
+    tops), (tile width, lefts), overlap): one tile of the whole input when it is not tiled."""
+    return _tile_grid(model, height, width, options) or ((height, [0]), (width, [0]), 0)
+
+
+def axis_weights(length: int, window: tuple[int, list[int]], overlap: int, scale: int) -> list[torch.Tensor]:
+    """The output blend weights of each window (size, starts) along an input axis of ``length``."""
+    size, starts = window
+    return [_ramp(size * scale, overlap * scale, start > 0, start + size < length) for start in starts]
+
+
 def tile_count(model: SRModel, height: int, width: int, options: TileOptions) -> int:
     """How many tiles :func:`upscale_tensor` runs over a height x width input."""
     grid = _tile_grid(model, height, width, options)
@@ -129,8 +143,10 @@ def upscale_tensor(
     # The windows form a grid, so the sum of the 2-D weights is the outer product of the
     # per-axis sums: two 1-D buffers instead of a full-size weight image.
     row_sum, col_sum = torch.zeros(height * s), torch.zeros(width * s)
-    row_weights = [_ramp(h * s, overlap * s, top > 0, top + h < height) for top in ys]
-    col_weights = [_ramp(w * s, overlap * s, left > 0, left + w < width) for left in xs]
+    row_weights, col_weights = (
+        axis_weights(height, (h, ys), overlap, s),
+        axis_weights(width, (w, xs), overlap, s),
+    )
     for top, weight in zip(ys, row_weights, strict=True):
         row_sum[top * s : (top + h) * s] += weight
     for left, weight in zip(xs, col_weights, strict=True):

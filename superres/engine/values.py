@@ -103,6 +103,34 @@ def check_pixels(pixels: np.ndarray) -> None:
         raise ValueError(f"{pixels.dtype} samples cannot be upscaled (integers, floats or booleans can)")
 
 
+def band_bounds(pixels: np.ndarray, missing: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per band of H x W x C ``pixels``, the smallest and largest finite sample of the pixels
+    not ``missing`` (float64; +inf and -inf for a band with none)."""
+    samples = (pixels if missing is None else pixels[~missing]).reshape(-1, pixels.shape[2])
+    lows, highs = np.full(pixels.shape[2], np.inf), np.full(pixels.shape[2], -np.inf)
+    for band in range(pixels.shape[2]):
+        values = samples[:, band]
+        values = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+        if values.size:
+            lows[band], highs[band] = float(values.min()), float(values.max())
+    return lows, highs
+
+
+def clamp_bands(rows: np.ndarray, bounds: tuple[np.ndarray, np.ndarray]) -> None:
+    """Clip each of the first len(bounds[0]) bands of H x W x C ``rows`` to its (low, high), in
+    place (NaN stays NaN; a band with no bounds, +inf..-inf, is left alone)."""
+    for band, (low, high) in enumerate(zip(*bounds, strict=True)):
+        if low <= high:
+            kind = rows.dtype.type  # the bounds are samples of this type, so exact in it
+            np.clip(rows[:, :, band], kind(low), kind(high), out=rows[:, :, band])
+
+
+def is_raster(image: ImageData) -> bool:
+    """Whether ``image`` holds measurements rather than a picture (a georeferenced TIFF, or
+    more than 4 colour bands a page), whose results are clamped to the input's range."""
+    return image.geo is not None or image.color_channels > 4
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of an image to upscale: its pixels, its no-data mask (H x W, or None) and the

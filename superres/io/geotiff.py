@@ -88,6 +88,15 @@ class GeoTags:
         return out
 
 
+def flagging_nodata(geo: GeoTags | None, value: float, width: int, height: int) -> GeoTags:
+    """``geo`` (or, for a TIFF without them, tags of a ``width`` x ``height`` raster) with
+    GDAL's no-data tag set to ``value``: fill the file itself does not flag."""
+    text = str(int(value)) if float(value).is_integer() else repr(float(value))
+    kept = tuple(tag for tag in (geo.tags if geo else ()) if tag[0] != GDAL_NODATA)
+    size = (geo.width, geo.height) if geo else (width, height)
+    return GeoTags((*kept, (GDAL_NODATA, _ASCII, text)), *size)
+
+
 def read_geo_tags(page: Any, path: Path) -> GeoTags | None:
     """The carried tags of a ``tifffile.TiffPage``, or None if it has none. A malformed tag
     (wrong length or type: a hostile or broken file) is said in a warning and left out; a

@@ -69,6 +69,7 @@ class ImageData:
     png_text: dict[str, str] | None = None  # a PNG's text chunks besides XMP (e.g. "parameters")
     animation: Animation | None = None  # an animated GIF / WebP / PNG: its frames are the stack's pages
     medical: object | None = None  # a DICOM / NIfTI input's header (io.dicom, io.nifti)
+    pyramid: str | None = None  # a TIFF input's "overviews" or "cog", rebuilt in a TIFF result (io.cog)
 
     @property
     def nodata(self) -> float | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from superres.io.cog import input_pyramid
 from superres.io.geotiff import read_geo_tags
 from superres.io.image import ImageData, TiffStack, checked_orientation, orient, oriented
 from superres.io.limits import check_size
@@ -47,6 +48,8 @@ def read_tiff(path: Path, max_pixels: int) -> ImageData:
         geo = read_geo_tags(page, path)
         resolution = tiff_resolution(tif, page, path)
         ome_xml = _carried_ome(tif, path)
+        geotiff = geo is not None and not stack_axes  # a pyramid rebuilt as GDAL's COG: GeoTIFFs only
+        pyramid = input_pyramid(path, len(series.levels)) if geotiff else None
     exif = tiff_exif(path)
     if geo is not None and orientation != 1:
         warnings.warn(f"{path}: a reoriented TIFF's georeferencing is not carried over", stacklevel=3)
@@ -59,8 +62,8 @@ def read_tiff(path: Path, max_pixels: int) -> ImageData:
     pixels, resolution = orient(pixels, orientation), oriented(resolution, orientation)
     return ImageData(
         pixels, has_alpha, icc, exif, "TIFF", stack=stack, cmyk=cmyk, geo=geo, resolution=resolution,
-        ome_xml=ome_xml, xmp=xmp or None,
-    )
+        ome_xml=ome_xml, xmp=xmp or None, pyramid=pyramid,
+    )  # fmt: skip
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ import numpy as np
 
 from superres.atomic import atomic_output
 from superres.errors import SuperresError
+from superres.io.cog import pyramid_stage
 from superres.io.formats import adapt_for_format, check_format_holds, output_format, without_png_text
 from superres.io.image import ImageData
 from superres.io.limits import warn_if_over_read_limit
@@ -111,11 +112,11 @@ def write_tiff_rows(path: str | Path, image: ImageData, row_bands: Iterable[np.n
                 tile = rows[:, left : left + TIFF_TILE]
                 yield tile if channels > 1 else tile[:, :, 0]
 
-    with atomic_output(path) as tmp:
+    with atomic_output(path) as tmp, pyramid_stage(tmp, image.pyramid) as target:
         options = tifffile_options(image)
         shape = (height, width, channels) if channels > 1 else (height, width)
         tifffile.imwrite(
-            tmp, tiles(), shape=shape, dtype=image.pixels.dtype, tile=(TIFF_TILE, TIFF_TILE), **options
+            target, tiles(), shape=shape, dtype=image.pixels.dtype, tile=(TIFF_TILE, TIFF_TILE), **options
         )
         for _ in counted:  # tifffile stops at the last tile: bands past the image fail here
             pass

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from superres.io.cog import pyramid_stage
 from superres.io.image import ImageData
 from superres.io.metadata import (
     ICC_TAG,
@@ -79,8 +80,9 @@ def write_tiff(path: Path, image: ImageData) -> None:
         return
     import tifffile
 
-    pixels = image.pixels
-    tifffile.imwrite(path, pixels if pixels.shape[2] > 1 else pixels[:, :, 0], **tifffile_options(image))
+    pixels = image.pixels if image.pixels.shape[2] > 1 else image.pixels[:, :, 0]
+    with pyramid_stage(path, image.pyramid) as target:
+        tifffile.imwrite(target, pixels, **tifffile_options(image))
 
 
 def tifffile_options(image: ImageData) -> dict:
