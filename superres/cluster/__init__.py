@@ -1,1 +1,2 @@
-"""Running superres on distributed engines: Ray for many files (ray.py), Dask for rasters larger than memory (dask.py)."""
+"""Running superres on distributed engines: Ray for many files (ray.py), Dask for rasters
+larger than memory (dask.py)."""

@@ -9,6 +9,7 @@ import superres.io
 PUBLIC = {
     *("DEFAULT_MAX_PIXELS", "FORMATS", "IMAGE_SUFFIXES", "ImageData", "Resolution", "TiffStack"),
     *("check_fits_format", "check_format_holds", "image_files", "read_image", "jpeg_quality"),
+    *("is_image_file", "has_dicom_mark"),
     *("exif_with_resolution", "exif_with_size", "xmp_with_size", "from_pil", "to_pil", "write_image"),
     *("write_rows", "writes_in_row_bands", "write_png_rows", "write_tiff_rows"),
 }
