@@ -22,6 +22,7 @@ from superres.cli.common import (
     report_error,
     tiling_options,
 )
+from superres.cli.video import add_video_options, check_kinds, run_video_job, video_options
 from superres.engine.auto import AUTO
 from superres.engine.input_kind import JPEG_QUALITY_THRESHOLD
 from superres.engine.options import OUTPUT_LIMIT_FACTOR
@@ -32,8 +33,12 @@ if TYPE_CHECKING:  # not at run time: `superres --help` must not import torch
     from superres.batch import BatchPlan, Inputs
     from superres.engine.auto import AutoModels
     from superres.models import SRModel
+    from superres.video.options import VideoOptions
 
-READABLE = "PNG, JPEG, WebP, AVIF, BMP, GIF, TIFF, JPEG 2000, HEIC, TGA, PPM/PGM, DICOM and NIfTI"
+READABLE = (
+    "PNG, JPEG, WebP, AVIF, BMP, GIF, TIFF, JPEG 2000, HEIC, TGA, PPM/PGM, DICOM, NIfTI"
+    " and video (MP4, MKV, MOV, WebM, AVI)"
+)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -87,6 +92,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         " the same print size); a microscope's calibration is always rescaled",
     )
     _add_batch_options(up)
+    add_video_options(up)
     up.set_defaults(func=run, model=AUTO)
 
 
@@ -119,6 +125,11 @@ def _add_batch_options(up: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from superres.batch import OutputNaming, collect_inputs, plan_batch
 
+    try:
+        video = video_options(args)
+    except SuperresError as exc:
+        report_error(exc)
+        return 2
     inputs = collect_inputs(args.inputs, recursive=args.recursive)
     _report_inputs(inputs, args.quiet)
     if not inputs.jobs:
@@ -162,7 +173,9 @@ def run(args: argparse.Namespace) -> int:
     count = len(plan.jobs) + len(failures)
     limits = _OutputLimit(args.outscale or scale, args.max_pixels, max_output)
     chooser = _Chooser(model, auto, args.max_pixels, args.quiet)
-    failures += _run_jobs(chooser, plan, _options(args), limits, quiet=args.quiet, debug=debugging(args))
+    failures += _run_jobs(
+        chooser, plan, _options(args), limits, video=video, quiet=args.quiet, debug=debugging(args)
+    )
     if failures:
         print(f"{len(failures)} of {count} inputs failed:", file=sys.stderr)
         for line in failures:
@@ -226,8 +239,10 @@ class _Chooser:
 def _names_a_file_that_is_not_an_image(output: str | None) -> bool:
     from superres.io import FORMATS
     from superres.io.formats import format_suffix
+    from superres.video.options import is_video
 
-    return bool(output) and Path(output).is_file() and format_suffix(output) not in FORMATS
+    named = bool(output) and Path(output).is_file()
+    return named and format_suffix(output) not in FORMATS and not is_video(output)
 
 
 def _options(args: argparse.Namespace) -> UpscaleOptions:
@@ -314,6 +329,7 @@ def _run_jobs(
     options: UpscaleOptions,
     limit: _OutputLimit,
     *,
+    video: VideoOptions,
     quiet: bool,
     debug: bool,
 ) -> list[str]:
@@ -336,6 +352,10 @@ def _run_jobs(
             refusal = job.refusal()
             if refusal is not None:
                 raise refusal
+            if check_kinds(job):  # a video: its frames through the same model
+                job.target.parent.mkdir(parents=True, exist_ok=True)
+                run_video_job(job, choose.model or choose.auto, options, video, hidden=hidden, quiet=quiet)
+                continue
             limit.check(job.source)
             model = choose(job.source)
             job.target.parent.mkdir(parents=True, exist_ok=True)

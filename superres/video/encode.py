@@ -54,7 +54,8 @@ class SegmentWriter:
         if number != self.number:
             self.close()
             self._open(number)
-        encoded = to_frame(pixels, frame.pts - (self.first_pts if self.plan.from_zero else 0), self.plan.encoding, self.plan.info)
+        pts = frame.pts - (self.first_pts if self.plan.from_zero else 0)
+        encoded = to_frame(pixels, pts, self.plan.encoding, self.plan.info)
         self._container.mux(self._stream.encode(encoded))
 
     def _open(self, number: int) -> None:
@@ -93,4 +94,3 @@ class SegmentWriter:
             self._container = None
         with contextlib.suppress(Exception):
             self._files.__exit__(RuntimeError, RuntimeError("aborted"), None)
-

@@ -28,7 +28,9 @@ class Frame:
     pixels: np.ndarray | None
 
 
-def selected_frames(path: str | Path, info: VideoInfo, frames: FrameRange, *, skip: int = 0) -> Iterator[Frame]:
+def selected_frames(
+    path: str | Path, info: VideoInfo, frames: FrameRange, *, skip: int = 0
+) -> Iterator[Frame]:
     """The frames ``frames`` selects, decoded in presentation order; the first ``skip`` of
     them come without pixels (they are decoded, not converted). A decoding error is a
     SuperresError naming ``path``."""

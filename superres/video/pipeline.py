@@ -74,7 +74,9 @@ def run_pipeline(
     stop = threading.Event()
     threads = [
         threading.Thread(target=_produce, args=(items, produced, stop), name="superres-decode", daemon=True),
-        threading.Thread(target=_work, args=(work, produced, worked, stop), name="superres-upscale", daemon=True),
+        threading.Thread(
+            target=_work, args=(work, produced, worked, stop), name="superres-upscale", daemon=True
+        ),
     ]
     for thread in threads:
         thread.start()

@@ -79,7 +79,10 @@ def _describe(stream: av.stream.Stream, source: av.stream.Stream, info: VideoInf
 
 
 def _copied_streams(
-    output: av.container.OutputContainer, inputs: av.container.InputContainer, picture: av.stream.Stream, target: Path
+    output: av.container.OutputContainer,
+    inputs: av.container.InputContainer,
+    picture: av.stream.Stream,
+    target: Path,
 ) -> dict[int, av.stream.Stream]:
     """Output streams for every input stream but the upscaled one, by input index."""
     copies = {}

@@ -21,7 +21,7 @@ from superres.errors import SuperresError
 from superres.io import ImageData
 from superres.models import SRModel
 from superres.video.encode import SegmentPlan, SegmentWriter
-from superres.video.frames import Frame, selected_frames, to_pixels
+from superres.video.frames import Frame, selected_frames
 from superres.video.options import VideoOptions, is_video
 from superres.video.pipeline import run_pipeline
 from superres.video.probe import Encoding, VideoInfo, choose_encoding, probe
@@ -45,7 +45,7 @@ def upscale_video(
     target: str | os.PathLike[str],
     options: UpscaleOptions = UpscaleOptions(),
     *,
-    video: VideoOptions = VideoOptions(),
+    video: VideoOptions | None = None,
     on_frame: FrameCallback | None = None,
     overwrite: bool = False,
 ) -> VideoResult:
@@ -55,13 +55,15 @@ def upscale_video(
     :mod:`superres.video` say what is kept). An existing ``target`` is replaced only if
     superres wrote it, or with ``overwrite``."""
     source, target = Path(source), Path(target)
+    video = video or VideoOptions()
     if not is_video(target):
         raise SuperresError(f"a video's output must be a video file ({target.name} is not)", source)
     if (target.exists() or target.is_symlink()) and not overwrite and not written_by_superres(target):
         raise SuperresError(f"output {target} exists and superres did not write it", source)
     info = probe(source)
     model = _model_for(model, source, info, video)
-    height, width = result_size(model, np.broadcast_to(np.uint8(0), (info.height, info.width, 3)), options.outscale)
+    blank = np.broadcast_to(np.uint8(0), (info.height, info.width, 3))  # the frame's shape, no pixels
+    height, width = result_size(model, blank, options.outscale)
     check_output_size(height, width, limit=options.output_pixel_limit, source=source)
     encoding = choose_encoding(info, video, target)
     folder = WorkFolder.for_output(target)
@@ -105,7 +107,9 @@ def _model_for(model: SRModel | AutoModels, source: Path, info: VideoInfo, video
     return model.for_pixels(first.pixels, source=None)[0]
 
 
-def _job(source: Path, model: SRModel, options: UpscaleOptions, video: VideoOptions, encoding: Encoding) -> dict:
+def _job(
+    source: Path, model: SRModel, options: UpscaleOptions, video: VideoOptions, encoding: Encoding
+) -> dict:
     """What the segments are made from and how, as JSON data (``--resume`` keeps segments
     only of the same job)."""
     stat = source.stat()
