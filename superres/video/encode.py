@@ -12,7 +12,7 @@ import numpy as np
 from superres.atomic import atomic_output
 from superres.video.frames import Frame, to_frame
 from superres.video.probe import Encoding, VideoInfo
-from superres.video.segments import WorkFolder
+from superres.video.segments import SEGMENT_OFFSET, WorkFolder
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class SegmentWriter:
         self._stream: av.video.stream.VideoStream | None = None
         self.first_pts = 0  # of the first selected frame
         self.last_pts = 0  # of the latest frame passed
+        self._offset = round(SEGMENT_OFFSET / plan.info.time_base)
 
     def __call__(self, item: tuple[Frame, np.ndarray | None]) -> None:
         frame, pixels = item
@@ -54,7 +55,7 @@ class SegmentWriter:
         if number != self.number:
             self.close()
             self._open(number)
-        pts = frame.pts - (self.first_pts if self.plan.from_zero else 0)
+        pts = frame.pts - (self.first_pts if self.plan.from_zero else 0) + self._offset
         encoded = to_frame(pixels, pts, self.plan.encoding, self.plan.info)
         self._container.mux(self._stream.encode(encoded))
 

@@ -166,3 +166,16 @@ def _pixel_format(info: VideoInfo, formats: list[str]) -> str:
         return info.pix_fmt
     preferred = ("yuv420p10le", "yuv444p10le", "yuv420p16le") if info.deep else ("yuv420p",)
     return next((f for f in preferred if f in formats), formats[0])
+
+
+def check_frame_size(encoding: Encoding, width: int, height: int, *, source: object) -> None:
+    """SuperresError when the pixel format's chroma subsampling cannot hold width x height
+    (4:2:0 needs even sizes)."""
+    layout = av.VideoFormat(encoding.pix_fmt)
+    step_x, step_y = 64 // layout.chroma_width(64), 64 // layout.chroma_height(64)
+    if width % step_x or height % step_y:
+        raise SuperresError(
+            f"the result would be {width}x{height}, which {encoding.pix_fmt} cannot hold (sizes a"
+            f" multiple of {step_x}x{step_y}); use another --outscale or --pix-fmt yuv444p",
+            source,
+        )

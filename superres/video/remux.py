@@ -17,6 +17,7 @@ import av
 from superres.atomic import atomic_output
 from superres.errors import SuperresError
 from superres.video.probe import VideoInfo, open_video, video_stream
+from superres.video.segments import SEGMENT_OFFSET
 
 # Tags a muxer writes for itself; copying the input's would state the input's encoder or sizes.
 _OWN_TAGS = {"encoder", "duration", "number_of_frames", "number_of_bytes", "bps", "_statistics_tags"}
@@ -69,8 +70,12 @@ def remux(source: Path, segments: list[Path], target: Path, *, info: VideoInfo, 
 
 
 def _describe(stream: av.stream.Stream, source: av.stream.Stream, info: VideoInfo) -> None:
-    """The input video stream's time base, tags, language, disposition and rotation."""
+    """The input video stream's time base, colour tags, tags, disposition and rotation
+    (NUT segments do not keep colour tags: they are set here)."""
     stream.time_base = info.time_base
+    for name, value in info.colour.items():
+        if value:
+            setattr(stream.codec_context, name, value)
     stream.metadata.update(_tags(source.metadata))
     stream.metadata.pop("rotate", None)  # stated by the display matrix instead
     stream.disposition = source.disposition
@@ -113,6 +118,9 @@ def _segment_packets(segments: list[Path], stream: av.stream.Stream) -> Iterator
         try:
             for packet in container.demux(container.streams.video[0]):
                 if packet.size:
+                    ticks = round(SEGMENT_OFFSET / packet.time_base)
+                    packet.pts = None if packet.pts is None else packet.pts - ticks
+                    packet.dts = None if packet.dts is None else packet.dts - ticks
                     packet.stream = stream
                     yield packet
         finally:

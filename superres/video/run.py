@@ -24,7 +24,7 @@ from superres.video.encode import SegmentPlan, SegmentWriter
 from superres.video.frames import Frame, selected_frames
 from superres.video.options import VideoOptions, is_video
 from superres.video.pipeline import run_pipeline
-from superres.video.probe import Encoding, VideoInfo, choose_encoding, probe
+from superres.video.probe import Encoding, VideoInfo, check_frame_size, choose_encoding, probe
 from superres.video.remux import Window, remux
 from superres.video.segments import WorkFolder
 
@@ -61,11 +61,14 @@ def upscale_video(
     if (target.exists() or target.is_symlink()) and not overwrite and not written_by_superres(target):
         raise SuperresError(f"output {target} exists and superres did not write it", source)
     info = probe(source)
+    if info.width * info.height > options.max_pixels:
+        raise SuperresError(f"its {info.width}x{info.height} frames are over --max-pixels", source)
     model = _model_for(model, source, info, video)
     blank = np.broadcast_to(np.uint8(0), (info.height, info.width, 3))  # the frame's shape, no pixels
     height, width = result_size(model, blank, options.outscale)
     check_output_size(height, width, limit=options.output_pixel_limit, source=source)
     encoding = choose_encoding(info, video, target)
+    check_frame_size(encoding, width, height, source=source)
     folder = WorkFolder.for_output(target)
     per_segment = video.segment_frames if video.resume else None
     job = _job(source, model, options, video, encoding)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from superres.atomic import atomic_output
@@ -21,6 +22,9 @@ from superres.errors import SuperresError
 
 JOB_FILE = "job.json"
 SEGMENT_SUFFIX = ".nut"  # NUT keeps any codec and the input's time base exactly
+# Added to every timestamp in a segment (and taken off in the output): NUT holds no negative
+# decode time, which an encoder that reorders frames gives its first ones, and would shift them.
+SEGMENT_OFFSET = Fraction(10)
 
 
 @dataclass(frozen=True)
