@@ -7,10 +7,16 @@ import numpy as np
 import pytest
 
 import superres.video.run as video_run
+from superres.api import upscale_image
 from superres.errors import SuperresError
+from superres.io import ImageData
 from superres.video import VideoOptions, upscale_video
 from superres.video.segments import WorkFolder
 from tests.video.clips import Clip, frame_times, make_clip, packets, rgb
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255**2 / np.mean((a.astype(np.float64) - b) ** 2)))
 
 
 def _interrupted_after(monkeypatch, count: int) -> list[int]:
@@ -52,11 +58,12 @@ def test_resume_after_an_interruption_equals_a_whole_run(tmp_path, monkeypatch, 
     assert not folder.path.exists()
     assert frame_times(target) == frame_times(source) == frame_times(whole)
     assert packets(target, "audio") == packets(source, "audio")
-    for ours, theirs in zip(rgb(target), rgb(whole), strict=True):
+    for ours, theirs, before in zip(rgb(target), rgb(whole), rgb(source), strict=True):
         if clip.codec == "ffv1":  # lossless: the same frames as one uninterrupted run
             np.testing.assert_array_equal(ours, theirs)
-        else:  # segments start with a key frame and have no B-frames: close, not equal
-            assert 10 * np.log10(255**2 / np.mean((ours.astype(float) - theirs) ** 2)) > 32
+        else:  # segments start with a key frame and have no B-frames: as close to the image path
+            reference = upscale_image(bicubic2, ImageData(before, False)).pixels
+            assert _psnr(reference, ours) > _psnr(reference, theirs) - 1.5 > 25  # 4:2:0 of a busy pattern
 
 
 def test_a_different_job_or_no_resume_starts_over(tmp_path, monkeypatch, bicubic2):
