@@ -160,7 +160,7 @@ def output_path(job: Job, naming: OutputNaming, *, single_file: bool) -> Path:
     if format_suffix(relative) == ".nii.gz":  # NAME.nii.gz: NAME_x2.nii.gz
         relative = relative.with_suffix("")
         extension = extension if naming.ext else ".nii.gz"
-    if extension.lower() not in FORMATS | VIDEO_SUFFIXES:  # a DICOM file without .dcm (as scanners write)
+    if extension.lower() not in READ_SUFFIXES:  # a DICOM file without .dcm (as scanners write)
         extension = ".dcm" if _has_dicom_mark(job.source) else ".png"
     stem, ome = relative.stem, relative.stem.lower().endswith(".ome")  # NAME.ome.tif: OME-TIFF
     if ome:  # NAME_x4.ome.tif, which OME readers recognise; NAME_x4.png for another format
