@@ -125,11 +125,6 @@ def _add_batch_options(up: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from superres.batch import OutputNaming, collect_inputs, plan_batch
 
-    try:
-        video = video_options(args)
-    except SuperresError as exc:
-        report_error(exc)
-        return 2
     inputs = collect_inputs(args.inputs, recursive=args.recursive)
     _report_inputs(inputs, args.quiet)
     if not inputs.jobs:
@@ -173,8 +168,9 @@ def run(args: argparse.Namespace) -> int:
     count = len(plan.jobs) + len(failures)
     limits = _OutputLimit(args.outscale or scale, args.max_pixels, max_output)
     chooser = _Chooser(model, auto, args.max_pixels, args.quiet)
+    options, video = _options(args), video_options(args)
     failures += _run_jobs(
-        chooser, plan, _options(args), limits, video=video, quiet=args.quiet, debug=debugging(args)
+        chooser, plan, options, limits, video=video, quiet=args.quiet, debug=debugging(args)
     )
     if failures:
         print(f"{len(failures)} of {count} inputs failed:", file=sys.stderr)

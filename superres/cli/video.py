@@ -35,7 +35,9 @@ def add_video_options(up: argparse.ArgumentParser) -> None:
         help="constant rate factor of the encoder (default: h264 18, hevc 20, vp9 24, av1 30)",
     )
     group.add_argument("--pix-fmt", help="encoded pixel format, e.g. yuv420p10le (default: the input's)")
-    group.add_argument("--frames", metavar="A:B", help="upscale frames A to B-1 only (a preview)")
+    group.add_argument(
+        "--frames", metavar="A:B", type=_frames, help="upscale frames A to B-1 only (a preview)"
+    )
     group.add_argument("--start", type=non_negative(float), help="upscale from this many seconds in")
     group.add_argument("--duration", type=positive(float), help="upscale this many seconds")
     group.add_argument(
@@ -51,8 +53,16 @@ def add_video_options(up: argparse.ArgumentParser) -> None:
     )
 
 
+def _frames(text: str) -> str:
+    try:
+        FrameRange.parse(text, None, None)
+    except SuperresError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def video_options(args: argparse.Namespace) -> VideoOptions:
-    """The video options the command line gives (SuperresError for a bad --frames)."""
+    """The video options the command line gives."""
     return VideoOptions(
         codec=args.codec,
         crf=args.crf,

@@ -58,8 +58,17 @@ def read_tiff(path: Path, max_pixels: int) -> ImageData:
     icc = bytes(icc) if icc else None
     pixels, resolution = orient(pixels, orientation), oriented(resolution, orientation)
     return ImageData(
-        pixels, has_alpha, icc, exif, "TIFF", stack=stack, cmyk=cmyk, geo=geo, resolution=resolution,
-        ome_xml=ome_xml, xmp=xmp or None,
+        pixels,
+        has_alpha,
+        icc,
+        exif,
+        "TIFF",
+        stack=stack,
+        cmyk=cmyk,
+        geo=geo,
+        resolution=resolution,
+        ome_xml=ome_xml,
+        xmp=xmp or None,
     )
 
 

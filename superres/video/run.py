@@ -64,9 +64,7 @@ def upscale_video(
     if info.width * info.height > options.max_pixels:
         raise SuperresError(f"its {info.width}x{info.height} frames are over --max-pixels", source)
     model = _model_for(model, source, info, video)
-    blank = np.broadcast_to(np.uint8(0), (info.height, info.width, 3))  # the frame's shape, no pixels
-    height, width = result_size(model, blank, options.outscale)
-    check_output_size(height, width, limit=options.output_pixel_limit, source=source)
+    width, height = _output_size(model, info, options, source)
     encoding = choose_encoding(info, video, target)
     check_frame_size(encoding, width, height, source=source)
     folder = WorkFolder.for_output(target)
@@ -100,6 +98,14 @@ def upscale_video(
     remux(source, folder.segments(), target, info=info, window=_window(info, video, writer))
     folder.remove()
     return VideoResult(target, model, done[0] - skip, skip)
+
+
+def _output_size(model: SRModel, info: VideoInfo, options: UpscaleOptions, source: Path) -> tuple[int, int]:
+    """(width, height) of the upscaled frames, checked against ``max_output_pixels``."""
+    blank = np.broadcast_to(np.uint8(0), (info.height, info.width, 3))  # the frame's shape, no pixels
+    height, width = result_size(model, blank, options.outscale)
+    check_output_size(height, width, limit=options.output_pixel_limit, source=source)
+    return width, height
 
 
 def _model_for(model: SRModel | AutoModels, source: Path, info: VideoInfo, video: VideoOptions) -> SRModel:

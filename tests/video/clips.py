@@ -118,7 +118,9 @@ def rgb(path: Path, deep: bool = False) -> list[np.ndarray]:
 
     return [
         f.reformat(
-            format="rgb48le" if deep else "rgb24", src_color_range=f.color_range or None, dst_color_range=FULL_RANGE
+            format="rgb48le" if deep else "rgb24",
+            src_color_range=f.color_range or None,
+            dst_color_range=FULL_RANGE,
         ).to_ndarray()
         for f in decoded(path)
     ]

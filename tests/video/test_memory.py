@@ -37,4 +37,6 @@ def test_peak_memory_does_not_grow_with_the_clip(tmp_path):
     start, after_short, after_long = json.loads(result.stdout.splitlines()[-1])
     held = frames * 320 * 240 * 3 / 2**20
     assert after_short > start  # the measure sees the work
-    assert after_long - after_short < held / 2, (start, after_short, after_long)
+    assert after_long - after_short < held / 2, (
+        f"MiB: {start:.0f} at start, {after_short:.0f}, {after_long:.0f}"
+    )

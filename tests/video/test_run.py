@@ -99,4 +99,3 @@ def test_refusals(tmp_path, bicubic2):
     with pytest.raises(SuperresError, match="over --max-output-pixels"):
         upscale_video(bicubic2, source, tmp_path / "out.mkv", UpscaleOptions(max_output_pixels=100))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv", "mine.mkv"]
-
