@@ -11,8 +11,8 @@ H.264 crf 18 with an AAC track):
 
 Both run in the same process, one after the other per model, with ``auto`` precision (bf16
 for the shipped models on CPUs with native bf16). A second table times the network over a
-batch of 4 tiles against 4 single tiles (192x192, the CPU tile cap), which decides whether
-frames are batched through the network.
+854x480 frame with its tiles (192 px, the CPU cap) one at a time against batches of 4
+(``superres.engine.tiles.CPU_TILE_BATCH``), which decided that tiles are batched.
 
 Usage: python benchmarks/video_speed.py [--frames 24] [--threads 2]
 Writes benchmarks/VIDEO_SPEED.md.
@@ -32,9 +32,10 @@ import av
 import torch
 from default_speed import cpu_name
 from report import markdown_table, write_report, written_by
-from video_clip import make_clip
+from video_clip import make_clip, pan_frames
 
 from superres.api import upscale_file
+from superres.engine import tiles
 from superres.io import ImageData, read_image, write_image
 from superres.models import cpu_has_native_bf16, default_model_name, load_model
 from superres.video import upscale_video
@@ -91,19 +92,33 @@ def speed_rows(frames: int) -> list[list[str]]:
 
 
 def batch_rows(rounds: int = 3) -> list[list[str]]:
-    """ms per 192x192 tile, batch 1 (4 calls) against one batch of 4, interleaved rounds."""
+    """Seconds per 854x480 frame through the engine's tiler (``upscale_tensor``, automatic
+    tiles), tiles one at a time against batches of 4, interleaved rounds; max difference."""
     rows = []
-    for name in ("rlfn-s-x2", "compact-x2-kd", "rlfn-s-x4", "compact-x4-kd"):
+    frame = torch.from_numpy(pan_frames((854, 480), 1)[0].transpose(2, 0, 1) / 255).float()[None]
+    for name in ("rlfn-s-x2", "compact-x2-kd"):
         model = load_model(name)
-        single, batch = torch.rand(1, 3, 192, 192), torch.rand(4, 3, 192, 192)
-        times: dict[str, list[float]] = {"1": [], "4": []}
+        times: dict[int, list[float]] = {1: [], 4: []}
+        outputs = {}
         with torch.inference_mode():
-            model(single), model(batch)  # warm-up
-            for _ in range(rounds):
-                times["1"].append(timed(lambda: [model(single) for _ in range(4)]) / 4)  # noqa: B023
-                times["4"].append(timed(lambda: model(batch)) / 4)  # noqa: B023
-        one, four = (statistics.median(times[k]) * 1000 for k in ("1", "4"))
-        rows.append([f"{name} ({model.precision})", f"{one:.0f}", f"{four:.0f}", f"{one / four:.2f}x"])
+            for index in range(rounds):
+                for batch in (1, 4) if index % 2 else (4, 1):
+                    tiles.CPU_TILE_BATCH = batch
+                    start = time.perf_counter()
+                    outputs[batch] = tiles.upscale_tensor(model, frame)
+                    times[batch].append(time.perf_counter() - start)
+        tiles.CPU_TILE_BATCH = 4
+        one, four = (statistics.median(times[k]) for k in (1, 4))
+        difference = (outputs[1] - outputs[4]).abs().max().item()
+        rows.append(
+            [
+                f"{name} ({model.precision})",
+                f"{one:.2f}",
+                f"{four:.2f}",
+                f"{one / four:.2f}x",
+                f"{difference:.1e}",
+            ]
+        )
         print(rows[-1], flush=True)
     return rows
 
@@ -132,9 +147,12 @@ def main() -> None:
         "",
         *markdown_table(["clip", "model", "video fps", "PNG path fps", "video / PNG"], rows),
         "",
-        "Network over 192x192 tiles (ms per tile): 4 single calls against one batch of 4.",
+        "An 854x480 frame through the tiler (seconds, median of 3 interleaved rounds): tiles one"
+        " at a time against batches of 4, and the largest difference between the two outputs.",
         "",
-        *markdown_table(["model", "batch 1", "batch 4", "speed-up"], batches),
+        *markdown_table(
+            ["model", "tiles one by one (s)", "batches of 4 (s)", "speed-up", "max difference"], batches
+        ),
     ]
     write_report(ROOT / "benchmarks/VIDEO_SPEED.md", lines)
 

@@ -105,6 +105,8 @@ def _describe(container: av.container.InputContainer, path: object) -> VideoInfo
     pix_fmt = first.format.name
     depth = max((c.bits for c in first.format.components), default=8)
     duration = float(stream.duration * stream.time_base) if stream.duration else None
+    if duration is None and container.duration:  # MKV states the file's, not the stream's
+        duration = container.duration / 1_000_000
     rotation = first.rotation or float(stream.metadata.get("rotate", 0) or 0)
     return VideoInfo(
         width=first.width,
