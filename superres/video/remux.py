@@ -5,6 +5,7 @@ Written atomically (:mod:`superres.atomic`)."""
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import warnings
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import av
 
 from superres.atomic import atomic_output
 from superres.errors import SuperresError
-from superres.video.probe import VideoInfo, open_video, video_stream
+from superres.video.probe import MUXERS, VideoInfo, open_video, video_stream
 from superres.video.segments import SEGMENT_OFFSET
 
 # Tags a muxer writes for itself; copying the input's would state the input's encoder or sizes.
@@ -46,8 +47,6 @@ def remux(source: Path, segments: list[Path], target: Path, *, info: VideoInfo, 
     """Write ``target`` (its muxer from its extension) from ``segments`` and ``source``'s
     other streams, cut to ``window``. A stream the container cannot hold is left out with a
     warning."""
-    from superres.video.probe import MUXERS
-
     with open_video(source) as inputs, atomic_output(target) as tmp:
         output = av.open(str(tmp), "w", format=MUXERS[target.suffix.lower()])
         try:
@@ -65,6 +64,8 @@ def remux(source: Path, segments: list[Path], target: Path, *, info: VideoInfo, 
             )
             for packet in packets:
                 output.mux(packet)
+        except av.error.FFmpegError as exc:
+            raise SuperresError(f"cannot write it: {exc}", target) from None
         finally:
             output.close()
 
@@ -95,17 +96,17 @@ def _copied_streams(
         if stream.index == picture.index:
             continue
         name = stream.codec.name if stream.codec else "unknown"
-        if stream.type == "attachment" or name not in output.supported_codecs:
+        copy = None
+        if stream.type != "attachment" and name in output.supported_codecs:
+            with contextlib.suppress(av.error.FFmpegError, ValueError, TypeError, NotImplementedError):
+                copy = output.add_stream_from_template(stream)
+        if copy is None:
             warnings.warn(
                 f"{target}: stream #{stream.index} ({stream.type}, {name}) left out: a {target.suffix}"
                 " file cannot hold it",
                 stacklevel=2,
             )
             continue
-        try:
-            copy = output.add_stream_from_template(stream)
-        except (av.error.FFmpegError, ValueError, TypeError) as exc:
-            raise SuperresError(f"cannot copy stream #{stream.index} ({name}): {exc}", target) from None
         copy.metadata.update(_tags(stream.metadata))
         copy.disposition = stream.disposition
         copies[stream.index] = copy
