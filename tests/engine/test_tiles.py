@@ -143,7 +143,9 @@ def test_a_padding_network_gets_tiles_of_its_multiple_and_a_seamless_result(shar
     whole = upscale_tensor(model, x, TileOptions(tile=0))
     shapes = []
     original = model.network.forward
-    model.network.forward = lambda t: (shapes.append(tuple(t.shape[-2:])), original(t))[1]
+    model.network.forward = lambda t: (shapes.extend([tuple(t.shape[-2:])] * len(t)), original(t))[
+        1
+    ]  # per tile
     tiled = upscale_tensor(model, x, TileOptions(tile=64, tile_overlap=16))
     assert all(h % 12 == 0 and w % 12 == 0 and max(h, w) <= 60 for h, w in shapes), shapes
     assert len(shapes) == tile_count(model, *x.shape[-2:], TileOptions(tile=64, tile_overlap=16))
