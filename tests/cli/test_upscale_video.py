@@ -72,7 +72,6 @@ def test_a_video_to_an_image_file_and_bad_options_are_one_line(tmp_path, capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv", "photo.png"]
 
 
-@pytest.mark.slow
 def test_auto_model_codec_crf_and_frames_from_the_command_line(tmp_path, capsys):
     clip = make_clip(tmp_path / "clip.mkv", Clip(frames=5, subtitles=False))
     target = tmp_path / "clip.mp4"

@@ -31,7 +31,6 @@ def test_video_suffixes():
     assert not is_video("photo.png") and not is_video("anim.gif") and not is_video("clip")
 
 
-@pytest.mark.slow
 def test_import_superres_and_reading_a_png_do_not_import_av(tmp_path):
     code = (
         "import sys, numpy as np, superres, superres.batch, superres.cli.upscale, superres.video;"

@@ -51,4 +51,4 @@ def test_an_error_in_any_stage_stops_all_and_is_raised(where):
     with pytest.raises(ValueError, match="bad frame"):
         run_pipeline(items(), work, consume, depth=2)
     assert closed.is_set()  # the decoder's generator (its file) was closed
-    assert not [t for t in threading.enumerate() if t.name.startswith("superres-")]
+    assert not [t for t in threading.enumerate() if t.name in ("superres-decode", "superres-upscale")]
