@@ -43,6 +43,10 @@ from superres.video import upscale_video
 ROOT = Path(__file__).resolve().parents[1]
 CASES = (("480p", (854, 480), 2), ("360p", (640, 360), 4))
 RATE = 24
+SHARED_NOTE = (
+    ": the cores were shared with other work, so the numbers are lower than on an idle machine;"
+    " the ratio (same process, one after the other) is the comparison"
+)
 
 
 def through_pngs(model, clip: Path, folder: Path) -> Path:
@@ -139,9 +143,7 @@ def main() -> None:
         written_by(f"video_speed.py --frames {args.frames}", (time.perf_counter() - began) / 60),
         f"CPU: {cpu_name()}, {args.threads} threads, {os.cpu_count()} cores visible, native bf16:"
         f" {cpu_has_native_bf16()}; torch {torch.__version__}, PyAV {av.__version__}. Load average"
-        f" (1 min) up to {load:.1f} during the run: the cores were shared with other work, so the"
-        " numbers are lower than on an idle machine; the ratio (same process, one after the"
-        " other) is the comparison.",
+        f" (1 min) up to {load:.1f} during the run{SHARED_NOTE if load > args.threads + 0.5 else ''}.",
         "",
         f"Clips: benchmarks/video_clip.py's pan, {args.frames} frames at {RATE} fps, H.264 crf 18 + AAC.",
         "",
