@@ -14,16 +14,23 @@ from tests.video.clips import Clip, make_clip
 ROOT = Path(__file__).resolve().parents[2]
 # One process upscales the short clip, then the long one: the peak after the short one is what
 # a clip of any length should need; the long one must not raise it by what its frames weigh.
+# The peak is VmHWM (this process's own high-water mark; ru_maxrss can carry a forking
+# parent's).
 CHILD = """
-import json, resource, sys
+import json, sys
 from superres.models import load_model
 from superres.video import upscale_video
+
+def peak():
+    line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
 model = load_model("bicubic", scale=2)
-peaks = [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]
+peaks = [peak()]
 for source in sys.argv[1:]:
     upscale_video(model, source, source.replace(".mkv", "_x2.mkv"))
-    peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-print(json.dumps([peak / 1024 for peak in peaks]))
+    peaks.append(peak())
+print(json.dumps(peaks))
 """
 
 
