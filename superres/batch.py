@@ -18,8 +18,11 @@ from pathlib import Path
 
 from superres.atomic import written_by_superres
 from superres.errors import SuperresError
-from superres.io import FORMATS, has_dicom_mark, is_image_file
+from superres.io import FORMATS, IMAGE_SUFFIXES, has_dicom_mark, is_image_file
 from superres.io.formats import format_suffix
+from superres.video.options import VIDEO_SUFFIXES, is_video
+
+READ_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES  # what a folder or glob input picks up
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def collect_inputs(inputs: list[str], *, recursive: bool = False) -> Inputs:
         path = Path(item)
         if path.is_dir():
             files = _walk(path, "**/*" if recursive else "*")
-            readable = {p: is_image_file(p) for p in files}
+            readable = {p: format_suffix(p) in READ_SUFFIXES or is_image_file(p) for p in files}
             jobs += [Job(p, p.relative_to(path), found=True) for p, ok in readable.items() if ok]
             other += [p for p, ok in readable.items() if not ok]
         elif path.is_file():
@@ -140,8 +143,9 @@ def _glob_files(pattern: str, *, recursive: bool) -> list[Path]:
 
 
 def names_one_image(output: str | None) -> bool:
-    """Whether ``-o`` names an image file (not a folder)."""
-    return bool(output) and format_suffix(output) in FORMATS and not Path(output).is_dir()
+    """Whether ``-o`` names an image or video file (not a folder)."""
+    named = format_suffix(output) in FORMATS or is_video(output) if output else False
+    return named and not Path(output).is_dir()
 
 
 def output_path(job: Job, naming: OutputNaming, *, single_file: bool) -> Path:
@@ -156,9 +160,9 @@ def output_path(job: Job, naming: OutputNaming, *, single_file: bool) -> Path:
     if format_suffix(relative) == ".nii.gz":  # NAME.nii.gz: NAME_x2.nii.gz
         relative = relative.with_suffix("")
         extension = extension if naming.ext else ".nii.gz"
-    if extension.lower() not in FORMATS:  # a DICOM file without .dcm (as scanners write them)
+    if extension.lower() not in READ_SUFFIXES:  # a DICOM file without .dcm (as scanners write them)
         extension = ".dcm" if has_dicom_mark(job.source) else ".png"
-        if format_suffix(relative) not in FORMATS:  # IM0001, 1.2.840...320: the whole name is the stem
+        if format_suffix(relative) not in READ_SUFFIXES:  # IM0001, 1.2.840...320: the whole name is the stem
             relative = relative.with_name(relative.name + ".x")
     stem, ome = relative.stem, relative.stem.lower().endswith(".ome")  # NAME.ome.tif: OME-TIFF
     if ome:  # NAME_x4.ome.tif, which OME readers recognise; NAME_x4.png for another format

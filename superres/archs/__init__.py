@@ -88,7 +88,6 @@ def spec(name: str) -> ArchSpec:
         raise KeyError(f"unknown network {name!r}; known: {', '.join(known)}") from None
 
 
-
 def arch_module(name: str) -> ModuleType:
     """The module that declares network ``name``."""
     return importlib.import_module(spec(name).builder.__module__)

@@ -23,6 +23,4 @@ class Bicubic(nn.Module):
         return imresize(x, scale=self.scale)
 
 
-SPECS = (
-    ArchSpec("bicubic", "MATLAB-compatible bicubic resize (no weights)", Bicubic),
-)
+SPECS = (ArchSpec("bicubic", "MATLAB-compatible bicubic resize (no weights)", Bicubic),)

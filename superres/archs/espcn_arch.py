@@ -30,6 +30,4 @@ class ESPCN(nn.Module):
         return self.body(x)
 
 
-SPECS = (
-    ArchSpec("espcn", "Shi et al. 2016, sub-pixel convolution", ESPCN),
-)
+SPECS = (ArchSpec("espcn", "Shi et al. 2016, sub-pixel convolution", ESPCN),)

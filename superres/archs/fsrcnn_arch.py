@@ -29,6 +29,4 @@ class FSRCNN(nn.Module):
         return self.deconv(self.body(x))
 
 
-SPECS = (
-    ArchSpec("fsrcnn", "Dong et al. 2016, hourglass + deconvolution", FSRCNN),
-)
+SPECS = (ArchSpec("fsrcnn", "Dong et al. 2016, hourglass + deconvolution", FSRCNN),)

@@ -83,6 +83,4 @@ class SeedNet(nn.Module):
 FULL_WIDTHS = {"base_width": 64, "deconv_widths": (128, 256, 512), "tail_width": 512}
 
 
-SPECS = (
-    ArchSpec("seed", "the project's founding pre-upsampling network", SeedNet),
-)
+SPECS = (ArchSpec("seed", "the project's founding pre-upsampling network", SeedNet),)

@@ -32,6 +32,4 @@ class SRCNN(nn.Module):
         return self.conv3(self.relu(self.conv2(self.relu(self.conv1(x)))))
 
 
-SPECS = (
-    ArchSpec("srcnn", "Dong et al. 2014, 9-1-5 on a bicubic-upscaled input", SRCNN),
-)
+SPECS = (ArchSpec("srcnn", "Dong et al. 2014, 9-1-5 on a bicubic-upscaled input", SRCNN),)

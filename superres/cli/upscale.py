@@ -22,6 +22,7 @@ from superres.cli.common import (
     report_error,
     tiling_options,
 )
+from superres.cli.video import add_video_options, check_kinds, run_video_job, video_options
 from superres.cluster.ray_cli import add_ray_options, run_on_ray
 from superres.engine.auto import AUTO
 from superres.engine.input_kind import JPEG_QUALITY_THRESHOLD
@@ -34,8 +35,12 @@ if TYPE_CHECKING:  # not at run time: `superres --help` must not import torch
     from superres.engine.auto import AutoModels
     from superres.engine.tiles import TileCallback
     from superres.models import SRModel
+    from superres.video.options import VideoOptions
 
-READABLE = "PNG, JPEG, WebP, AVIF, BMP, GIF, TIFF, JPEG 2000, HEIC, TGA, PPM/PGM, DICOM and NIfTI"
+READABLE = (
+    "PNG, JPEG, WebP, AVIF, BMP, GIF, TIFF, JPEG 2000, HEIC, TGA, PPM/PGM, DICOM, NIfTI"
+    " and video (MP4, MKV, MOV, WebM, AVI)"
+)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -91,6 +96,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     _add_raster_options(up)
     _add_batch_options(up)
     add_ray_options(up)
+    add_video_options(up)
     up.set_defaults(func=run, model=AUTO)
 
 
@@ -184,10 +190,12 @@ def run(args: argparse.Namespace) -> int:
     count = len(plan.jobs) + len(failures)
     limits = OutputLimit(args.outscale or scale, args.max_pixels, max_output)
     chooser = ModelChooser(model, auto, args.max_pixels, args.quiet)
+    options, video = _options(args), video_options(args)
     if args.ray:
-        failures += run_on_ray(args, plan.jobs, _options(args))
+        failures += run_on_ray(args, plan.jobs, options)
     else:
-        failures += _run_jobs(chooser, plan, _options(args), limits, quiet=args.quiet, debug=debugging(args))
+        debug = debugging(args)
+        failures += _run_jobs(chooser, plan, options, limits, video=video, quiet=args.quiet, debug=debug)
     if failures:
         print(f"{len(failures)} of {count} inputs failed:", file=sys.stderr)
         for line in failures:
@@ -259,8 +267,10 @@ class ModelChooser:
 def _names_a_file_that_is_not_an_image(output: str | None) -> bool:
     from superres.io import FORMATS
     from superres.io.formats import format_suffix
+    from superres.video.options import is_video
 
-    return bool(output) and Path(output).is_file() and format_suffix(output) not in FORMATS
+    named = bool(output) and Path(output).is_file()
+    return named and format_suffix(output) not in FORMATS and not is_video(output)
 
 
 def _options(args: argparse.Namespace) -> UpscaleOptions:
@@ -349,6 +359,7 @@ def _run_jobs(
     options: UpscaleOptions,
     limit: OutputLimit,
     *,
+    video: VideoOptions,
     quiet: bool,
     debug: bool,
 ) -> list[str]:
@@ -366,7 +377,10 @@ def _run_jobs(
             bar.refresh()
 
         try:
-            upscale_job(choose, job, options, limit, on_tile=on_tile)
+            if check_kinds(job):  # a video: its frames through the same model
+                _run_video_job(choose, job, options, video, hidden=hidden, quiet=quiet)
+            else:
+                upscale_job(choose, job, options, limit, on_tile=on_tile)
         except Exception as exc:  # the boundary: this file failed, the batch goes on
             failures.append(failure_line(exc, job.source, debug=debug))
             tqdm.write(f"error: {failures[-1]}", file=sys.stderr)
@@ -389,11 +403,30 @@ def upscale_job(
     refusal = job.refusal()
     if refusal is not None:
         raise refusal
+    if check_kinds(job):
+        raise SuperresError("videos are not run on Ray: upscale it without --ray", job.source)
     limit.check(job.source)
     model = choose(job.source)
     job.target.parent.mkdir(parents=True, exist_ok=True)
     # The plan refused targets superres did not write (unless --overwrite): job.refusal().
     api.upscale_file(model, job.source, job.target, options, on_tile=on_tile, overwrite=True)
+
+
+def _run_video_job(
+    choose: ModelChooser,
+    job: PlannedJob,
+    options: UpscaleOptions,
+    video: VideoOptions,
+    *,
+    hidden: bool,
+    quiet: bool,
+) -> None:
+    """Run one planned video job here; raises why it failed."""
+    refusal = job.refusal()
+    if refusal is not None:
+        raise refusal
+    job.target.parent.mkdir(parents=True, exist_ok=True)
+    run_video_job(job, choose.model or choose.auto, options, video, hidden=hidden, quiet=quiet)
 
 
 def jpeg_note(model: SRModel, sources: list[Path]) -> str | None:

@@ -19,6 +19,7 @@ from superres.engine.options import TileOptions
 from superres.models import SRModel
 
 CPU_TILE_CAP = 192  # on CPU, mid-size tiles run fastest (cache-resident); see benchmarks/tiles.py
+CPU_TILE_BATCH = 4  # tiles per network call on CPU: fewer, larger calls (benchmarks/video_speed.py)
 DEFAULT_CPU_BUDGET = 1 << 30  # bytes of activations per tile
 
 TileCallback = Callable[[int, int], None]
@@ -38,6 +39,17 @@ def choose_tile_size(model: SRModel, memory_budget: int | None = None) -> int:
     if model.device.type == "cpu":
         side = min(side, CPU_TILE_CAP)
     return max(16, side // 16 * 16)
+
+
+def tile_batch(model: SRModel, height: int, width: int, options: TileOptions) -> int:
+    """How many equal-size ``height`` x ``width`` tiles one network call takes: on CPU up to
+    ``CPU_TILE_BATCH`` while their activations fit the memory budget; one elsewhere (GPU
+    paths are not yet verified batched)."""
+    if model.device.type != "cpu":
+        return 1
+    budget = options.memory_budget or DEFAULT_CPU_BUDGET
+    fits = int(budget // (model.activation_bytes_per_pixel * height * width))
+    return max(1, min(CPU_TILE_BATCH, fits))
 
 
 def axis_windows(length: int, max_tile: int, overlap: int, *, multiple: int = 1) -> tuple[int, list[int]]:
@@ -151,13 +163,20 @@ def upscale_tensor(
         row_sum[top * s : (top + h) * s] += weight
     for left, weight in zip(xs, col_weights, strict=True):
         col_sum[left * s : (left + w) * s] += weight
-    total, done = len(ys) * len(xs), 0
-    for top, row_weight in zip(ys, row_weights, strict=True):
-        for left, col_weight in zip(xs, col_weights, strict=True):
-            y = forward(x[:, :, top : top + h, left : left + w]).cpu()
+    windows = [
+        (top, row_weight, left, col_weight)
+        for top, row_weight in zip(ys, row_weights, strict=True)
+        for left, col_weight in zip(xs, col_weights, strict=True)
+    ]
+    batch = tile_batch(model, h, w, options)
+    for first in range(0, len(windows), batch):
+        group = windows[first : first + batch]
+        tiles = torch.cat([x[:, :, top : top + h, left : left + w] for top, _, left, _ in group])
+        results = forward(tiles).cpu()
+        for index, (top, row_weight, left, col_weight) in enumerate(group):
+            y = results[index : index + 1]
             y.mul_(row_weight[:, None]).mul_(col_weight[None, :])
             out[:, :, top * s : (top + h) * s, left * s : (left + w) * s] += y
-            done += 1
             if on_tile:
-                on_tile(done, total)
+                on_tile(first + index + 1, len(windows))
     return out.div_(row_sum[:, None]).div_(col_sum[None, :])

@@ -148,12 +148,13 @@ def test_progress_counts_every_tile_of_the_job_once_against_one_total(
     image = ImageData(pixels, has_alpha=has_alpha, stack=stack)
     model, reports, tiles = load_model(COMPACT_X2), [], []
     real_forward = SRModel.__call__
-    monkeypatch.setattr(SRModel, "__call__", lambda self, x: tiles.append(1) or real_forward(self, x))
+    # A call runs a batch of tiles on CPU (engine.tiles.tile_batch): count them, not the calls.
+    monkeypatch.setattr(SRModel, "__call__", lambda self, x: tiles.append(len(x)) or real_forward(self, x))
     options = TileOptions(tile=24, tile_overlap=4)
     report = lambda done, total: reports.append((done, total))  # noqa: E731
     api.upscale_image(model, image, UpscaleOptions(options, outscale=outscale), on_tile=report)
     total = reports[0][1]
-    assert total == len(tiles) > 1 and reports == [(done, total) for done in range(1, total + 1)]
+    assert total == sum(tiles) > 1 and reports == [(done, total) for done in range(1, total + 1)]
 
 
 def test_bicubic_alpha_upsampler_resizes_alpha_and_leaves_colour_to_the_network(monkeypatch):
