@@ -17,12 +17,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import socket
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePath
 
 MARK = "user.superres"
 STALE_AFTER_S = 24 * 3600  # a temp file not written to for this long is stale whatever its process
@@ -65,12 +66,28 @@ def written_by_superres(path: str | Path) -> bool:
         return False
 
 
+def _temp_prefix(path: PurePath) -> str:
+    return f".{path.stem}.superres-{os.getpid()}@{_host()}."
+
+
+def temp_name(name: str) -> str:
+    """A new hidden name for a file being written as ``name`` elsewhere (another file system
+    or object store), of the form :func:`atomic_output` uses and stale-file cleanup knows."""
+    path = PurePath(name)
+    return f"{_temp_prefix(path)}{secrets.token_hex(4)}.tmp{path.suffix}"
+
+
+def mark_written(path: str | Path) -> None:
+    """Mark a local file as written by superres (see :func:`written_by_superres`)."""
+    _mark(Path(path))
+
+
 @contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path to write; on success it is fsynced, marked as superres's and
     renamed to ``path``."""
     path = Path(path)
-    prefix = f".{path.stem}.superres-{os.getpid()}@{_host()}."
+    prefix = _temp_prefix(path)
     fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)

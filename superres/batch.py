@@ -13,8 +13,9 @@ from __future__ import annotations
 import glob
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from superres.atomic import written_by_superres
 from superres.errors import SuperresError
@@ -142,10 +143,11 @@ def _glob_files(pattern: str, *, recursive: bool) -> list[Path]:
     return _walk(Path(*parts[:fixed]) if fixed else Path(), "/".join(parts[fixed:]))
 
 
-def names_one_image(output: str | None) -> bool:
-    """Whether ``-o`` names an image or video file (not a folder)."""
+def names_one_image(output: str | None, *, is_dir: Callable[[str], bool] = os.path.isdir) -> bool:
+    """Whether ``-o`` names an image or video file (not a folder); ``is_dir``: whether a
+    path is a folder (another file system's, for a URL)."""
     named = format_suffix(output) in FORMATS or is_video(output) if output else False
-    return named and not Path(output).is_dir()
+    return named and not is_dir(output)
 
 
 def output_path(job: Job, naming: OutputNaming, *, single_file: bool) -> Path:
@@ -155,21 +157,35 @@ def output_path(job: Job, naming: OutputNaming, *, single_file: bool) -> Path:
     if single_file and names_one_image(output):
         return Path(output)
     folder = Path(output) if output else job.source.parent
-    extension = f".{naming.ext.lstrip('.')}" if naming.ext else job.source.suffix
     relative = job.relative if output else Path(job.source.name)
+    return folder / output_name(relative, naming, dicom=lambda: has_dicom_mark(job.source))
+
+
+def output_name(relative: PurePath, naming: OutputNaming, *, dicom: Callable[[], bool]) -> PurePath:
+    """The output's path under its folder for an input at ``relative`` under its own (its
+    name, or its path under a scanned folder); ``dicom``: whether the input is a DICOM file,
+    asked only of a name without a suffix superres reads."""
+    extension = f".{naming.ext.lstrip('.')}" if naming.ext else relative.suffix
     if format_suffix(relative) == ".nii.gz":  # NAME.nii.gz: NAME_x2.nii.gz
         relative = relative.with_suffix("")
         extension = extension if naming.ext else ".nii.gz"
     if extension.lower() not in READ_SUFFIXES:  # a DICOM file without .dcm (as scanners write them)
-        extension = ".dcm" if has_dicom_mark(job.source) else ".png"
+        extension = ".dcm" if dicom() else ".png"
         if format_suffix(relative) not in READ_SUFFIXES:  # IM0001, 1.2.840...320: the whole name is the stem
             relative = relative.with_name(relative.name + ".x")
     stem, ome = relative.stem, relative.stem.lower().endswith(".ome")  # NAME.ome.tif: OME-TIFF
     if ome:  # NAME_x4.ome.tif, which OME readers recognise; NAME_x4.png for another format
         stem = stem[:-4]
     ome_part = ".ome" if ome and extension.lower() in (".tif", ".tiff") else ""
-    return folder / relative.parent / f"{stem}{naming.suffix}{ome_part}{extension}"
+    return relative.parent / f"{stem}{naming.suffix}{ome_part}{extension}"
 
+
+def suffix_problem(naming: OutputNaming) -> SuperresError | None:
+    """Why ``--suffix`` cannot be used: it holds a path."""
+    if any(mark in naming.suffix for mark in ("/", os.sep, "\0")) or ".." in naming.suffix:
+        message = "--suffix must not hold a path separator or '..': it is added to file names"
+        return SuperresError(message, repr(naming.suffix))
+    return None
 
 
 def plan_batch(
@@ -180,9 +196,9 @@ def plan_batch(
     ``photo.png`` both give ``photo_x4.png`` with ``--ext png``), so no result overwrites
     another. ``-o`` naming one image for several inputs, and a suffix that is a path, are
     the plan's ``problem``."""
-    if any(mark in naming.suffix for mark in ("/", os.sep, "\0")) or ".." in naming.suffix:
-        message = "--suffix must not hold a path separator or '..': it is added to file names"
-        return BatchPlan([], problem=SuperresError(message, repr(naming.suffix)))
+    problem = suffix_problem(naming)
+    if problem is not None:
+        return BatchPlan([], problem=problem)
     jobs, earlier = _leave_out_earlier_results(inputs, naming)
     left_out = [job.source for job in earlier]
     single_file = len(jobs) == 1 and not inputs.missing

@@ -23,7 +23,7 @@ from superres.cli.common import (
     tiling_options,
 )
 from superres.cli.video import add_video_options, check_kinds, run_video_job, video_options
-from superres.cluster.ray_cli import add_ray_options, run_on_ray
+from superres.cluster.ray_cli import add_ray_options, ray_problem, run_on_ray
 from superres.engine.auto import AUTO
 from superres.engine.input_kind import JPEG_QUALITY_THRESHOLD
 from superres.engine.options import OUTPUT_LIMIT_FACTOR
@@ -144,9 +144,15 @@ def _add_batch_options(up: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from superres.batch import OutputNaming, collect_inputs, plan_batch
+    from superres import batch
+    from superres.cluster import ray_urls
 
-    inputs = collect_inputs(args.inputs, recursive=args.recursive)
+    problem = ray_problem(args)  # --ray-* without --ray; URLs without --ray or -o URL, ...
+    if problem:
+        report_error(problem)
+        return 2
+    planner = ray_urls if ray_urls.is_url(args.output) else batch  # URLs: all of them are
+    inputs = planner.collect_inputs(args.inputs, recursive=args.recursive)
     _report_inputs(inputs, args.quiet)
     if not inputs.jobs:
         if inputs.not_files:  # named on the command line, each failed (and was reported)
@@ -173,18 +179,13 @@ def run(args: argparse.Namespace) -> int:
     scale = auto.scale if auto else model.scale
     shown_scale = args.outscale if args.outscale is not None else scale
     suffix = args.suffix if args.suffix is not None else f"_x{shown_scale:g}"
-    naming = OutputNaming(args.output, suffix, args.ext)
+    naming = batch.OutputNaming(args.output, suffix, args.ext)
     skip = args.skip_existing or bool(args.ray)  # a job on a cluster resumes when run again
-    plan = plan_batch(inputs, naming, skip_existing=skip, overwrite=args.overwrite)
+    plan = planner.plan_batch(inputs, naming, skip_existing=skip, overwrite=args.overwrite)
     if not _report_plan(plan, args.quiet):
         return 2
-    note = None if args.quiet or auto else jpeg_note(model, [job.source for job in plan.jobs])
-    if note:
-        print(note, file=sys.stderr)
-    from superres.atomic import remove_stale_temp_files
-
-    for folder in {job.target.parent for job in plan.jobs}:
-        remove_stale_temp_files(folder)
+    if planner is batch:  # local files
+        _before_local_jobs(plan, model, quiet=args.quiet or auto is not None)
     failures = [f"{item}: no such file, folder or matching glob" for item in inputs.missing]
     failures += inputs.not_files + plan.clashes
     count = len(plan.jobs) + len(failures)
@@ -205,6 +206,17 @@ def run(args: argparse.Namespace) -> int:
         ran = f": {auto.summary()}" if auto and len(plan.jobs) > 1 and not args.ray else ""
         print(f"wrote {len(plan.jobs)} image(s){ran}", file=sys.stderr)
     return 0
+
+
+def _before_local_jobs(plan: BatchPlan, model: SRModel, *, quiet: bool) -> None:
+    """The JPEG note (unless ``quiet``), and stale temporary files removed from the output folders."""
+    from superres.atomic import remove_stale_temp_files
+
+    note = None if quiet else jpeg_note(model, [job.source for job in plan.jobs])
+    if note:
+        print(note, file=sys.stderr)
+    for folder in {job.target.parent for job in plan.jobs}:
+        remove_stale_temp_files(folder)
 
 
 def _auto_models(args: argparse.Namespace) -> AutoModels | None:

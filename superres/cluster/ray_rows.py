@@ -3,7 +3,8 @@
 A batch is a dict of columns (Ray Data's ``numpy`` batch format) of one of three kinds, told
 apart by its columns:
 
-- ``source`` and ``target``: file paths (on a file system every worker sees). Each row is
+- ``source`` and ``target``: file paths (on a file system every worker sees), or fsspec
+  URLs (:mod:`superres.cluster.ray_urls`: fetched, then uploaded atomically). Each row is
   one planned job of :mod:`superres.batch`, run by :func:`superres.cli.upscale.upscale_job`
   as the local command runs it: the same refusals, limits, metadata and atomic write. Rows
   may carry the planner's ``overwrites_input`` and ``replaces_other``; without them the
@@ -103,7 +104,13 @@ def _planned_file(choose: ModelChooser, work: RowWork, row: dict[str, Any]) -> N
     from superres.atomic import written_by_superres
     from superres.batch import PlannedJob
     from superres.cli.upscale import upscale_job
+    from superres.cluster.ray_urls import RemoteJob, is_url, run_remote_job
 
+    if is_url(str(row["target"])):  # fetched, upscaled here, uploaded
+        remote = RemoteJob(str(row["source"]), str(row["target"]), bool(row.get("overwrites_input")))
+        limit = _limit(choose, work.options)
+        run_remote_job(remote, lambda job: upscale_job(choose, job, work.options, limit))
+        return
     source, target = Path(str(row["source"])), Path(str(row["target"]))
     if "replaces_other" in row:
         flags = {

@@ -6,7 +6,9 @@ from __future__ import annotations
 import struct
 import warnings
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -41,10 +43,11 @@ def is_image_file(path: Path) -> bool:
     return format_suffix(path) in IMAGE_SUFFIXES or has_dicom_mark(path)
 
 
-def has_dicom_mark(path: Path) -> bool:
-    """Whether ``path`` starts with DICOM's 128-byte preamble and DICM mark."""
+def has_dicom_mark(path: str | Path, *, opener: Callable[..., IO[bytes]] = open) -> bool:
+    """Whether ``path`` starts with DICOM's 128-byte preamble and DICM mark; ``opener``
+    opens it (another file system's ``open``, for a path there)."""
     try:
-        with open(path, "rb") as f:
+        with opener(path, "rb") as f:
             return f.read(132)[128:] == b"DICM"
     except OSError:
         return False
