@@ -4,7 +4,8 @@ The driver (the machine running the command) plans the batch exactly as without 
 (:mod:`superres.batch`: names, refusals, ``--skip-existing``), then each job runs on a Ray
 worker through the same function as locally, which writes its output atomically; only paths
 and error lines travel through Ray. Inputs and the output folder must therefore be on a file
-system that every node sees at the same path, or be fsspec URLs (:mod:`superres.cluster.ray_urls`). Importing this module does not import Ray.
+system that every node sees at the same path, or be fsspec URLs
+(:mod:`superres.cluster.ray_urls`). Importing this module does not import Ray.
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ def ray_problem(args: argparse.Namespace) -> str | None:
 _RAY_OPTIONS = ("ray_workers", "ray_cpus", "ray_gpus", "ray_batch_size")
 
 
-def run_on_ray(args: argparse.Namespace, jobs: Sequence[PlannedJob | RemoteJob], options: UpscaleOptions) -> list[str]:
+def run_on_ray(
+    args: argparse.Namespace, jobs: Sequence[PlannedJob | RemoteJob], options: UpscaleOptions
+) -> list[str]:
     """Run ``jobs`` on the cluster ``args.ray`` names; a failure line for each that failed,
     said as it comes, as the local batch does."""
     from tqdm import tqdm

@@ -21,8 +21,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from superres.atomic import mark_written, temp_name
-from superres.batch import READ_SUFFIXES, BatchPlan, Inputs, OutputNaming, PlannedJob, names_one_image
-from superres.batch import output_name, suffix_problem
+from superres.batch import (
+    READ_SUFFIXES,
+    BatchPlan,
+    Inputs,
+    OutputNaming,
+    PlannedJob,
+    names_one_image,
+    output_name,
+    suffix_problem,
+)
 from superres.errors import SuperresError
 from superres.io import has_dicom_mark
 from superres.io.formats import format_suffix
@@ -153,7 +161,10 @@ def plan_batch(
     for job in (job for job in inputs.jobs if job.source not in earlier):
         target = targets[job.source]
         if owners.setdefault(target, job.source) != job.source:
-            clashes.append(f"{job.source}: its output {target} is {owners[target]}'s output too; nothing was written for it")
+            clashes.append(
+                f"{job.source}: its output {target} is {owners[target]}'s output too;"
+                " nothing was written for it"
+            )
         else:
             planned.append(job.source)
     skipped = [source for source in planned if out_fs.exists(filesystem(targets[source])[1])]

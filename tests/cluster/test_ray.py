@@ -207,3 +207,115 @@ def test_import_superres_and_the_local_command_do_not_import_ray(photos, tmp_pat
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_file_urls_on_ray_equal_the_local_command_and_a_rerun_skips_them(
+    cluster, photos, local_out, tmp_path, capsys
+):
+    out = tmp_path / "ray"
+    code, err = _run(capsys, photos.as_uri(), "-o", out.as_uri(), "--ray", "auto", "--ray-workers", "2")
+    assert code == 1
+    assert err.endswith(
+        f"1 of 7 inputs failed:\n  {photos.as_uri()}/broken.png: truncated or corrupt image"
+        " (image file is truncated)\n"
+    )
+    written = sorted(p.name for p in out.iterdir())  # no temporary file left
+    assert written == sorted(p.name for p in local_out.iterdir()) and len(written) == 6
+    for name in written:
+        assert (out / name).read_bytes() == (local_out / name).read_bytes(), name
+    before = {p.name: p.stat() for p in out.iterdir()}
+    assert main(["upscale", photos.as_uri(), "-o", out.as_uri(), *MODEL, "--ray", "auto"]) == 1
+    err = capsys.readouterr().err
+    assert "note: skipped 6 input(s) whose output exists" in err and "1 of 1 inputs failed" in err
+    for name, stat in before.items():  # not written again
+        now = (out / name).stat()
+        assert (now.st_ino, now.st_mtime_ns) == (stat.st_ino, stat.st_mtime_ns), name
+
+
+def test_a_url_row_fetches_upscales_and_uploads_and_leaves_no_local_file(photos, tmp_path, monkeypatch):
+    from superres.cluster.ray import Upscaler
+
+    local = tmp_path / "local"
+    local.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(local))
+    out = tmp_path / "out"
+    rows = {
+        "source": [(photos / "plain0.png").as_uri(), (photos / "broken.png").as_uri()],
+        "target": [(out / "a.png").as_uri(), (out / "b.png").as_uri()],
+    }
+    result = Upscaler(model="bicubic", scale=2)(rows)
+    assert result["error"][0] == "" and Image.open(out / "a.png").size == (24, 20)
+    assert result["error"][1].startswith(f"{(photos / 'broken.png').as_uri()}: truncated")
+    assert sorted(p.name for p in out.iterdir()) == ["a.png"] and list(local.iterdir()) == []
+
+
+def test_upload_writes_a_temp_name_beside_the_target_then_moves_it(tmp_path, monkeypatch):
+    from fsspec.implementations.local import LocalFileSystem
+
+    from superres.atomic import _TEMP_NAME, written_by_superres
+    from superres.cluster.ray_urls import upload
+
+    source = tmp_path / "result.png"
+    source.write_bytes(b"pixels")
+    target = tmp_path / "out" / "photo_x2.png"
+    moves = []
+    real_mv = LocalFileSystem.mv
+    monkeypatch.setattr(
+        LocalFileSystem, "mv", lambda fs, a, b, **kw: moves.append((a, b)) or real_mv(fs, a, b)
+    )
+    upload(source, target.as_uri())
+    assert target.read_bytes() == b"pixels" and written_by_superres(target)
+    ((temp, moved_to),) = moves
+    assert _TEMP_NAME.fullmatch(Path(temp).name) and Path(temp).parent == target.parent
+    assert moved_to == str(target) and list(target.parent.iterdir()) == [target]
+
+    def broken_mv(fs, a, b, **kw):  # the temp file is whole; the move fails
+        raise OSError("store unavailable")
+
+    monkeypatch.setattr(LocalFileSystem, "mv", broken_mv)
+    other = target.with_name("other_x2.png")
+    with pytest.raises(OSError, match="store unavailable"):
+        upload(source, other.as_uri())
+    assert list(target.parent.iterdir()) == [target]  # nothing at the target, no temp file left
+
+
+def test_a_url_whose_protocol_package_is_missing_is_one_line(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "s3fs", None)  # as if not installed (it is not in the test extra)
+    code, err = _run(capsys, "s3://bucket/photos", "-o", "s3://bucket/up", "--ray", "auto")
+    assert (
+        code == 2
+        and err == "error: s3://bucket/photos: its protocol needs a package: Install s3fs to access S3\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ["--ray-batch-size", "2"],
+            "error: --ray-batch-size is for --ray: add --ray ADDRESS, or leave it out",
+        ),
+        (
+            ["-o", "file:///tmp/up"],
+            "error: file:///tmp/up: URL inputs and outputs run on Ray only: add --ray ADDRESS",
+        ),
+        (
+            ["-o", "file:///tmp/up", "--ray", "auto"],
+            "error: -o file:///tmp/up is a URL: give every input as a URL",
+        ),
+    ],
+)
+def test_ray_options_and_urls_given_wrongly_are_usage_errors(photos, tmp_path, capsys, args, said):
+    if "-o" not in args:
+        args = [*args, "-o", str(tmp_path)]
+    code, err = _run(capsys, str(photos / "plain0.png"), *args)
+    assert code == 2 and err.startswith(said) and err.count("\n") == 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_url_inputs_need_a_url_output(capsys):
+    code, err = _run(capsys, "file:///nowhere/photos", "--ray", "auto")
+    assert code == 2 and err == (
+        "error: URL inputs need -o URL (a folder every node can write); results are not written beside them\n"
+    )
