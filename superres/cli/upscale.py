@@ -159,18 +159,10 @@ def run(args: argparse.Namespace) -> int:
             return 1
         report_error("no input images")
         return 2
-    if _names_a_file_that_is_not_an_image(args.output):
-        report_error(
-            f"{args.output}: -o names a file that is not an image; give a folder, or an"
-            " image file name (.png, .jpg, .tif, ...) for one input"
-        )
-        return 2
     max_output = args.max_output_pixels or OUTPUT_LIMIT_FACTOR * args.max_pixels
-    if args.outscale is not None and args.outscale > max_output**0.5:
-        report_error(
-            f"--outscale {args.outscale:g}: even a one-pixel image's result would be over"
-            f" --max-output-pixels ({max_output:,})"
-        )
+    problem = _output_problem(args, max_output)
+    if problem:
+        report_error(problem)
         return 2
     auto = _auto_models(args) if args.model == AUTO else None
     model = None if args.model == AUTO else load_model_or_report(args)
@@ -206,6 +198,21 @@ def run(args: argparse.Namespace) -> int:
         ran = f": {auto.summary()}" if auto and len(plan.jobs) > 1 and not args.ray else ""
         print(f"wrote {len(plan.jobs)} image(s){ran}", file=sys.stderr)
     return 0
+
+
+def _output_problem(args: argparse.Namespace, max_output: int) -> str | None:
+    """Why ``-o`` or ``--outscale`` cannot be used as given."""
+    if _names_a_file_that_is_not_an_image(args.output):
+        return (
+            f"{args.output}: -o names a file that is not an image; give a folder, or an"
+            " image file name (.png, .jpg, .tif, ...) for one input"
+        )
+    if args.outscale is not None and args.outscale > max_output**0.5:
+        return (
+            f"--outscale {args.outscale:g}: even a one-pixel image's result would be over"
+            f" --max-output-pixels ({max_output:,})"
+        )
+    return None
 
 
 def _before_local_jobs(plan: BatchPlan, model: SRModel, *, quiet: bool) -> None:
