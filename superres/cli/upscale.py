@@ -178,6 +178,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if planner is batch:  # local files
         _before_local_jobs(plan, model, quiet=args.quiet or auto is not None)
+    else:
+        ray_urls.remove_stale_temp_files(plan.jobs)
     failures = [f"{item}: no such file, folder or matching glob" for item in inputs.missing]
     failures += inputs.not_files + plan.clashes
     count = len(plan.jobs) + len(failures)

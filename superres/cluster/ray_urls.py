@@ -224,5 +224,18 @@ def upload(local: Path, target: str) -> None:
                 fs.rm_file(temp)
 
 
+def remove_stale_temp_files(jobs: list[RemoteJob]) -> None:
+    """For outputs on this machine's file system (``file://``): the temporary files killed
+    writers left beside them removed, as the local command does (an object store's are not)."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    from superres import atomic
+
+    for target in {job.target for job in jobs}:
+        fs, path = filesystem(target)
+        if isinstance(fs, LocalFileSystem):
+            atomic.remove_stale_temp_files(posixpath.dirname(path))
+
+
 def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:200]

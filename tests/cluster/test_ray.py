@@ -319,3 +319,33 @@ def test_url_inputs_need_a_url_output(capsys):
     assert code == 2 and err == (
         "error: URL inputs need -o URL (a folder every node can write); results are not written beside them\n"
     )
+
+
+def test_url_plan_follows_the_local_naming_and_refusals(tmp_path):
+    from superres.batch import OutputNaming
+    from superres.cluster.ray_urls import collect_inputs, plan_batch
+
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    (src / ".hidden").mkdir()
+    for name in ["a.png", "sub/b.jpg", ".c.png", ".hidden/d.png", "notes.txt", "a_x2.png", "e.nii.gz"]:
+        (src / name).write_bytes(b"x")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "e_x2.png").write_bytes(b"done")  # an earlier output: skipped
+    inputs = collect_inputs([src.as_uri(), f"{src.as_uri()}/a.png"], recursive=True)  # a.png: one job
+    assert [str(job.relative) for job in inputs.jobs] == ["a.png", "a_x2.png", "e.nii.gz", "sub/b.jpg"]
+    assert [str(p) for p in inputs.other] == ["notes.txt"]  # hidden files left out, not reported
+    out = (tmp_path / "out").as_uri()
+    plan = plan_batch(inputs, OutputNaming(out, "_x2", "png"))
+    targets = {job.source.rsplit("/", 1)[1]: job.target[len(out) :] for job in plan.jobs}
+    assert targets == {"a.png": "/a_x2.png", "a_x2.png": "/a_x2_x2.png", "b.jpg": "/sub/b_x2.png"}
+    assert [s.rsplit("/", 1)[1] for s in plan.skipped] == ["e.nii.gz"] and not plan.clashes
+    beside = plan_batch(inputs, OutputNaming(src.as_uri(), "_x2"))  # -o the input folder itself
+    assert [s.rsplit("/", 1)[1] for s in beside.earlier] == ["a_x2.png"]  # a's earlier result
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "a.png").write_bytes(b"x")
+    two = collect_inputs([f"{src.as_uri()}/a.png", (tmp_path / "other" / "a.png").as_uri()])
+    clash = plan_batch(two, OutputNaming(out, "_x2"))  # the first keeps the name
+    assert len(clash.jobs) == 1 and clash.clashes[0].startswith(f"{(tmp_path / 'other' / 'a.png').as_uri()}:")
+    many = plan_batch(inputs, OutputNaming(f"{out}/one.png", "_x2"))
+    assert "-o names one image, but there are 4 inputs" in str(many.problem)
