@@ -201,7 +201,7 @@ def test_import_superres_and_the_local_command_do_not_import_ray(photos, tmp_pat
         "from superres.cli import main\n"
         f"args = ['upscale', {str(photos / 'plain0.png')!r}, '-o', {str(tmp_path)!r}, '-m', 'bicubic']\n"
         "assert main([*args, '-q']) == 0\n"
-        "print(sorted(m for m in ('ray', 'dask', 'av') if m in sys.modules))\n"
+        "print(sorted(m for m in ('ray', 'dask', 'av', 'fsspec') if m in sys.modules))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
@@ -349,3 +349,16 @@ def test_url_plan_follows_the_local_naming_and_refusals(tmp_path):
     assert len(clash.jobs) == 1 and clash.clashes[0].startswith(f"{(tmp_path / 'other' / 'a.png').as_uri()}:")
     many = plan_batch(inputs, OutputNaming(f"{out}/one.png", "_x2"))
     assert "-o names one image, but there are 4 inputs" in str(many.problem)
+
+
+def test_a_rerun_removes_dead_writers_temp_files_under_a_file_url_output(tmp_path):
+    from superres.atomic import _host
+    from superres.cluster.ray_urls import RemoteJob, remove_stale_temp_files
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    stale = tmp_path / f".a_x2.superres-{int(dead.stdout)}@{_host()}.abcd1234.tmp.png"
+    stale.write_bytes(b"half")
+    mine = tmp_path / "keep.png"
+    mine.write_bytes(b"x")
+    remove_stale_temp_files([RemoteJob("file:///in/a.png", (tmp_path / "a_x2.png").as_uri())])
+    assert list(tmp_path.iterdir()) == [mine]
