@@ -19,9 +19,12 @@ from superres.engine.options import UpscaleOptions
 from superres.errors import SuperresError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import ray.data
 
     from superres.batch import PlannedJob
+    from superres.cluster.ray_urls import RemoteJob
 
 __all__ = ["Upscaler", "connect", "upscale_dataset", "upscale_files"]
 
@@ -132,7 +135,7 @@ def connect(address: str) -> None:
 
 
 def upscale_files(
-    jobs: list[PlannedJob],
+    jobs: Sequence[PlannedJob | RemoteJob],
     *,
     spec: ModelSpec,
     options: UpscaleOptions,
@@ -140,7 +143,8 @@ def upscale_files(
 ) -> Iterator[tuple[str, str]]:
     """Run planned jobs of :mod:`superres.batch` on the connected Ray cluster, each as
     ``superres upscale`` runs it, its output written atomically by the worker to the file
-    system the driver planned on (shared by every node); yields ``(source, error)`` as jobs
+    system the driver planned on (shared by every node), or uploaded to its URL
+    (:class:`superres.cluster.ray_urls.RemoteJob`); yields ``(source, error)`` as jobs
     finish, in no set order (error "" when it worked). ``resources``: ``num_cpus``,
     ``num_gpus``, ``batch_size``, ``concurrency`` of :func:`upscale_dataset`."""
     import ray.data
