@@ -212,7 +212,8 @@ def upload(local: Path, target: str) -> None:
     fs, path = filesystem(target)
     parent = posixpath.dirname(path)
     temp = posixpath.join(parent, temp_name(posixpath.basename(path)))
-    fs.makedirs(parent, exist_ok=True)  # a folder on a file system; nothing on an object store
+    with contextlib.suppress(OSError):  # a folder on a file system; an object store needs none
+        fs.makedirs(parent, exist_ok=True)  # (if this failed where one is needed, put_file says why)
     try:
         fs.put_file(str(local), temp)
         if isinstance(fs, LocalFileSystem):  # marked as superres's, as the local command does
