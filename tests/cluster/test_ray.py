@@ -335,6 +335,9 @@ def test_url_plan_follows_the_local_naming_and_refusals(tmp_path):
     inputs = collect_inputs([src.as_uri(), f"{src.as_uri()}/a.png"], recursive=True)  # a.png: one job
     assert [str(job.relative) for job in inputs.jobs] == ["a.png", "a_x2.png", "e.nii.gz", "sub/b.jpg"]
     assert [str(p) for p in inputs.other] == ["notes.txt"]  # hidden files left out, not reported
+    globbed = collect_inputs([f"{src.as_uri()}/*.png", f"{src.as_uri()}/nothing*.png"])
+    assert [str(job.relative) for job in globbed.jobs] == ["a.png", "a_x2.png"]  # .c.png left out
+    assert globbed.missing == [f"{src.as_uri()}/nothing*.png"]
     out = (tmp_path / "out").as_uri()
     plan = plan_batch(inputs, OutputNaming(out, "_x2", "png"))
     targets = {job.source.rsplit("/", 1)[1]: job.target[len(out) :] for job in plan.jobs}
