@@ -175,7 +175,10 @@ def test_an_interrupted_run_checkpoints_and_resumes_exactly(shared, tmp_path, si
               "train.log_interval=1"]  # fmt: skip
     args = [sys.executable, "-m", "superres", "train", str(TINY), "-q", "--set", f"output={tmp_path / 'a'}",
             *common]  # fmt: skip
-    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}  # as the in-process runs below
+    process = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     log = tmp_path / "a/tiny-test/log.jsonl"
     deadline = time.time() + 120
     while (not log.exists() or log.read_text().count("\n") < 2) and time.time() < deadline:
