@@ -146,7 +146,8 @@ def main() -> None:
         "# A raster upscaled on Dask: 1 vs 2 workers",
         "",
         f"{written_by('dask_raster.py', minutes)} CPU: {cpu_name()}, {os.cpu_count()} cores; load average"
-        f" {load_before[0]:.1f} before, {load_after[0]:.1f} after (the machine was shared).",
+        f" {load_before[0]:.1f} before, {load_after[0]:.1f} after"
+        f"{' (the machine was shared)' if load_before[0] >= (os.cpu_count() or 1) else ''}.",
         "",
         f"A 3-band uint16 {args.size} x {args.size} GeoTIFF in {chunks} chunks of"
         f" {args.chunk} x {args.chunk}, {args.model} (x{sr_model.scale}): the output is {out_mb:.0f} MB of"
