@@ -151,6 +151,8 @@ def choose_encoding(info: VideoInfo, options: VideoOptions, target: Path) -> Enc
         settings["crf"] = str(crf)
         if codec.name.startswith("libvpx"):
             settings["b"] = "0"  # constant quality, no bitrate cap
+    if codec.name == "libx265":  # its banner and statistics on stderr: errors only
+        settings["x265-params"] = "log-level=error"
     return Encoding(codec.name, pix_fmt, settings, muxer)
 
 

@@ -43,6 +43,16 @@ def _tags(metadata: dict[str, str]) -> dict[str, str]:
     }
 
 
+def _stream_like(output: av.container.OutputContainer, template: av.stream.Stream) -> av.stream.Stream:
+    """An output stream for ``template``'s packets as they are. PyAV opens a video template by
+    its decoder's name as an encoder, which fails where the decoder has another name (AV1
+    decoded by libdav1d): then the decoder's parameters are copied as they are."""
+    try:
+        return output.add_stream_from_template(template)
+    except av.codec.codec.UnknownCodecError:
+        return output.add_stream_from_template(template, opaque=True)
+
+
 def remux(source: Path, segments: list[Path], target: Path, *, info: VideoInfo, window: Window) -> None:
     """Write ``target`` (its muxer from its extension) from ``segments`` and ``source``'s
     other streams, cut to ``window``. A stream the container cannot hold is left out with a
@@ -54,7 +64,7 @@ def remux(source: Path, segments: list[Path], target: Path, *, info: VideoInfo, 
             picture = video_stream(inputs)
             first = av.open(str(segments[0]))
             try:
-                video = output.add_stream_from_template(first.streams.video[0])
+                video = _stream_like(output, first.streams.video[0])
             finally:
                 first.close()
             _describe(video, picture, info)
@@ -99,7 +109,7 @@ def _copied_streams(
         copy = None
         if stream.type != "attachment" and name in output.supported_codecs:
             with contextlib.suppress(av.error.FFmpegError, ValueError, TypeError, NotImplementedError):
-                copy = output.add_stream_from_template(stream)
+                copy = _stream_like(output, stream)
         if copy is None:
             warnings.warn(
                 f"{target}: stream #{stream.index} ({stream.type}, {name}) left out: a {target.suffix}"

@@ -56,13 +56,7 @@ def upscale_video(
     superres wrote it, or with ``overwrite``."""
     source, target = Path(source), Path(target)
     video = video or VideoOptions()
-    if not is_video(target):
-        raise SuperresError(f"a video's output must be a video file ({target.name} is not)", source)
-    if (target.exists() or target.is_symlink()) and not overwrite and not written_by_superres(target):
-        raise SuperresError(f"output {target} exists and superres did not write it", source)
-    info = probe(source)
-    if info.width * info.height > options.max_pixels:
-        raise SuperresError(f"its {info.width}x{info.height} frames are over --max-pixels", source)
+    info = _checked_probe(source, target, options, overwrite=overwrite)
     model = _model_for(model, source, info, video)
     width, height = _output_size(model, info, options, source)
     encoding = choose_encoding(info, video, target)
@@ -89,13 +83,18 @@ def upscale_video(
             on_frame(done[0], max(total, done[0]))
 
     try:
-        frames = selected_frames(source, info, video.frames, skip=skip)
-        run_pipeline(frames, upscale, consume, depth=video.queue)
-        writer.close()
+        try:
+            frames = selected_frames(source, info, video.frames, skip=skip)
+            run_pipeline(frames, upscale, consume, depth=video.queue)
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        remux(source, folder.segments(), target, info=info, window=_window(info, video, writer))
     except BaseException:
-        writer.abort()
+        if not video.resume:  # nothing to resume from: leave no work folder behind
+            folder.remove()
         raise
-    remux(source, folder.segments(), target, info=info, window=_window(info, video, writer))
     folder.remove()
     return VideoResult(target, model, done[0] - skip, skip)
 
@@ -114,6 +113,18 @@ def _model_for(model: SRModel | AutoModels, source: Path, info: VideoInfo, video
         return model
     first = next(selected_frames(source, info, video.frames))
     return model.for_pixels(first.pixels, source=None)[0]
+
+
+def _checked_probe(source: Path, target: Path, options: UpscaleOptions, *, overwrite: bool) -> VideoInfo:
+    """``source``'s description, once the job is known to be allowed (SuperresError if not)."""
+    if not is_video(target):
+        raise SuperresError(f"a video's output must be a video file ({target.name} is not)", source)
+    if (target.exists() or target.is_symlink()) and not overwrite and not written_by_superres(target):
+        raise SuperresError(f"output {target} exists and superres did not write it", source)
+    info = probe(source)
+    if info.width * info.height > options.max_pixels:
+        raise SuperresError(f"its {info.width}x{info.height} frames are over --max-pixels", source)
+    return info
 
 
 def _job(

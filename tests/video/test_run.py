@@ -99,3 +99,33 @@ def test_refusals(tmp_path, bicubic2):
     with pytest.raises(SuperresError, match="over --max-output-pixels"):
         upscale_video(bicubic2, source, tmp_path / "out.mkv", UpscaleOptions(max_output_pixels=100))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv", "mine.mkv"]
+
+
+@pytest.mark.parametrize("codec", ["av1", "hevc"])
+def test_codecs_whose_decoder_has_another_name_are_written(tmp_path, bicubic2, codec, capfd):
+    """PyAV opened the segments' AV1 stream by its decoder's name (libdav1d) as an encoder,
+    so --codec av1 failed at the remux; x265 printed its banner and statistics."""
+    source = make_clip(tmp_path / "in.mkv", Clip(frames=3, size=(64, 48)))
+    target = upscale_video(bicubic2, source, tmp_path / "out.mkv", video=VideoOptions(codec=codec)).path
+    assert frame_times(target) == frame_times(source)
+    assert packets(target, "audio") == packets(source, "audio")
+    reference = [upscale_image(bicubic2, ImageData(f, False)).pixels for f in rgb(source)]
+    assert all(_psnr(r, ours) > 30 for r, ours in zip(reference, rgb(target), strict=True))
+    assert "x265 [info]" not in capfd.readouterr().err
+
+
+def test_a_failed_run_without_resume_leaves_no_work_folder(tmp_path, bicubic2, monkeypatch):
+    import superres.video.run as video_run
+
+    source = make_clip(tmp_path / "in.mkv", Clip(frames=3, audio=False, subtitles=False))
+
+    def failing_remux(*args, **kwargs):
+        raise SuperresError("cannot write it", tmp_path / "out.mkv")
+
+    monkeypatch.setattr(video_run, "remux", failing_remux)
+    with pytest.raises(SuperresError, match="cannot write it"):
+        upscale_video(bicubic2, source, tmp_path / "out.mkv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
+    with pytest.raises(SuperresError, match="cannot write it"):  # --resume keeps what it made
+        upscale_video(bicubic2, source, tmp_path / "out.mkv", video=VideoOptions(resume=True))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.mkv.superres-video", "in.mkv"]

@@ -92,3 +92,37 @@ def test_a_work_folder_superres_did_not_make_is_refused(tmp_path, bicubic2):
     with pytest.raises(SuperresError, match="superres did not make it"):
         upscale_video(bicubic2, source, tmp_path / "out.mkv", video=VideoOptions(resume=True))
     assert (folder / "notes.txt").read_text() == "the user's"
+
+
+@pytest.mark.slow
+def test_a_killed_command_resumes_where_it_stopped(tmp_path, monkeypatch, bicubic2):
+    """A real SIGKILL of `superres upscale --resume` mid-run; the rerun upscales only what the
+    killed run had not finished, and gives the frames of an uninterrupted run."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from superres.cli import main
+
+    source = make_clip(tmp_path / "in.mkv", Clip(frames=160, size=(128, 96)))
+    target = tmp_path / "out.mkv"
+    args = ["upscale", str(source), "-o", str(target), "-m", "bicubic", "-s", "2", "-q", "--resume"]
+    args += ["--segment-frames", "4"]
+    process = subprocess.Popen([sys.executable, "-m", "superres", *args], stderr=subprocess.PIPE)
+    second = WorkFolder.for_output(target).segment(1)
+    deadline = time.time() + 120
+    while not second.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not target.exists() and second.exists()
+    done = _interrupted_after(monkeypatch, 10**6)
+    assert main(args) == 0
+    assert 0 < len(done) <= 160 - 8  # at least the two finished segments were kept
+    assert not WorkFolder.for_output(target).path.exists()
+    whole = upscale_video(bicubic2, source, tmp_path / "whole.mkv").path
+    assert frame_times(target) == frame_times(source)
+    for ours, theirs in zip(rgb(target), rgb(whole), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
