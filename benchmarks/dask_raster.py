@@ -22,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 
+import dask
 import numpy as np
 import psutil
 import rasterio
@@ -76,9 +77,19 @@ def make_raster(path: Path, size: int) -> None:
         dataset.write(pixels)
 
 
+# Dask's nanny gives workers MALLOC_TRIM_THRESHOLD_=65536, which also fixes glibc's mmap threshold
+# at 128 KiB: every large tensor is then a fresh mmap, and torch's CPU inference ran 1.7x slower
+# (docs/dask.md, "Worker memory allocator"). A 32 MiB mmap threshold gives the speed back.
+WORKER_ENVIRON = {"MALLOC_MMAP_THRESHOLD_": 32 << 20}
+
+
 def run_dask(workers: int, source: Path, target: Path, model: str, chunk: int) -> dict:
     """Upscale ``source`` on a fresh LocalCluster of ``workers`` processes into a COG."""
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    environ = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()}
+    with dask.config.set(environ):
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
     with cluster, Client(cluster) as client:
         pids = list(client.run(os.getpid).values())
         threads = set(client.run(lambda: __import__("torch").get_num_threads()).values())
@@ -153,7 +164,8 @@ def main() -> None:
         f" {args.chunk} x {args.chunk}, {args.model} (x{sr_model.scale}): the output is {out_mb:.0f} MB of"
         f" uint16 ({2 * out_mb:.0f} MB as float32). Dask: `superres.cluster.dask.upscale` on a rioxarray"
         " DataArray, then `write_cog` (blocks computed 2 per worker at a time, written by the driver);"
-        f" worker processes of one thread each (torch threads per worker: {runs[2]['threads']}).",
+        f" worker processes of one thread each (torch threads per worker: {runs[2]['threads']}), their"
+        f" environment also given {', '.join(f'{k}={v}' for k, v in WORKER_ENVIRON.items())}.",
         "Memory: peak resident size above the size before the run, in MB (GDAL's block cache: 64 MB).",
         "",
         *table(runs, single),
