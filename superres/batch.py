@@ -16,6 +16,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
+from typing import IO
 
 from superres.atomic import written_by_superres
 from superres.errors import SuperresError
@@ -23,7 +24,7 @@ from superres.io import FORMATS, IMAGE_SUFFIXES, has_dicom_mark, is_image_file
 from superres.io.formats import format_suffix
 from superres.video.options import VIDEO_SUFFIXES, is_video
 
-READ_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES  # what a folder or glob input picks up
+READ_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES  # image and video suffixes superres reads
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def collect_inputs(inputs: list[str], *, recursive: bool = False) -> Inputs:
         path = Path(item)
         if path.is_dir():
             files = _walk(path, "**/*" if recursive else "*")
-            readable = {p: format_suffix(p) in READ_SUFFIXES or is_image_file(p) for p in files}
+            readable = {p: is_scanned_input(p) for p in files}
             jobs += [Job(p, p.relative_to(path), found=True) for p, ok in readable.items() if ok]
             other += [p for p, ok in readable.items() if not ok]
         elif path.is_file():
@@ -110,6 +111,12 @@ def collect_inputs(inputs: list[str], *, recursive: bool = False) -> Inputs:
             missing.append(item)
     unique = {job.source.resolve(): job for job in reversed(jobs)}
     return Inputs([job for job in jobs if unique[job.source.resolve()] is job], missing, other, not_files)
+
+
+def is_scanned_input(path: str | Path, *, opener: Callable[..., IO[bytes]] = open) -> bool:
+    """Whether a folder scan takes ``path`` as an input: a video or an image (DICOM by its
+    mark, under any name); ``opener`` opens it (another file system's, for a URL)."""
+    return is_video(path) or is_image_file(path, opener=opener)
 
 
 def _file_kind(path: Path) -> str:
@@ -169,11 +176,12 @@ def output_name(relative: PurePath, naming: OutputNaming, *, dicom: Callable[[],
     if format_suffix(relative) == ".nii.gz":  # NAME.nii.gz: NAME_x2.nii.gz
         relative = relative.with_suffix("")
         extension = extension if naming.ext else ".nii.gz"
+    stem = relative.stem
     if extension.lower() not in READ_SUFFIXES:  # a DICOM file without .dcm (as scanners write them)
         extension = ".dcm" if dicom() else ".png"
         if format_suffix(relative) not in READ_SUFFIXES:  # IM0001, 1.2.840...320: the whole name is the stem
-            relative = relative.with_name(relative.name + ".x")
-    stem, ome = relative.stem, relative.stem.lower().endswith(".ome")  # NAME.ome.tif: OME-TIFF
+            stem = relative.name
+    ome = stem.lower().endswith(".ome")  # NAME.ome.tif: OME-TIFF
     if ome:  # NAME_x4.ome.tif, which OME readers recognise; NAME_x4.png for another format
         stem = stem[:-4]
     ome_part = ".ome" if ome and extension.lower() in (".tif", ".tiff") else ""

@@ -398,10 +398,7 @@ def _run_jobs(
             bar.refresh()
 
         try:
-            if check_kinds(job):  # a video: its frames through the same model
-                _run_video_job(choose, job, options, video, hidden=hidden, quiet=quiet)
-            else:
-                upscale_job(choose, job, options, limit, on_tile=on_tile)
+            upscale_job(choose, job, options, limit, on_tile=on_tile, video=video, quiet=quiet)
         except Exception as exc:  # the boundary: this file failed, the batch goes on
             failures.append(failure_line(exc, job.source, debug=debug))
             tqdm.write(f"error: {failures[-1]}", file=sys.stderr)
@@ -417,37 +414,28 @@ def upscale_job(
     limit: OutputLimit,
     *,
     on_tile: TileCallback | None = None,
+    video: VideoOptions | None = None,
+    quiet: bool = True,
 ) -> None:
-    """Run one planned job, here or on a Ray worker; raises why it failed."""
+    """Run one planned job, here or on a Ray worker; raises why it failed. A video's frames
+    go through the same model with ``video``'s options (None, as on Ray: videos are refused)."""
     from superres import api
 
     refusal = job.refusal()
     if refusal is not None:
         raise refusal
-    if check_kinds(job):
-        raise SuperresError("videos are not run on Ray: upscale it without --ray", job.source)
+    if check_kinds(job):  # a video: its frames through the same model
+        if video is None:
+            raise SuperresError("videos are not run on Ray: upscale it without --ray", job.source)
+        job.target.parent.mkdir(parents=True, exist_ok=True)
+        hidden = not progress_shown(quiet)
+        run_video_job(job, choose.model or choose.auto, options, video, hidden=hidden, quiet=quiet)
+        return
     limit.check(job.source)
     model = choose(job.source)
     job.target.parent.mkdir(parents=True, exist_ok=True)
     # The plan refused targets superres did not write (unless --overwrite): job.refusal().
     api.upscale_file(model, job.source, job.target, options, on_tile=on_tile, overwrite=True)
-
-
-def _run_video_job(
-    choose: ModelChooser,
-    job: PlannedJob,
-    options: UpscaleOptions,
-    video: VideoOptions,
-    *,
-    hidden: bool,
-    quiet: bool,
-) -> None:
-    """Run one planned video job here; raises why it failed."""
-    refusal = job.refusal()
-    if refusal is not None:
-        raise refusal
-    job.target.parent.mkdir(parents=True, exist_ok=True)
-    run_video_job(job, choose.model or choose.auto, options, video, hidden=hidden, quiet=quiet)
 
 
 def jpeg_note(model: SRModel, sources: list[Path]) -> str | None:

@@ -22,18 +22,17 @@ from typing import Any
 
 from superres.atomic import mark_written, temp_name
 from superres.batch import (
-    READ_SUFFIXES,
     BatchPlan,
     Inputs,
     OutputNaming,
     PlannedJob,
+    is_scanned_input,
     names_one_image,
     output_name,
     suffix_problem,
 )
 from superres.errors import SuperresError
 from superres.io import has_dicom_mark
-from superres.io.formats import format_suffix
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _WILDCARD = re.compile(r"[*?\[]")
@@ -111,8 +110,7 @@ def collect_inputs(inputs: list[str], *, recursive: bool = False) -> Inputs:
         if found is None:
             missing.append(item)
         for file, relative, scanned in found or []:
-            readable = format_suffix(file) in READ_SUFFIXES or has_dicom_mark(file, opener=fs.open)
-            if not readable:
+            if not is_scanned_input(file, opener=fs.open):
                 other.append(PurePosixPath(relative))
                 continue
             url = fs.unstrip_protocol(file)

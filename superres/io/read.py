@@ -37,10 +37,11 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and is_image_file(p))
 
 
-def is_image_file(path: Path) -> bool:
+def is_image_file(path: str | Path, *, opener: Callable[..., IO[bytes]] = open) -> bool:
     """Whether a folder scan takes ``path`` as an image: a suffix superres reads, or DICOM's
-    preamble and DICM mark under any name (scanners write ``IM0001`` or UID-like names)."""
-    return format_suffix(path) in IMAGE_SUFFIXES or has_dicom_mark(path)
+    preamble and DICM mark under any name (scanners write ``IM0001`` or UID-like names);
+    ``opener`` as for :func:`has_dicom_mark`."""
+    return format_suffix(path) in IMAGE_SUFFIXES or has_dicom_mark(path, opener=opener)
 
 
 def has_dicom_mark(path: str | Path, *, opener: Callable[..., IO[bytes]] = open) -> bool:
