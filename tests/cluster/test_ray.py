@@ -104,12 +104,12 @@ def test_a_killed_job_run_again_upscales_only_the_rest(cluster, tmp_path, capsys
     with open(log, "wb") as said:
         job = subprocess.Popen(command, cwd=ROOT, env=env, stdout=said, stderr=said)
     deadline = time.monotonic() + 120
-    while not list(out.glob("*.png")) and job.poll() is None and time.monotonic() < deadline:
+    while not _outputs(out) and job.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     job.kill()  # SIGKILL: the driver gone mid-job; Ray ends the job's actor
     job.wait()
     _until_still(out)
-    finished = {path.name: path.stat() for path in out.glob("*.png")}
+    finished = {path.name: path.stat() for path in _outputs(out)}  # a killed write's temp file aside
     assert 0 < len(finished) < 16, log.read_text()
     assert main(["upscale", *args, "--ray", "auto"]) == 0
     err = capsys.readouterr().err
@@ -118,7 +118,12 @@ def test_a_killed_job_run_again_upscales_only_the_rest(cluster, tmp_path, capsys
     for name, before in finished.items():  # left as they were: not written again
         now = (out / name).stat()
         assert (now.st_ino, now.st_mtime_ns) == (before.st_ino, before.st_mtime_ns), name
-    assert len(list(out.glob("*.png"))) == 16 and not list(out.glob(".*"))  # no temp file left
+    assert len(_outputs(out)) == 16 and not list(out.glob(".*"))  # no temp file left
+
+
+def _outputs(folder: Path) -> list[Path]:
+    """The finished outputs in ``folder``: not the hidden temp file of a write in progress."""
+    return [path for path in folder.glob("*.png") if not path.name.startswith(".")]
 
 
 def _until_still(folder: Path, timeout: float = 20) -> None:
