@@ -1,6 +1,6 @@
 """How fast is the default `superres upscale` path per scale, in fp32 and bf16, next to the
-other shipped PSNR models? Issue 27's speed target is a ratio to RLFN-S (now the x2/x4
-default), so every row is timed against it in the same run, interleaved (each round runs
+other shipped PSNR models? Issue 27's speed target is a ratio to RLFN-S (now the
+default of every scale), so every row is timed against it in the same run, interleaved (each round runs
 every model once), median of the rounds, after a warm-up.
 
 The path: `superres.api.upscale_float` (automatic tiles, channels_last on CPU) on a 320x240
@@ -30,6 +30,7 @@ from superres.models import cpu_has_native_bf16, default_model_name, load_model
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = {
     2: ("rlfn-s-x2", "compact64-x2-kd", "compact-x2-kd"),
+    3: ("rlfn-s-x3", "compact64-x3-kd", "compact-x3-kd"),
     4: ("rlfn-s-x4", "compact64-x4-kd", "compact-x4-kd"),
 }
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -72,7 +73,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     image = read_image(args.shared / "data/test/BSD100/img_004_SRF_4_HR.png").page(0).pixels[:240, :320]
     began = time.perf_counter()
-    rows = [row for scale in (2, 4) for row in time_scale(scale, image, args.rounds)]
+    rows = [row for scale in sorted(MODELS) for row in time_scale(scale, image, args.rounds)]
     lines = [
         "# Speed of the default upscale path",
         "",

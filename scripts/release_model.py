@@ -8,7 +8,9 @@ border = scale, gray images as themselves) on Set5, Set14 and BSD100; GAN models
 NIQE and grid strength (``superres.metrics.grid_strength``), models for real photos (kind
 ``real``) also Set14 and BSD100 with degraded LR (``superres eval --lr-noise/--lr-jpeg``).
 The card gains ``eval`` (the tables and the commands that reproduce them) and ``recipe``;
-the file is written atomically to superres/pretrained/NAME.safetensors. ``--strength S``
+the file is written atomically to superres/pretrained/NAME.safetensors. A model fine-tuned
+from a third-party file keeps that file's ``origin`` (publisher, SHA-256, licence) in its
+card, with what was changed. ``--strength S``
 records S as the model's default strength (``superres.models.blended``: the fine-tune
 blended with the shipped model it started from), the scores are of the model at S, and
 the file keeps the fine-tune's own weights.
@@ -25,6 +27,7 @@ from superres.errors import SuperresError
 from superres.evaluate import EvalOptions, LRDegradation, evaluate_folder
 from superres.models import SRModel, blended, load_model
 from superres.train.model_file import model_kind
+from superres.train.pretrained import pretrained_path
 from superres.train.recipe import load_recipe
 from superres.weights import save_network
 from superres.zoo import PRETRAINED_DIR
@@ -69,11 +72,38 @@ def release(weights: Path, shared: Path, strength: float | None = None) -> None:
     if card["kind"] == "real":
         card["eval"]["degraded"] = [degraded_scores(model, name, shared, d) for d in DEGRADED]
     card["recipe"] = f"recipes/{name}.yaml"
+    inherited = inherited_origin(recipe.network.pretrained)
+    if inherited is not None:  # fine-tuned from a third-party file: its origin and licence carry over
+        origin, steps = inherited
+        changes = (
+            f"fine-tuned by superres from {recipe.network.pretrained} with {card['recipe']}"
+            f" ({card['training']['iterations']} iterations; the card's training says how)"
+        )
+        card["origin"] = {**origin, "changes": "; ".join([changes, *steps])}
     card["description"] = recipe.description  # the recipe's current text
     card["parameters"] = sum(p.numel() for p in model.network.parameters())  # counted afresh, never 0
     out = PRETRAINED_DIR / f"{name}.safetensors"
     save_network(out, trained.network, trained.arch, trained.arch_params, card)
     print(f"wrote {out.relative_to(ROOT)} (x{model.scale}, {card['kind']})")
+
+
+def inherited_origin(pretrained: str) -> tuple[dict, list[str]] | None:
+    """The third-party origin (publisher, file, licence) of the weights a recipe started
+    from, followed through superres' own fine-tunes of them (the chain steps in weights/),
+    and those steps as text; None for weights of ours."""
+    seen, steps = set(), []
+    while pretrained and pretrained not in seen:  # each chain step names the file it started from
+        seen.add(pretrained)
+        try:
+            card = load_model(pretrained_path(pretrained), precision="fp32").card
+        except SuperresError:
+            return None
+        if card.get("origin"):
+            return card["origin"], steps
+        start = (card.get("training") or {}).get("pretrained") or ""
+        steps.append(f"{pretrained} was fine-tuned from {start} with {card.get('recipe') or 'its recipe'}")
+        pretrained = start
+    return None
 
 
 def eval_table(model: SRModel, name: str, shared: Path, *, gan: bool = False) -> dict:

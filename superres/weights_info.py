@@ -108,9 +108,11 @@ def format_weights_info(info: WeightsInfo, *, as_json: bool = False) -> str:
 
 
 def _origin_line(origin: Any) -> str:
-    """A third-party model's origin (scripts/ship_third_party.py) as one line."""
+    """A third-party model's origin (scripts/ship_third_party.py) and what was changed, as
+    one line."""
     if not isinstance(origin, dict) or not {"source", "file", "licence"} <= set(origin):
         return str(origin)
     commit = f" @ {str(origin['commit'])[:7]}" if origin.get("commit") else ""
     text = f", text in superres/pretrained/{origin['licence_file']}" if origin.get("licence_file") else ""
-    return f"{origin['source']} {origin['file']}{commit}; {origin['licence']}{text}"
+    changes = f"; {origin['changes']}" if origin.get("changes") else ""
+    return f"{origin['source']} {origin['file']}{commit}; {origin['licence']}{text}{changes}"

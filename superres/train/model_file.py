@@ -68,6 +68,7 @@ def _training_record(recipe: Recipe, summary: RunSummary) -> dict[str, Any]:
         "gan": asdict(train.gan) if train.gan else None,
         "pretrained": recipe.network.pretrained or None,
         "pretrained_partial": recipe.network.pretrained_partial,
+        "pretrained_resample": recipe.network.pretrained_resample,
         "pretrained_deepen": recipe.network.pretrained_deepen,
         "precision": training_precision(train.precision, summary.device),
         "optimizer": asdict(train.optimizer),

@@ -32,6 +32,10 @@ class NetworkConfig:
     # Start from the tensors of ``pretrained`` whose names and shapes fit, e.g. another scale's
     # model (all but the upsampler); the rest keep their initialisation. Named in the card.
     pretrained_partial: bool = False
+    # With ``pretrained_partial`` across scales: start the last conv before the pixel shuffle
+    # from the source's, its sub-pixel outputs interpolated to the new scale's positions,
+    # instead of at random (the start then already upscales the image roughly right).
+    pretrained_resample: bool = False
     # Start a deeper network from a shallower ``pretrained`` one of the same scale and width: the
     # new layers begin as identities (the arch module's ``deepen``; srvgg has one).
     pretrained_deepen: bool = False

@@ -60,6 +60,8 @@ def _check_recipe(recipe: Recipe) -> None:
             )
         if network_spec.deepen is None:
             raise SuperresError(f"network.pretrained_deepen: {recipe.network.arch} cannot be deepened")
+    if recipe.network.pretrained_resample and not recipe.network.pretrained_partial:
+        raise SuperresError("network.pretrained_resample needs network.pretrained_partial")
     for folder in recipe.val.sets:  # validation comes after training has run for a while
         if not Path(folder).is_dir():
             raise SuperresError("val.sets: no such folder", folder)

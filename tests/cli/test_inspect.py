@@ -56,5 +56,6 @@ def test_inspect_names_a_third_party_models_origin_and_licence(capsys):
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("card origin"))
     assert line.endswith(
         "https://github.com/bytedance/RLFN model_zoo/rlfn_s_x2.pth @ bccfde9; Apache-2.0,"
-        " text in superres/pretrained/licenses/RLFN-Apache-2.0.txt"
+        " text in superres/pretrained/licenses/RLFN-Apache-2.0.txt; none to the weights: the same"
+        " tensors stored as safetensors in superres' layout"
     )

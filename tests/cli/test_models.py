@@ -30,3 +30,11 @@ def test_third_party_models_say_whose_weights_and_licence(capsys):
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("rlfn-s-x4 ")]
     assert len(rows) == 1
     assert " rlfn " in rows[0] and "publisher's weights, Apache-2.0: github.com/bytedance/RLFN" in rows[0]
+
+
+def test_a_model_fine_tuned_from_third_party_weights_says_so(capsys):
+    """Our training time and hardware, then whose weights it started from and their licence."""
+    assert main(["models"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("rlfn-s-x3 ")]
+    assert len(rows) == 1
+    assert rows[0].endswith("threads, from Apache-2.0 weights: github.com/bytedance/RLFN"), rows[0]

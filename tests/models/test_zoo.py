@@ -26,7 +26,35 @@ def test_every_declared_file_ships_and_every_shipped_file_is_declared():
     named = {Path(_card(m)["origin"]["licence_file"]).name for m in zoo.SHIPPED if "origin" in _card(m)}
     assert licences == named
     assert shipped_weights() == {m.name: m.file for m in sorted(zoo.SHIPPED, key=lambda m: m.name)}
-    assert len(zoo.SHIPPED_BY_NAME) == len(zoo.SHIPPED) == 12
+    assert len(zoo.SHIPPED_BY_NAME) == len(zoo.SHIPPED) == 13
+
+
+def test_a_model_fine_tuned_from_third_party_weights_names_their_origin_and_licence():
+    """Its card keeps the publisher's file, SHA-256 and licence, and says what was changed."""
+    derived = []
+    for model in zoo.SHIPPED:
+        if "training" not in _card(model):
+            continue  # shipped as its publisher released it
+        start, chain = _card(model)["training"].get("pretrained"), []
+        while start and "origin" not in _start_card(start):  # a chain step of ours (weights/)
+            chain.append(start)
+            start = _start_card(start).get("training", {}).get("pretrained")
+        if start:
+            theirs, ours = _start_card(start)["origin"], _card(model).get("origin", {})
+            keys = ("source", "file", "sha256", "licence", "licence_file")
+            assert {k: ours.get(k) for k in keys} == {k: theirs[k] for k in keys}, model.name
+            first = chain[0] if chain else start
+            said = f"fine-tuned by superres from {first} with recipes/"
+            assert ours["changes"].startswith(said), model.name
+            derived.append(model.name)
+    assert derived == ["rlfn-s-x3"]
+
+
+def _start_card(pretrained: str) -> dict:
+    """The card of a ``training.pretrained``: a shipped model's name or a file in the repository."""
+    shipped = zoo.SHIPPED_BY_NAME.get(pretrained)
+    path = shipped.file if shipped else ROOT / pretrained
+    return read_metadata(path)["card"] if path.is_file() else {}
 
 
 def test_each_declaration_agrees_with_its_card():
@@ -38,7 +66,7 @@ def test_each_declaration_agrees_with_its_card():
 
 
 def test_one_declared_default_per_scale_and_bicubic_elsewhere():
-    assert zoo.DEFAULTS == {2: "rlfn-s-x2", 3: "compact64-x3-kd", 4: "rlfn-s-x4"}
+    assert zoo.DEFAULTS == {2: "rlfn-s-x2", 3: "rlfn-s-x3", 4: "rlfn-s-x4"}
     assert [default_model_name(s) for s in (2, 3, 4)] == [zoo.DEFAULTS[s] for s in (2, 3, 4)]
     assert default_model_name(8) == "bicubic" and load_model("default", scale=8).arch == "bicubic"
     assert {m.scale for m in zoo.SHIPPED if m.role == zoo.FASTER} == {2, 3, 4}
@@ -60,7 +88,7 @@ def test_every_model_a_shipped_model_blends_with_ships():
 
 def test_bf16_is_verified_for_the_psnr_defaults_and_faster_models_only():
     defaults_and_faster = {f"compact64-x{s}-kd" for s in (2, 3, 4)} | {f"compact-x{s}-kd" for s in (2, 3, 4)}
-    assert defaults_and_faster | {"rlfn-s-x2", "rlfn-s-x4"} == zoo.BF16_VERIFIED
+    assert defaults_and_faster | {f"rlfn-s-x{s}" for s in (2, 3, 4)} == zoo.BF16_VERIFIED
 
 
 def test_auto_precision_follows_the_declarations(monkeypatch):
