@@ -1,7 +1,7 @@
 """How fast is the default `superres upscale` path per scale, in fp32 and bf16, next to the
-other shipped PSNR models? Issue 27's speed target is a ratio to RLFN-S (now the
-default of every scale), so every row is timed against it in the same run, interleaved (each round runs
-every model once), median of the rounds, after a warm-up.
+other shipped PSNR models? Issue 27's speed target is a ratio to RLFN-S (now the default
+of every scale), so every row is timed against it in the same run, interleaved (each round
+runs every model once), median of the rounds, after a warm-up.
 
 The path: `superres.api.upscale_float` (automatic tiles, channels_last on CPU) on a 320x240
 crop of a BSD100 image; `auto` precision is what `superres upscale` runs (bf16 only for

@@ -29,7 +29,7 @@ from superres.models import SRModel, blended, load_model
 from superres.train.model_file import model_kind
 from superres.train.pretrained import pretrained_path
 from superres.train.recipe import load_recipe
-from superres.weights import save_network
+from superres.weights import read_metadata, save_network
 from superres.zoo import PRETRAINED_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,11 +95,11 @@ def inherited_origin(pretrained: str) -> tuple[dict, list[str]] | None:
     while pretrained and pretrained not in seen:  # each chain step names the file it started from
         seen.add(pretrained)
         try:
-            card = load_model(pretrained_path(pretrained), precision="fp32").card
-        except SuperresError:
+            card = read_metadata(pretrained_path(pretrained)).get("card", {})
+        except SuperresError:  # not a safetensors file: no card, no origin named
             return None
-        if card.get("origin"):
-            return card["origin"], steps
+        if card.get("origin"):  # a fine-tune of ours shipped with the origin says what it changed
+            return card["origin"], steps + ([card["origin"]["changes"]] if card.get("training") else [])
         start = (card.get("training") or {}).get("pretrained") or ""
         steps.append(f"{pretrained} was fine-tuned from {start} with {card.get('recipe') or 'its recipe'}")
         pretrained = start

@@ -68,10 +68,12 @@ def shipped_table(shipped: dict[str, dict]) -> str:
         scores = card.get("eval", {}).get("sets") or card.get("metrics", {})
         training, origin = card.get("training", {}), card.get("origin")
         trained = f"{training.get('wall_time_s', 0) / 60:.0f} min, {training.get('hardware', '?')}"
-        if origin and training:  # fine-tuned here from a third-party file
-            trained += f", from {origin['licence']} weights: {origin['source'].removeprefix('https://')}"
-        elif origin:  # a third-party model, shipped as its publisher released it
-            trained = f"publisher's weights, {origin['licence']}: {origin['source'].removeprefix('https://')}"
+        if origin:
+            source = origin["source"].removeprefix("https://")
+            if training:  # fine-tuned here from a third-party file
+                trained += f", from {origin['licence']} weights: {source}"
+            else:  # a third-party model, shipped as its publisher released it
+                trained = f"publisher's weights, {origin['licence']}: {source}"
         lines.append(
             f"{name:<{width}} {card.get('kind', '?'):<5} x{card.get('scale', '?'):<4} "
             f"{card.get('arch') or meta.get('arch', '?'):<8} "

@@ -53,10 +53,10 @@ def load_pretrained(
             path,
         )
     if config.pretrained_partial:
-        target = network.state_dict()
-        fitting = {k: v for k, v in source.state_dict().items() if k in target and v.shape == target[k].shape}
+        target, offered = network.state_dict(), source.state_dict()
+        fitting = {k: v for k, v in offered.items() if k in target and v.shape == target[k].shape}
         if config.pretrained_resample:
-            for key, value in source.state_dict().items():
+            for key, value in offered.items():
                 if key in target and key not in fitting:
                     resampled = resample_subpixel(value, source.scale, params["scale"])
                     if resampled is not None and resampled.shape == target[key].shape:
