@@ -22,7 +22,9 @@ import numpy as np
 import torch
 
 from superres.archs import build_network
+from superres.errors import SuperresError
 from superres.evaluate import iter_pairs
+from superres.train.checkpoint import CHECKPOINT_NAME, read_checkpoint
 from superres.train.discriminators import build_discriminator
 from superres.train.recipe import load_recipe
 
@@ -62,14 +64,15 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/test/BSD100")
     parser.add_argument("--patches", type=int, default=32)
     args = parser.parse_args()
-    recipe = load_recipe(args.run / "recipe.yaml")
-    if recipe.train.gan is None:
-        print(f"error: {args.run}: its recipe has no train.gan", file=sys.stderr)
+    try:
+        recipe = load_recipe(args.run / "recipe.yaml")
+        if recipe.train.gan is None:
+            raise SuperresError("its recipe has no train.gan", args.run)
+        checkpoint = read_checkpoint(args.run / CHECKPOINT_NAME, torch.device("cpu"))
+    except SuperresError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    checkpoint = torch.load(args.run / "checkpoint.pt", map_location="cpu", weights_only=True)
-    params = checkpoint["params"]  # stored as JSON text
-    params = json.loads(params) if isinstance(params, str) else params
-    generator = build_network(checkpoint["arch"], **params)
+    generator = build_network(checkpoint["arch"], **json.loads(checkpoint["params"]))
     generator.load_state_dict(checkpoint["network"])
     gan = recipe.train.gan
     d_params = {"in_channels": 3, **gan.discriminator_params}

@@ -141,7 +141,7 @@ def hr_scores(folder: Path, params: Path) -> tuple[float, float, int]:
     return float(np.mean(niqes)), float(np.mean(grids)), pixels
 
 
-def _load(name: str, shared: Path):
+def load_with_copy(name: str, shared: Path):
     """A model by name or file, and where it came from; ``NAME@S``: at strength S. A named
     peer that is not on this machine is loaded from its copy in ../shared."""
     base, _, strength = name.rpartition("@") if "@" in name else (name, "", "")
@@ -209,10 +209,11 @@ def main() -> int:
     parser.add_argument("--photos", nargs="*", default=[], help="real photos: PHOTO[@LEFT,TOP]")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks")
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.threads)
     peers = args.peers if args.peers is not None else [p.format(shared=args.shared) for p in PEERS]
     params = args.shared / "data/niqe/niqe_pris_params.npz"
-    loaded = {_label(name): _load(name, args.shared) for name in [*args.models, *peers]}
+    loaded = {_label(name): load_with_copy(name, args.shared) for name in [*args.models, *peers]}
     peer_labels = [_label(name) for name in peers]
     models = {label: model for label, (model, _) in loaded.items()}
     started, load_before = time.perf_counter(), os.getloadavg()[0]

@@ -22,9 +22,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-from report import markdown_table
+from report import crop_tiles, markdown_table
 
-from superres.api import upscale
 from superres.engine.auto import AutoModels
 from superres.io import read_image
 from superres.models import default_model_name, load_model, shipped_of_kind
@@ -38,12 +37,7 @@ def crop_row(models: dict, auto: AutoModels, path: Path, left: int, top: int) ->
     pixels = read_image(path).page(0).pixels[:, :, :3]
     pixels = np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
     picked, kind = auto.for_pixels(pixels, source=path)
-    box = pixels[max(top - MARGIN, 0) : top + SIDE + MARGIN, max(left - MARGIN, 0) : left + SIDE + MARGIN]
-    dy, dx = (min(top, MARGIN), min(left, MARGIN))
-    tiles = [np.repeat(np.repeat(pixels[top : top + SIDE, left : left + SIDE], SCALE, 0), SCALE, 1)]
-    for model in models.values():
-        big = upscale(box, model=model)
-        tiles.append(big[dy * SCALE : (dy + SIDE) * SCALE, dx * SCALE : (dx + SIDE) * SCALE])
+    tiles = crop_tiles(models.values(), pixels, left, top, side=SIDE, scale=SCALE, margin=MARGIN)
     quality = "-" if kind.jpeg_quality is None else str(kind.jpeg_quality)
     size = f"{pixels.shape[1]}x{pixels.shape[0]}"
     row = [f"`{path.name}`", size, quality, f"{kind.noise:.2f}", kind.describe(), f"`{picked.name}`"]

@@ -26,12 +26,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from gan_quality import SHARED_COPIES
+from gan_quality import load_with_copy
 from PIL import Image, ImageDraw
+from report import crop_tiles
 
-from superres.api import upscale
 from superres.engine.auto import AutoModels
-from superres.errors import SuperresError
 from superres.evaluate import iter_pairs
 from superres.io import read_image
 from superres.models import load_model
@@ -46,26 +45,12 @@ SIDE = CROP // SCALE  # the crop in input pixels
 MARGIN = 8  # input pixels the models see beyond the crop on each side, so its edges are inner pixels
 
 
-def load(name: str, shared: Path):
-    """A shipped or named model; a named one not on this machine from its copy in ``shared``."""
-    try:
-        return load_model(name, scale=SCALE, precision="fp32")
-    except SuperresError:
-        if name not in SHARED_COPIES:
-            raise
-        return load_model(shared / SHARED_COPIES[name], scale=SCALE, precision="fp32")
-
-
 def crop_views(models: list, auto: AutoModels, pixels: np.ndarray, left: int, top: int, source: Path | None):
     """The input (nearest) and each model's output for the SIDE-pixel square of ``pixels`` at
-    (left, top), with the model ``auto`` picks for the whole image first among the models."""
+    (left, top), the model ``auto`` picks for the whole image shown after the first model."""
     picked, _ = auto.for_pixels(pixels, source=source)
-    box = pixels[max(top - MARGIN, 0) : top + SIDE + MARGIN, max(left - MARGIN, 0) : left + SIDE + MARGIN]
-    dy, dx = min(top, MARGIN), min(left, MARGIN)
-    window = (slice(dy * SCALE, (dy + SIDE) * SCALE), slice(dx * SCALE, (dx + SIDE) * SCALE))
-    views = [np.repeat(np.repeat(pixels[top : top + SIDE, left : left + SIDE], SCALE, 0), SCALE, 1)]
-    for model in [models[0], picked, *models[1:]]:
-        views.append(upscale(box, model=model)[window])
+    shown = [models[0], picked, *models[1:]]
+    views = crop_tiles(shown, pixels, left, top, side=SIDE, scale=SCALE, margin=MARGIN)
     return views, picked.name
 
 
@@ -76,7 +61,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs/images/crops.png")
     args = parser.parse_args()
     start = time.perf_counter()
-    models = [load("bicubic", args.shared), load(GAN, args.shared), load(BEST_LOOK, args.shared)]
+    models = [load_with_copy(name, args.shared)[0] for name in ("bicubic", GAN, BEST_LOOK)]
     auto = AutoModels(SCALE, lambda name: load_model(name, scale=SCALE, precision="fp32"))
     rows = []  # (title, views); a row without ground truth has no HR view
     for set_name, stem, left, top in TEST_CROPS:

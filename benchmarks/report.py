@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from superres.api import upscale
 from superres.engine.options import TileOptions
 from superres.evaluate import LRDegradation, iter_pairs, super_resolve
 
@@ -49,6 +50,19 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
         "|" + "---|" * len(header),
         *("| " + " | ".join(row) + " |" for row in rows),
     ]
+
+
+def crop_tiles(
+    models, pixels: np.ndarray, left: int, top: int, *, side: int, scale: int, margin: int
+) -> list[np.ndarray]:
+    """The ``side``-pixel square of ``pixels`` at (left, top) zoomed by nearest neighbour, then
+    each model's output for it. The models see ``margin`` more pixels each side (where the
+    image has them), so the crop's edges are upscaled as inner pixels, as in the whole image."""
+    box = pixels[max(top - margin, 0) : top + side + margin, max(left - margin, 0) : left + side + margin]
+    dy, dx = min(top, margin), min(left, margin)
+    window = (slice(dy * scale, (dy + side) * scale), slice(dx * scale, (dx + side) * scale))
+    tiles = [np.repeat(np.repeat(pixels[top : top + side, left : left + side], scale, 0), scale, 1)]
+    return tiles + [upscale(box, model=model)[window] for model in models]
 
 
 def crops_picture(

@@ -54,7 +54,7 @@ def check_run_dir(recipe: Recipe, resume: bool, ranks: Distributed) -> Path:
 
 def restore(parts: Parts, checkpoint_path: Path, arch: str, params: dict[str, Any]) -> Progress:
     """Load the checkpoint into ``parts`` and the global RNG; returns where the run stood."""
-    state = _read_checkpoint(checkpoint_path, parts.device)
+    state = read_checkpoint(checkpoint_path, parts.device)
     if state["arch"] != arch or json.loads(state["params"]) != json.loads(json.dumps(params)):
         raise SuperresError("checkpoint was made for another network than the recipe names", checkpoint_path)
     try:
@@ -74,7 +74,7 @@ _DAMAGED = "damaged checkpoint, cannot resume from it; start the run afresh in a
 _CHECKPOINT_KEYS = ("arch", "params", "iteration", "network", "ema", "optimizer", "rng", "elapsed", "history")
 
 
-def _read_checkpoint(checkpoint_path: Path, device: torch.device) -> dict[str, Any]:
+def read_checkpoint(checkpoint_path: Path, device: torch.device) -> dict[str, Any]:
     """The checkpoint's state, read without running code from the file; SuperresError naming it
     when it is not a whole checkpoint (torch's own message would suggest unsafe loading)."""
     try:
